@@ -1,0 +1,267 @@
+//! The command line of `vmcert`, as fixed by the interface contract (shared/spec/interface.md).
+//! Parsing only; each subcommand's work lives in its own module.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use vmcert_checks::{Os, Profile};
+
+/// Certification agent for Azure Marketplace VM images.
+#[derive(Debug, Parser)]
+#[command(name = "vmcert", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output format of listing and inspection commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub(crate) enum Format {
+    /// Human-readable text.
+    #[default]
+    Table,
+    /// JSON on stdout.
+    Json,
+    /// Markdown.
+    Md,
+}
+
+/// OS selector on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OsArg {
+    /// Linux.
+    Linux,
+    /// Windows.
+    Windows,
+}
+
+impl From<OsArg> for Os {
+    fn from(o: OsArg) -> Self {
+        match o {
+            OsArg::Linux => Self::Linux,
+            OsArg::Windows => Self::Windows,
+        }
+    }
+}
+
+/// Threshold profile on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub(crate) enum ProfileArg {
+    /// Today's thresholds.
+    #[default]
+    Current,
+    /// The 2020 toolkit / self-test API thresholds.
+    Toolkit,
+}
+
+impl From<ProfileArg> for Profile {
+    fn from(p: ProfileArg) -> Self {
+        match p {
+            ProfileArg::Current => Self::Current,
+            ProfileArg::Toolkit => Self::Toolkit,
+        }
+    }
+}
+
+/// WinRM authentication method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub(crate) enum AuthArg {
+    /// HTTP Basic (HTTPS only unless --allow-unencrypted).
+    Basic,
+    /// NTLM (default; message encryption over HTTP).
+    #[default]
+    Ntlm,
+    /// Kerberos (needs the `kerberos` cargo feature).
+    Kerberos,
+}
+
+/// How to reach the target and authenticate. Secrets are never flag values.
+#[derive(Debug, Clone, Args, Default)]
+pub(crate) struct TargetArgs {
+    /// ssh://USER@HOST[:PORT], winrm://USER@HOST[:PORT] (HTTP) or winrms://USER@HOST[:PORT] (HTTPS).
+    #[arg(long, value_name = "URL", conflicts_with = "local", required_unless_present = "local")]
+    pub target: Option<String>,
+    /// Certify this machine itself (inside the VM or an image pipeline); no transport.
+    #[arg(long)]
+    pub local: bool,
+    /// SSH private key (OpenSSH or PEM; encrypted keys need a passphrase).
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// Read the key passphrase from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub passphrase_env: Option<String>,
+    /// Read the SSH/WinRM password from this environment variable.
+    #[arg(long, value_name = "VAR", conflicts_with = "password_stdin")]
+    pub password_env: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Read the sudo password from this environment variable (default: the login password;
+    /// key-only logins use `sudo -n`).
+    #[arg(long, value_name = "VAR")]
+    pub sudo_password_env: Option<String>,
+    /// WinRM authentication.
+    #[arg(long, value_enum, default_value_t)]
+    pub auth: AuthArg,
+    /// PEM file of CA certificates trusted for WinRM over HTTPS.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Skip TLS certificate verification for WinRM (dangerous; warned about).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Allow WinRM over HTTP without message encryption (Basic auth over HTTP).
+    #[arg(long)]
+    pub allow_unencrypted: bool,
+    /// known_hosts file (default ~/.ssh/known_hosts).
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Pin the expected SSH host key fingerprint (SHA256:...).
+    #[arg(long, value_name = "SHA256:...")]
+    pub host_key: Option<String>,
+    /// Trust an unknown host key on first use and record it in the known-hosts file.
+    #[arg(long)]
+    pub accept_new_host_key: bool,
+    /// Seconds to wait for the TCP connection.
+    #[arg(long, value_name = "SECS", default_value_t = 15)]
+    pub connect_timeout: u64,
+}
+
+/// Options of `vmcert run`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Questionnaire answers (TOML, see `vmcert questionnaire template`).
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+    /// Report zip to write (default `<name>_<yyyyMMdd-HHmmss>.zip` in the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Name of the run (default: the host name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Threshold profile.
+    #[arg(long, value_enum, default_value_t)]
+    pub profile: ProfileArg,
+    /// Run only these checks (comma-separated ids).
+    #[arg(long, value_delimiter = ',', value_name = "ID,..")]
+    pub checks: Vec<String>,
+    /// Skip these checks (comma-separated ids).
+    #[arg(long, value_delimiter = ',', value_name = "ID,..")]
+    pub skip: Vec<String>,
+    /// User-defined checks: a TOML file or a directory of them (repeatable).
+    #[arg(long, value_name = "FILE_OR_DIR")]
+    pub check_pack: Vec<PathBuf>,
+    /// Accepted exceptions (TOML: check id, justification, expiry date).
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+    /// Timeout of each probe, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub timeout: u64,
+    /// Upload the report zip to this Azure Blob container (SAS URL).
+    #[arg(long, value_name = "CONTAINER_SAS_URL")]
+    pub upload: Option<String>,
+    /// Never prompt; missing answers are an error unless --allow-unanswered.
+    #[arg(long)]
+    pub non_interactive: bool,
+    /// Record unanswered questions as unanswered (Warning) instead of failing.
+    #[arg(long)]
+    pub allow_unanswered: bool,
+    /// Save the raw probe outputs into DIR as a fixture case (for the checks' unit tests).
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Certify one target: run the checks, collect the questionnaire, write the report zip.
+    #[command(after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 --answers answers.toml")]
+    Run(Box<RunArgs>),
+    /// The built-in check catalogue.
+    #[command(subcommand)]
+    Checks(ChecksCommand),
+    /// The certification questionnaire.
+    #[command(subcommand)]
+    Questionnaire(QuestionnaireCommand),
+    /// Read, verify and compare report zips.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+/// `vmcert checks ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum ChecksCommand {
+    /// List the checks.
+    #[command(after_help = "Examples:\n  vmcert checks list --os linux\n  vmcert checks list --format json")]
+    List {
+        /// Only this OS.
+        #[arg(long, value_enum)]
+        os: Option<OsArg>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Show one check: rule, rationale, remediation, probes, thresholds per profile.
+    #[command(after_help = "Example:\n  vmcert checks show bash-history-cleared")]
+    Show {
+        /// Check id.
+        id: String,
+        /// OS, when the id exists for both.
+        #[arg(long, value_enum)]
+        os: Option<OsArg>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+/// `vmcert questionnaire ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum QuestionnaireCommand {
+    /// Print an answers file with every question as a comment.
+    #[command(after_help = "Example:\n  vmcert questionnaire template --os linux > answers.toml")]
+    Template {
+        /// The OS the answers are for.
+        #[arg(long, value_enum)]
+        os: OsArg,
+    },
+}
+
+/// `vmcert report ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReportCommand {
+    /// Print a report's summary.
+    #[command(after_help = "Example:\n  vmcert report show myimage_20261121-101500.zip")]
+    Show {
+        /// Report zip.
+        report: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Verify a report's manifest (sizes and SHA-256 of every file).
+    #[command(after_help = "Example:\n  vmcert report verify myimage_20261121-101500.zip")]
+    Verify {
+        /// Report zip.
+        report: PathBuf,
+    },
+    /// Compare two reports check by check.
+    #[command(after_help = "Example:\n  vmcert report diff old.zip new.zip")]
+    Diff {
+        /// The older report.
+        old: PathBuf,
+        /// The newer report.
+        new: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}

@@ -1,0 +1,52 @@
+//! The pure heart of vmcert: what a certification check is, which evidence it needs, and how it
+//! turns that evidence into a verdict.
+//!
+//! Nothing in this crate performs I/O, spawns processes or uses async: a transport in the `vmcert`
+//! agent gathers the union of the probes ([`probe`]) that the selected checks declare, once per
+//! target, and hands every check the same [`Evidence`]. Each check ([`Check`]) is then a pure
+//! function of that evidence, which is what makes verdicts testable from recorded fixtures.
+#![deny(missing_docs)]
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod evidence;
+pub mod fixture;
+pub mod linux;
+pub mod meta;
+pub mod pack;
+pub mod probe;
+pub mod profile;
+pub mod questionnaire;
+pub mod registry;
+pub mod verdict;
+pub mod version;
+pub mod waiver;
+pub mod windows;
+
+pub use evidence::{Evidence, ProbeOutput, Unevaluable};
+pub use meta::{Meta, Os, Severity};
+pub use probe::{Probe, ProbeId};
+pub use profile::{Profile, Thresholds};
+pub use verdict::{Status, Verdict};
+
+/// One certification rule.
+///
+/// A check is a unit struct in its own file under `linux/` or `windows/`, listed once in
+/// [`registry::ALL`]. It declares the probes it needs and evaluates their recorded outputs; it never
+/// runs anything itself.
+pub trait Check: Sync + Send {
+    /// Identity and documentation of the check.
+    fn meta(&self) -> &Meta;
+
+    /// Ids of the probes whose output [`Check::evaluate`] reads. Built-in checks name probes of
+    /// the catalogue in [`probe::PROBES`]; user-defined checks bring their own ([`Check::own_probes`]).
+    fn probes(&self) -> &[ProbeId];
+
+    /// Probes that are not in the built-in catalogue (user-defined check packs).
+    fn own_probes(&self) -> &[Probe] {
+        &[]
+    }
+
+    /// Turns evidence into a verdict. Pure: same evidence, same verdict. A probe that failed,
+    /// timed out or printed something unparsable gives [`Status::Error`], never Pass or Fail.
+    fn evaluate(&self, ev: &Evidence) -> Verdict;
+}

@@ -1,0 +1,1 @@
+//! User-defined checks from TOML check packs (parsed and evaluated purely).

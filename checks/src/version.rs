@@ -1,0 +1,102 @@
+//! Version strings as the checks meet them (`2.2.53.1`, `1.1.1w`, `3.11.2`, `4.9.168-1+deb9u3`),
+//! compared numerically component by component.
+
+use std::cmp::Ordering;
+
+/// A dotted version, compared numerically per component; a component's trailing letters
+/// (`1.1.1w`) and any `-release` suffix take part as tie-breakers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    parts: Vec<(u64, String)>,
+    raw: String,
+}
+
+impl Version {
+    /// Parses the leading version of `s` (e.g. `"3.0.11 19 Sep 2023"` gives `3.0.11`).
+    /// Returns `None` when `s` does not start with a digit.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        let token: &str = s.split_whitespace().next()?;
+        if !token.starts_with(|c: char| c.is_ascii_digit()) {
+            return None;
+        }
+        let mut parts = Vec::new();
+        for comp in token.split(['.', '-', '+', '~', '_']) {
+            let digits: String = comp.chars().take_while(char::is_ascii_digit).collect();
+            let rest: String = comp.chars().skip(digits.len()).collect();
+            let n = digits.parse::<u64>().unwrap_or(0);
+            parts.push((n, rest));
+        }
+        Some(Self {
+            parts,
+            raw: token.to_string(),
+        })
+    }
+
+    /// The text the version was parsed from.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// True when `self` starts with all components of `series` (`1.1.1w` is in `1.1.1`).
+    #[must_use]
+    pub fn in_series(&self, series: &str) -> bool {
+        let Some(s) = Self::parse(series) else { return false };
+        s.parts.len() <= self.parts.len()
+            && s.parts.iter().zip(&self.parts).all(|(a, b)| a.0 == b.0)
+    }
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let n = self.parts.len().max(other.parts.len());
+        let zero = (0, String::new());
+        for i in 0..n {
+            let a = self.parts.get(i).unwrap_or(&zero);
+            let b = other.parts.get(i).unwrap_or(&zero);
+            match a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)) {
+                Ordering::Equal => {}
+                o => return o,
+            }
+        }
+        Ordering::Equal
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Compares two version strings; `None` when either does not parse.
+#[must_use]
+pub fn compare(a: &str, b: &str) -> Option<Ordering> {
+    Some(Version::parse(a)?.cmp(&Version::parse(b)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_per_component() {
+        assert_eq!(compare("2.2.53.1", "2.2.53"), Some(Ordering::Greater));
+        assert_eq!(compare("2.10", "2.9"), Some(Ordering::Greater));
+        assert_eq!(compare("2.7.3.0", "2.2.53.1"), Some(Ordering::Greater));
+        assert_eq!(compare("2.2.41", "2.2.41.0"), Some(Ordering::Equal));
+        assert_eq!(compare("x", "1"), None);
+    }
+
+    #[test]
+    fn letters_and_series() {
+        let v = Version::parse("1.1.1w  11 Sep 2023").unwrap();
+        assert!(v.in_series("1.1.1"));
+        assert!(!v.in_series("1.1.0"));
+        assert_eq!(compare("1.1.1w", "1.1.1k"), Some(Ordering::Greater));
+        assert_eq!(compare("3.0.11", "3.0.0"), Some(Ordering::Greater));
+        assert_eq!(compare("4.9.168-1+deb9u3", "4.9.168-1"), Some(Ordering::Greater));
+    }
+}

@@ -1,0 +1,123 @@
+//! Replays every recorded fixture case (`tests/fixtures/<os>/<check-id>/<case>/`) through its
+//! check, asserts the expected status, and snapshots the verdict (`cargo insta review`).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use vmcert_checks::fixture::{CaseFile, evidence_from};
+use vmcert_checks::{Os, Status, Verdict, registry};
+
+struct Case {
+    os: Os,
+    check: String,
+    name: String,
+    dir: PathBuf,
+    file: CaseFile,
+}
+
+fn fixtures_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = fs::read_dir(dir) else { return Vec::new() };
+    let mut v: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    v.sort();
+    v
+}
+
+fn cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    for (os, sub) in [(Os::Linux, "linux"), (Os::Windows, "windows")] {
+        for check_dir in sorted_dirs(&fixtures_root().join(sub)) {
+            for case_dir in sorted_dirs(&check_dir) {
+                let text = fs::read_to_string(case_dir.join("case.toml"))
+                    .unwrap_or_else(|e| panic!("{}: {e}", case_dir.display()));
+                let file: CaseFile =
+                    toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", case_dir.display()));
+                out.push(Case {
+                    os,
+                    check: check_dir.file_name().unwrap().to_string_lossy().into_owned(),
+                    name: case_dir.file_name().unwrap().to_string_lossy().into_owned(),
+                    dir: case_dir,
+                    file,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn files_of(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".stdout") || name.ends_with(".stderr") {
+            files.insert(name, fs::read(&p).unwrap());
+        }
+    }
+    files
+}
+
+fn evaluate(case: &Case) -> Verdict {
+    let check = registry::by_id(case.os, &case.check)
+        .unwrap_or_else(|| panic!("fixture dir {} names no {} check", case.check, case.os));
+    let ev = evidence_from(&case.file, &files_of(&case.dir));
+    for id in ev.outputs.keys() {
+        assert!(
+            check.probes().contains(&id.as_str()),
+            "{}/{}: probe {id} is not one the check declares",
+            case.check,
+            case.name
+        );
+    }
+    check.evaluate(&ev)
+}
+
+#[test]
+fn every_case_gives_its_expected_status() {
+    let mut wrong = Vec::new();
+    for case in cases() {
+        let v = evaluate(&case);
+        let expect = case.file.expect.unwrap_or_else(|| panic!("{}: no expect", case.dir.display()));
+        if v.status != expect {
+            wrong.push(format!(
+                "{} {}/{}: expected {expect}, got {} ({})",
+                case.os, case.check, case.name, v.status, v.message
+            ));
+        }
+        assert!(!case.file.source.trim().is_empty(), "{}: say where the outputs come from", case.dir.display());
+    }
+    assert!(wrong.is_empty(), "wrong statuses:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn verdict_snapshots() {
+    for case in cases() {
+        let v = evaluate(&case);
+        insta::assert_yaml_snapshot!(format!("{}__{}__{}", case.os, case.check, case.name), v);
+    }
+}
+
+#[test]
+fn every_check_has_a_case_for_every_outcome() {
+    let all = cases();
+    for check in registry::ALL {
+        let m = check.meta();
+        for outcome in m.outcomes {
+            assert!(
+                all.iter().any(|c| c.os == m.os && c.check == m.id && c.file.expect == Some(*outcome)),
+                "{} {}: no fixture case expecting {outcome}",
+                m.os,
+                m.id
+            );
+        }
+        // A case expecting a status the check does not declare means `outcomes` is stale.
+        for c in all.iter().filter(|c| c.os == m.os && c.check == m.id) {
+            let e = c.file.expect.unwrap_or(Status::Error);
+            assert!(m.outcomes.contains(&e), "{} {}/{}: {e} is not in outcomes", m.os, m.id, c.name);
+        }
+    }
+}
