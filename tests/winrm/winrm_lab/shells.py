@@ -226,8 +226,11 @@ class ShellHost:
         command_id = desired.get("CommandId") if desired is not None else None
         deadline = time.monotonic() + req.operation_timeout
         if extra_delay:
-            # The slow-Receive knob: the answer is held back, as a loaded host would.
+            # The slow-Receive knob: the answer is held back, as a loaded host would; held back
+            # past OperationTimeout it becomes the TimedOut fault.
             time.sleep(min(extra_delay, req.operation_timeout))
+            if extra_delay >= req.operation_timeout:
+                raise soap.FaultError(soap.timed_out())
         budget = self.receive_chunk or max(1024, (req.max_envelope_size - 4096) * 3 // 4)
         with self.lock:
             shell = self._shell(req)
