@@ -247,6 +247,10 @@ class WsmanHandler(BaseHTTPRequestHandler):
     # ---- plumbing -----------------------------------------------------------------------
 
     def _reply(self, code: int, body: bytes = b"", content_type: str | None = None, headers=()) -> None:
+        # Counters are on disk before the client sees the answer, so a test reading
+        # stats.json right after a response never sees an older count.
+        self.server.stats.status(code)
+        self.server.stats.write()
         self.send_response(code)
         for k, v in headers:
             self.send_header(k, v)
@@ -256,7 +260,6 @@ class WsmanHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if body:
             self.wfile.write(body)
-        self.server.stats.status(code)
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -367,12 +370,11 @@ class WsmanHandler(BaseHTTPRequestHandler):
             if user is None:
                 op = "401"
                 return
-            op, code = self._wsman(body, user, auth_headers)
+            op = self._wsman(body, user, auth_headers)
         finally:
-            srv.stats.write()
             srv.log(f"#{n} {op} {(time.monotonic() - started) * 1000:.1f}ms")
 
-    def _wsman(self, body: bytes, user: str, auth_headers: list) -> tuple[str, int]:
+    def _wsman(self, body: bytes, user: str, auth_headers: list) -> str:
         srv = self.server
         sealed = auth.is_sealed(self.headers.get("Content-Type", ""))
         if sealed:
@@ -381,7 +383,7 @@ class WsmanHandler(BaseHTTPRequestHandler):
             except ValueError as e:
                 srv.log(f"sealed body rejected: {e}")
                 self._reply(400, headers=auth_headers)
-                return "sealed-invalid", 400
+                return "sealed-invalid"
             srv.stats.sealed()
         else:
             text = body
@@ -390,17 +392,17 @@ class WsmanHandler(BaseHTTPRequestHandler):
                 # refused with 401, as Windows does (reported in hashicorp/packer#6205).
                 srv.stats.unencrypted_rejected()
                 self._challenge()
-                return "unencrypted-rejected", 401
+                return "unencrypted-rejected"
         if not text.strip():
             # An authentication-only request (pywinrm sends one before sealing starts).
             self._reply(200, headers=auth_headers)
-            return "empty", 200
+            return "empty"
         try:
             req = soap.parse_request(text)
         except soap.MalformedRequest as e:
             srv.log(f"malformed request: {e}")
             self._reply(400, headers=auth_headers)
-            return "malformed", 400
+            return "malformed"
         name = req.operation or req.action
         count = srv.stats.operation(name)
         host_header = self.headers.get("Host", f"{srv.cfg.host}:{srv.server_port}")
@@ -432,12 +434,12 @@ class WsmanHandler(BaseHTTPRequestHandler):
         except soap.MalformedRequest as e:
             srv.log(f"malformed {name}: {e}")
             self._reply(400, headers=auth_headers)
-            return name, 400
+            return name
         if sealed:
             self._reply(code, self.ntlm.seal(out), auth.ENCRYPTED_CONTENT_TYPE, headers=auth_headers)
         else:
             self._reply(code, out, headers=auth_headers)
-        return f"{name}->{code}", code
+        return f"{name}->{code}"
 
     def _control(self) -> None:
         body = self._read_body()
