@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 #: Installs everything the tests and the lab need on a fresh Debian 12 machine (idempotent):
-#: apt packages, then the cached lab root. Needs root.
+#: apt packages, the WS-Man test server's Python venv, then the cached lab root. Needs root.
 set -euo pipefail
 need=()
 for pkg in debootstrap openssh-server openssh-client sshpass iproute2; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+# python3 with venv for the WS-Man test server (tests/winrm/venv.sh); a pyenv python has both.
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  need+=(python3 python3-venv)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# The WS-Man test server's venv (pinned pywinrm, pyspnego, cryptography), outside the repository.
+bash "$(dirname "$0")/../winrm/venv.sh" >/dev/null
