@@ -4,6 +4,7 @@
 //! connection or auth failure, a check in Error). Errors print as one line on stderr.
 
 mod checks_cmd;
+mod questionnaire;
 mod cli;
 mod report;
 
