@@ -41,6 +41,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use vmcert_checks::ProbeOutput;
 
+use crate::transport::ProbeSink;
+
 /// Probes that run at the same time inside the script.
 pub(crate) const DEFAULT_LANES: usize = 4;
 
@@ -373,11 +375,11 @@ impl FrameParser {
                 }
             }
             "done" => {
-                self.close_open_frame("the next line said the script was done", out);
+                self.close_open_frame("the script's `done` line", out);
                 self.done = true;
             }
             "fatal" => {
-                self.close_open_frame("the script stopped", out);
+                self.close_open_frame("the script's `fatal` line", out);
                 self.fatal = Some(args.to_string());
             }
             "begin" => {
@@ -587,24 +589,33 @@ fn finish_section(f: &mut Frame) {
     }
 }
 
-/// Reads `reader` to its end, feeding `parser` and handing every finished probe to `on_result`
-/// as it completes. Returns the read error that cut the stream, if any; the caller decides from
-/// [`FrameParser::is_done`] whether the run completed.
+/// Reads `reader` to its end, feeding `parser` and handing every finished probe to the sink as
+/// it completes (and the script's `start` line to its log as soon as it arrives). Returns the
+/// read error that cut the stream, if any; [`crate::transport::conclude_unix_run`] then says
+/// whether the run completed.
 pub(crate) fn pump(
     reader: &mut dyn Read,
     parser: &mut FrameParser,
-    on_result: &mut dyn FnMut(ProbeResult),
+    sink: &mut dyn ProbeSink,
 ) -> io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
+    let mut header_noted = false;
     let result = loop {
         match reader.read(&mut buf) {
             Ok(0) => break Ok(()),
-            Ok(n) => parser.feed(&buf[..n]).into_iter().for_each(&mut *on_result),
+            Ok(n) => {
+                let finished = parser.feed(&buf[..n]);
+                if !header_noted && let Some(h) = parser.header() {
+                    sink.note(format!("probe script started: {h}"));
+                    header_noted = true;
+                }
+                finished.into_iter().for_each(|r| sink.result(r));
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => break Err(e),
         }
     };
-    parser.finish().into_iter().for_each(&mut *on_result);
+    parser.finish().into_iter().for_each(|r| sink.result(r));
     result
 }
 

@@ -108,15 +108,15 @@ fn run(script: &ProbeScript, mut opts: Opts<'_>) -> Run {
     let mut order = Vec::new();
     let mut results = BTreeMap::new();
     let mut stdout = child.stdout.take().unwrap();
-    pump(&mut stdout, &mut parser, &mut |r| {
+    let mut sink = FnSink(|r: ProbeResult| {
         (opts.on_result)(&r);
         order.push(r.id.clone());
         assert!(
             results.insert(r.id, r.output).is_none(),
             "a probe arrived twice"
         );
-    })
-    .unwrap();
+    });
+    pump(&mut stdout, &mut parser, &mut sink).unwrap();
     let status = child.wait().unwrap();
     let _ = tx.send(());
     guard.join().unwrap();
@@ -129,6 +129,16 @@ fn run(script: &ProbeScript, mut opts: Opts<'_>) -> Run {
         status,
         stderr,
     }
+}
+
+/// A sink handing results to a closure (notes are not under test here).
+struct FnSink<F: FnMut(ProbeResult)>(F);
+
+impl<F: FnMut(ProbeResult)> ProbeSink for FnSink<F> {
+    fn result(&mut self, result: ProbeResult) {
+        (self.0)(result);
+    }
+    fn note(&mut self, _line: String) {}
 }
 
 fn header_field<'a>(run: &'a Run, key: &str) -> &'a str {
@@ -151,17 +161,24 @@ fn without_gnu_tools() -> tempfile::TempDir {
     dir
 }
 
+/// Asserts that `pid` is gone or a zombie (a killed process whose new parent has not reaped it
+/// yet), allowing the kernel up to 5 s to finish delivering a SIGKILL.
 fn assert_dead(pid: &str) {
     let pid = pid.trim();
     assert!(!pid.is_empty(), "no pid recorded");
-    // A killed process is gone, or a zombie until its new parent reaps it.
-    if let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) {
-        let state = stat
-            .rsplit_once(") ")
-            .map(|(_, r)| r.chars().next())
-            .unwrap_or_default();
-        assert_eq!(state, Some('Z'), "process {pid} is still alive: {stat}");
+    let mut last = String::new();
+    for _ in 0..50 {
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return;
+        };
+        let state = stat.rsplit_once(") ").and_then(|(_, r)| r.chars().next());
+        if state == Some('Z') {
+            return;
+        }
+        last = stat;
+        thread::sleep(Duration::from_millis(100));
     }
+    panic!("process {pid} is still alive: {last}");
 }
 
 fn empty_dir(p: &Path) -> bool {
@@ -581,8 +598,6 @@ fn a_killed_script_cleans_up_and_kills_its_probes() {
         assert_eq!(status.code(), Some(143), "{argv:?}");
         assert!(!parser.is_done());
         assert_eq!(parser.missing(), ["hang"]);
-        // Give the cleanup's SIGKILLs a moment to be reaped before looking.
-        thread::sleep(Duration::from_millis(200));
         assert_dead(&fs::read_to_string(&child_file).unwrap());
         assert!(
             empty_dir(tmp.path()),

@@ -96,7 +96,7 @@ impl Transport for LocalTransport {
         });
 
         let mut parser = script.parser();
-        let read = pump(&mut stdout, &mut parser, &mut |r| sink.result(r));
+        let read = pump(&mut stdout, &mut parser, sink);
         let _ = done_tx.send(());
         let timed_out = watchdog.join().unwrap_or(false);
         let status = child.wait().ok();

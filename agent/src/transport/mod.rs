@@ -81,9 +81,6 @@ pub(crate) fn conclude_unix_run(
     cut: Option<String>,
     sink: &mut dyn ProbeSink,
 ) -> Result<(), TransportError> {
-    if let Some(h) = parser.header() {
-        sink.note(format!("probe script started: {h}"));
-    }
     if parser.noise_lines() > 0 {
         sink.note(format!(
             "probe script: {} non-frame line(s) on stdout ignored",
