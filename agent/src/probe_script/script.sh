@@ -104,6 +104,8 @@ encode() {
 # Runs one probe command file under its timeout; with sudo it runs as root, so the timeout and
 # the watchdog can kill root's processes. Usage: sh run1 MODE CMDFILE SECONDS
 cat >"$T/run1" <<'VMCERT_RUN1' || fatal "cannot write in $T"
+LC_ALL=C
+export LC_ALL
 kill_tree() {
   kt_kids=
   kt_cur=$1
@@ -250,7 +252,7 @@ while [ "$RUNNING" -gt 0 ]; do
     eval "set -- \$I$i"
     not_run "$i" "$1" 'the probe runner ended without a result'
   fi
-  rm -rf "$T/$i"
+  rm -rf "${T:?}/$i"
   eval "unset P$i"
   RUNNING=$((RUNNING - 1))
   fill_lanes
