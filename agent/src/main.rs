@@ -5,7 +5,12 @@
 
 mod checks_cmd;
 mod cli;
+mod probe_script;
+mod questionnaire;
 mod report;
+mod run_cmd;
+mod runner;
+mod transport;
 
 use std::process::ExitCode;
 
@@ -32,7 +37,8 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Checks(c) => checks_cmd::run(&c),
-        Command::Run(_) | Command::Questionnaire(_) | Command::Report(_) => {
+        Command::Run(args) => run_cmd::run(&args),
+        Command::Questionnaire(_) | Command::Report(_) => {
             anyhow::bail!("this subcommand is not built yet")
         }
     }

@@ -8,3 +8,4 @@ mod util;
 
 mod cli;
 mod winrm_server;
+mod run_local;

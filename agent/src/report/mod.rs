@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use vmcert_checks::Evidence;
 
 pub(crate) mod model;
+mod write;
+
+pub(crate) use write::write_zip;
 
 /// Everything the report writer needs from a finished (or interrupted) run.
 #[derive(Debug, Clone)]

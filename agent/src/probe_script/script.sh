@@ -1,0 +1,260 @@
+#: vmcert probe script template (agent/src/probe_script.rs fills the slots between double at-signs; POSIX sh only).
+#: Runs every probe once, at most @@LANES@@ at a time, each under its timeout with its output
+#: capped, and prints one frame per probe on stdout as soon as it ends. Frame lines start with
+#: "#vmcert:<nonce>:"; outputs are base64 (or od hex). Nothing else is ever printed on stdout.
+LC_ALL=C
+export LC_ALL
+PATH="${PATH:-/usr/bin:/bin}:/usr/local/sbin:/usr/sbin:/sbin"
+export PATH
+umask 077
+cd / || exit 1
+M='#vmcert:@@NONCE@@'
+say() { printf '%s\n' "$*"; }
+N=@@COUNT@@
+LANES=@@LANES@@
+T=$(mktemp -d "${TMPDIR:-/tmp}/vmcert.XXXXXXXXXX" 2>/dev/null) || T=
+if [ -z "$T" ] || [ ! -d "$T" ]; then
+  say "$M:fatal cannot create a temporary directory in ${TMPDIR:-/tmp}"
+  exit 1
+fi
+
+# Kills a process and all its descendants: stop each generation (so it cannot fork any more),
+# list its children, then SIGKILL them all. Used when GNU timeout is missing and on cleanup.
+kill_tree() {
+  kt_kids=
+  kt_cur=$1
+  while [ -n "$kt_cur" ]; do
+    kill -STOP $kt_cur 2>/dev/null
+    kt_cur=$( { ps -A -o pid= -o ppid= 2>/dev/null || awk '{ s = $0; sub(/.*\) /, "", s); split(s, a, " "); print $1, a[2] }' /proc/[0-9]*/stat 2>/dev/null; } | awk -v l=" $kt_cur " 'index(l, " " $2 " ") { printf "%s ", $1 }')
+    kt_kids="$kt_kids $kt_cur"
+  done
+  # Descendants before the root: the root's death wakes whoever waits for it, and that may end
+  # the shell running this function.
+  kill -KILL $kt_kids 2>/dev/null
+  kill -KILL "$1" 2>/dev/null
+}
+
+cleanup() {
+  trap '' HUP INT TERM PIPE
+  cl_i=0
+  while [ "$cl_i" -lt "$N" ]; do
+    eval "cl_p=\${P$cl_i:-}"
+    [ -n "$cl_p" ] && kill_tree "$cl_p"
+    cl_i=$((cl_i + 1))
+  done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 141' PIPE
+
+fatal() {
+  say "$M:fatal $1"
+  exit 1
+}
+
+mkfifo "$T/q" || fatal "cannot create a fifo in $T"
+exec 3<>"$T/q"
+
+# Tools: GNU timeout (signals the probe's whole process group) or the kill_tree watchdog;
+# base64 or od hex; head -c or dd; a clock in nanoseconds, seconds or none.
+if timeout --version 2>/dev/null | grep 'GNU coreutils' >/dev/null 2>&1; then TMODE=gnu; else TMODE=watchdog; fi
+if [ "$(printf 'ab' | base64 2>/dev/null)" = 'YWI=' ]; then ENC=b64; else ENC=hex; fi
+if [ "$(printf 'abc' | head -c 2 2>/dev/null)" = 'ab' ]; then CAPT=head; else CAPT=dd; fi
+CLOCK=none
+SLACK=1000000000
+x=$(date +%s%N 2>/dev/null)
+case $x in
+  '' | *[!0-9]*)
+    x=$(date +%s 2>/dev/null)
+    case $x in '' | *[!0-9]*) ;; *) CLOCK=s SLACK=1000 ;; esac
+    ;;
+  *) CLOCK=ns SLACK=50 ;;
+esac
+U=$(id -u 2>/dev/null) || U=unknown
+SUDO=none
+if [ "$U" != 0 ] && [ @@ROOT_PROBES@@ = 1 ]; then
+  if ! command -v sudo >/dev/null 2>&1; then
+    SUDO=missing
+  elif sudo -n true </dev/null >/dev/null 2>&1; then
+    SUDO=ok
+  else
+    SUDO=password
+  fi
+fi
+
+now_ms() {
+  case $CLOCK in
+    ns) nm=$(date +%s%N); echo $((nm / 1000000)) ;;
+    s) nm=$(date +%s); echo $((nm * 1000)) ;;
+    *) echo 0 ;;
+  esac
+}
+
+cap_copy() {
+  if [ "$CAPT" = head ]; then head -c "$1"; else dd bs=1 count="$1" 2>/dev/null; fi
+}
+
+encode() {
+  if [ "$ENC" = b64 ]; then base64; else od -An -v -tx1; fi
+}
+
+# Runs one probe command file under its timeout; with sudo it runs as root, so the timeout and
+# the watchdog can kill root's processes. Usage: sh run1 MODE CMDFILE SECONDS
+cat >"$T/run1" <<'VMCERT_RUN1' || fatal "cannot write in $T"
+LC_ALL=C
+export LC_ALL
+kill_tree() {
+  kt_kids=
+  kt_cur=$1
+  while [ -n "$kt_cur" ]; do
+    kill -STOP $kt_cur 2>/dev/null
+    kt_cur=$( { ps -A -o pid= -o ppid= 2>/dev/null || awk '{ s = $0; sub(/.*\) /, "", s); split(s, a, " "); print $1, a[2] }' /proc/[0-9]*/stat 2>/dev/null; } | awk -v l=" $kt_cur " 'index(l, " " $2 " ") { printf "%s ", $1 }')
+    kt_kids="$kt_kids $kt_cur"
+  done
+  # Descendants before the root: the root's death wakes whoever waits for it, and that may end
+  # the shell running this function.
+  kill -KILL $kt_kids 2>/dev/null
+  kill -KILL "$1" 2>/dev/null
+}
+if [ "$1" = gnu ]; then
+  exec timeout -s KILL "$3" sh "$2"
+fi
+sh "$2" </dev/null &
+p=$!
+(
+  i=0
+  while [ "$i" -lt "$3" ]; do
+    sleep 1
+    kill -0 "$p" 2>/dev/null || exit 0
+    i=$((i + 1))
+  done
+  kill_tree "$p"
+) </dev/null >/dev/null 2>&1 &
+w=$!
+wait "$p"
+r=$?
+kill "$w" 2>/dev/null
+exit "$r"
+VMCERT_RUN1
+
+# Runs probe $1 (id $2, needs root $3, timeout $4 s, cap $5 bytes) and writes its frame file.
+run_probe() {
+  d="$T/$1"
+  rc=-
+  ms=0
+  to=0
+  tr=0
+  er=
+  if mkfifo "$d/o" "$d/e"; then
+    if [ "$CAPT" = head ]; then
+      head -c $(($5 + 1)) <"$d/o" >"$d/out" &
+      c1=$!
+      head -c $(($5 + 1)) <"$d/e" >"$d/err" &
+      c2=$!
+    else
+      dd bs=1 count=$(($5 + 1)) <"$d/o" >"$d/out" 2>/dev/null &
+      c1=$!
+      dd bs=1 count=$(($5 + 1)) <"$d/e" >"$d/err" 2>/dev/null &
+      c2=$!
+    fi
+    s=$(now_ms)
+    if [ "$3" = 1 ] && [ "$U" != 0 ]; then
+      sudo -n sh "$T/run1" "$TMODE" "$d/cmd" "$4" </dev/null >"$d/o" 2>"$d/e" 3>&-
+    else
+      sh "$T/run1" "$TMODE" "$d/cmd" "$4" </dev/null >"$d/o" 2>"$d/e" 3>&-
+    fi
+    rc=$?
+    e=$(now_ms)
+    ms=$((e - s))
+    # A process that escaped the probe may still hold its output open: stop waiting after 2 s.
+    (
+      sleep 2
+      kill "$c1" "$c2"
+    ) </dev/null >/dev/null 2>&1 3>&- &
+    k=$!
+    wait "$c1"
+    wait "$c2"
+    kill "$k" 2>/dev/null
+    if [ "$rc" = 137 ] && [ "$ms" -ge $(($4 * 1000 - SLACK)) ]; then
+      to=1
+      rc=-
+    fi
+    so=$(($(wc -c <"$d/out")))
+    se=$(($(wc -c <"$d/err")))
+    if [ "$so" -gt "$5" ] || [ "$se" -gt "$5" ]; then tr=1; fi
+  else
+    er="cannot create the output fifos of the probe in $d"
+  fi
+  {
+    say "$M:begin $1 $2"
+    say "$M:meta rc=$rc ms=$ms timeout=$to truncated=$tr"
+    [ -n "$er" ] && say "$M:error $er"
+    say "$M:stdout $ENC"
+    [ -f "$d/out" ] && cap_copy "$5" <"$d/out" | encode
+    say "$M:stderr $ENC"
+    [ -f "$d/err" ] && cap_copy "$5" <"$d/err" | encode
+    say "$M:end $1"
+  } >"$d/frame"
+}
+
+# A frame for a probe that did not run.
+not_run() {
+  say "$M:begin $1 $2"
+  say "$M:meta rc=- ms=0 timeout=0 truncated=0"
+  say "$M:error $3"
+  say "$M:stdout $ENC"
+  say "$M:stderr $ENC"
+  say "$M:end $1"
+}
+
+start_probe() {
+  eval "set -- $1 \$I$1"
+  if [ "$3" = 1 ] && [ "$U" != 0 ] && [ "$SUDO" != ok ]; then
+    if [ "$SUDO" = missing ]; then
+      not_run "$1" "$2" 'needs root: sudo is not installed'
+    else
+      not_run "$1" "$2" 'needs root: sudo requires a password'
+    fi
+    return 0
+  fi
+  (
+    run_probe "$@"
+    say "$1" >&3
+  ) </dev/null >/dev/null &
+  eval "P$1=\$!"
+  RUNNING=$((RUNNING + 1))
+}
+
+fill_lanes() {
+  while [ "$RUNNING" -lt "$LANES" ] && [ "$NEXT" -lt "$N" ]; do
+    start_probe "$NEXT"
+    NEXT=$((NEXT + 1))
+  done
+}
+
+say "$M:start n=$N uid=$U timeout=$TMODE enc=$ENC clock=$CLOCK cap=$CAPT sudo=$SUDO"
+
+# The probes: I<n>='<id> <needs root> <timeout> <cap>' and the command in $T/<n>/cmd.
+@@PROBES@@
+
+RUNNING=0
+NEXT=0
+fill_lanes
+while [ "$RUNNING" -gt 0 ]; do
+  read -r i <&3 || fatal 'the queue of finished probes broke'
+  case $i in '' | *[!0-9]*) continue ;; esac
+  if [ -f "$T/$i/frame" ]; then
+    cat "$T/$i/frame"
+  else
+    eval "set -- \$I$i"
+    not_run "$i" "$1" 'the probe runner ended without a result'
+  fi
+  rm -rf "${T:?}/$i"
+  eval "unset P$i"
+  RUNNING=$((RUNNING - 1))
+  fill_lanes
+done
+say "$M:done"

@@ -1,0 +1,500 @@
+//! `vmcert run`: the command-line side of a certification run. Every input is read and checked
+//! before anything runs (check packs, waivers, check ids, the report path, the answers file and
+//! the questionnaire), so bad input costs nothing and exits 2 with one line; then the probes run
+//! once through the transport ([`crate::runner`]), the report zip is written and the summary
+//! printed, and the exit status says 0 (no Fail, no Error), 1 (a Fail) or 2 (an Error, or the run
+//! could not complete).
+
+use std::fmt::Write as _;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, Local, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use vmcert_checks::pack::{self, PackCheck};
+use vmcert_checks::waiver::{self, Waiver};
+use vmcert_checks::{Check as _, Os, Profile, Status, fixture};
+
+use crate::cli::{Format, RunArgs};
+use crate::probe_script::ProbeResult;
+use crate::questionnaire::{self, AskMode};
+use crate::report::model::{self, RunInfo, RunReport, Summary, TargetInfo, Tool};
+use crate::report::{ReportBundle, write_zip};
+use crate::runner::{self, RunLog};
+use crate::transport::Transport as _;
+use crate::transport::local::LocalTransport;
+
+/// Runs `vmcert run`.
+pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    if let Some(target) = &args.target.target {
+        bail!(
+            "--target {target}: this build runs only --local; the SSH and WinRM transports are not built yet"
+        );
+    }
+    if args.upload.is_some() {
+        bail!("--upload is not supported by this build yet");
+    }
+    if args.timeout == 0 {
+        bail!("--timeout must be at least 1 second");
+    }
+    let os = Os::Linux;
+    let profile = Profile::from(args.profile);
+    let launched = Local::now();
+
+    // Everything the user gave is checked before the run.
+    let packs = load_packs(&args.check_pack)?;
+    let waivers = load_waivers(args.waivers.as_deref())?;
+    runner::validate_waivers(&waivers, &packs)?;
+    let selected = runner::select(os, &packs, &args.checks, &args.skip)?;
+    if selected.is_empty() {
+        bail!("no check is left to run after --checks/--skip");
+    }
+    let host = local_hostname();
+    let name = args.name.clone().unwrap_or_else(|| host.clone());
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&name, launched));
+    check_writable(&out)?;
+    if let Some(dir) = &args.record {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--record {}: cannot create the directory", dir.display()))?;
+    }
+    let answers = questionnaire::load_answers(args.answers.as_deref(), os)?;
+    let mode = if std::io::stdin().is_terminal() && !args.non_interactive {
+        AskMode::Prompt
+    } else if args.allow_unanswered {
+        AskMode::AllowUnanswered
+    } else {
+        AskMode::RequireAll
+    };
+    let (questions, notes) = questionnaire::complete(answers, os, mode)?;
+    let specs = runner::probe_specs(os, &selected, args.timeout)?;
+
+    let mut log = RunLog::default();
+    let started = Utc::now();
+    let today = launched.date_naive();
+    log.line(format!(
+        "vmcert {} run `{name}` on this machine (local), {os}, profile {profile}, per-probe timeout {} s",
+        env!("CARGO_PKG_VERSION"),
+        args.timeout
+    ));
+    for p in &packs {
+        log.line(format!(
+            "check pack {}:{}: check {} ({})",
+            p.file(),
+            p.line(),
+            p.meta().id,
+            p.meta().os
+        ));
+    }
+    for w in &waivers {
+        let state = if w.is_expired(today) {
+            "expired, not applied"
+        } else {
+            "valid"
+        };
+        log.line(format!(
+            "waiver {}:{} for {} until {}: {state}",
+            w.file,
+            w.line,
+            w.check,
+            w.expires_text()
+        ));
+    }
+    log.line(format!(
+        "checks: {}",
+        selected
+            .iter()
+            .map(|s| s.check.meta().id)
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+
+    let mut transport = LocalTransport::new();
+    let progress = Progress::start(specs.len(), transport.kind());
+    let gathered = runner::gather(
+        &mut transport,
+        &specs,
+        profile,
+        &mut log,
+        &mut |r, done, total| {
+            progress.probe(r, done, total);
+        },
+    );
+    progress.finish();
+    let checks = runner::evaluate(&selected, &gathered, &waivers, today, &mut log);
+    let summary = runner::summarize(&checks, &questions);
+    let code = runner::exit_code(&checks, gathered.interrupted.is_some());
+    let facts = runner::linux_facts(&gathered.evidence, &mut log);
+    let finished = Utc::now();
+    log.line(format!(
+        "finished in {} ms: {} pass, {} warning, {} fail, {} not applicable, {} error ({} waived); exit {code}",
+        (finished - started).num_milliseconds(),
+        summary.pass,
+        summary.warning,
+        summary.fail,
+        summary.not_applicable,
+        summary.error,
+        summary.waived
+    ));
+
+    if let Some(dir) = &args.record {
+        record(
+            dir,
+            &gathered.evidence,
+            &format!("vmcert run --local on {host} at {}", started.to_rfc3339()),
+        )?;
+        log.line(format!("raw evidence recorded in {}", dir.display()));
+    }
+
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let results = RunReport {
+        schema: model::SCHEMA.to_string(),
+        tool: Tool {
+            name: "vmcert".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+        run: RunInfo {
+            id: run_id.clone(),
+            name,
+            started: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            finished: finished.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            profile: profile.as_str().to_string(),
+            interrupted: gathered.interrupted.is_some(),
+            interrupted_reason: gathered.interrupted.clone(),
+        },
+        target: TargetInfo {
+            transport: transport.kind().to_string(),
+            host: "localhost".to_string(),
+            port: None,
+            user: std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .ok(),
+            os,
+            facts,
+        },
+        summary,
+        checks,
+        questionnaire: questions,
+    };
+    let bundle = ReportBundle {
+        results,
+        evidence: gathered.evidence,
+        probe_logs: gathered.probe_logs,
+        notes,
+        run_log: log.into_text(),
+    };
+    let written = write_zip(&out, &bundle);
+    let text = match args.format {
+        Format::Json => summary_json(&bundle.results, &out, code)?,
+        Format::Table | Format::Md => summary_text(&bundle.results, &out),
+    };
+    print!("{text}");
+    match written {
+        Ok(()) => Ok(ExitCode::from(code)),
+        Err(e) => Err(e.context(format!(
+            "the run finished but the report could not be written to {}",
+            out.display()
+        ))),
+    }
+}
+
+/// Reads every `--check-pack` (a file, or each `*.toml` of a directory, in name order).
+fn load_packs(paths: &[PathBuf]) -> anyhow::Result<Vec<PackCheck>> {
+    let mut files: Vec<(String, String)> = Vec::new();
+    for path in paths {
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("--check-pack {}", path.display()))?;
+        let mut members = if meta.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("--check-pack {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+                .collect();
+            v.sort();
+            if v.is_empty() {
+                bail!(
+                    "--check-pack {}: the directory holds no .toml file",
+                    path.display()
+                );
+            }
+            v
+        } else {
+            vec![path.clone()]
+        };
+        for file in members.drain(..) {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("--check-pack {}", file.display()))?;
+            files.push((file.display().to_string(), text));
+        }
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    Ok(pack::parse_all(&refs)?)
+}
+
+fn load_waivers(path: Option<&Path>) -> anyhow::Result<Vec<Waiver>> {
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("--waivers {}", path.display()))?;
+    Ok(waiver::parse(&path.display().to_string(), &text)?)
+}
+
+/// This machine's host name, as the kernel knows it.
+fn local_hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .find(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// `<name>_<yyyyMMdd-HHmmss>.zip`, with characters unsafe in a file name replaced by `_`.
+fn default_out(name: &str, at: DateTime<Local>) -> PathBuf {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    PathBuf::from(format!("{safe}_{}.zip", at.format("%Y%m%d-%H%M%S")))
+}
+
+/// Fails unless the report can be written at `out`, so a long run never ends without its report.
+fn check_writable(out: &Path) -> anyhow::Result<()> {
+    let shown = out.display();
+    if out.is_dir() {
+        bail!("cannot write the report to {shown}: it is a directory");
+    }
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        bail!(
+            "cannot write the report to {shown}: directory {} does not exist",
+            parent.display()
+        );
+    }
+    tempfile::Builder::new()
+        .prefix(".vmcert-write-test")
+        .tempfile_in(parent)
+        .with_context(|| format!("cannot write the report to {shown}"))?;
+    if out.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(out)
+            .with_context(|| format!("cannot write the report to {shown}"))?;
+    }
+    Ok(())
+}
+
+/// Writes the raw evidence as a fixture case (`case.toml` plus `<probe>.stdout`/`.stderr`).
+fn record(dir: &Path, ev: &vmcert_checks::Evidence, source: &str) -> anyhow::Result<()> {
+    let (case, files) = fixture::to_files(ev, source);
+    let toml = toml::to_string(&case).context("serializing case.toml")?;
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(dir.join(name), bytes)
+            .with_context(|| format!("--record: cannot write {}", dir.join(name).display()))
+    };
+    write("case.toml", toml.as_bytes())?;
+    for (name, bytes) in files {
+        write(&name, &bytes)?;
+    }
+    Ok(())
+}
+
+/// Live progress on stderr: a spinner on a terminal, one plain line per probe otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    fn start(total: usize, transport: &str) -> Self {
+        if !std::io::stderr().is_terminal() {
+            eprintln!("vmcert: running {total} probes ({transport})");
+            return Self { bar: None };
+        }
+        let bar = ProgressBar::new(total as u64);
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} probes {pos}/{len} {elapsed} {wide_msg}")
+        {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Self { bar: Some(bar) }
+    }
+
+    fn probe(&self, r: &ProbeResult, done: usize, total: usize) {
+        let o = &r.output;
+        let what = match (&o.error, o.timed_out, o.exit_code) {
+            (Some(_), _, _) => "not run".to_string(),
+            (None, true, _) => "timed out".to_string(),
+            (None, false, Some(c)) => format!("exit {c}"),
+            (None, false, None) => "no exit status".to_string(),
+        };
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(done as u64);
+                bar.set_message(format!("{} ({what})", r.id));
+            }
+            None => eprintln!(
+                "vmcert: [{done}/{total}] {} ({what}, {} ms)",
+                r.id, o.duration_ms
+            ),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn summary_line(s: &Summary) -> String {
+    format!(
+        "{} pass, {} warning, {} fail, {} not applicable, {} error ({} waived); certified: {}",
+        s.pass,
+        s.warning,
+        s.fail,
+        s.not_applicable,
+        s.error,
+        s.waived,
+        if s.certified { "yes" } else { "no" }
+    )
+}
+
+fn summary_text(r: &RunReport, out: &Path) -> String {
+    let mut t = String::new();
+    let w = r.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    let _ = writeln!(
+        t,
+        "vmcert run `{}` on {} ({}, profile {})",
+        r.run.name, r.target.host, r.target.os, r.run.profile
+    );
+    for c in &r.checks {
+        let status = match c.status {
+            Status::NotApplicable => "N/A",
+            s => s.as_str(),
+        };
+        let waived = if c.waived.is_some() { " (waived)" } else { "" };
+        let detail = if c.status == Status::Pass || c.message.is_empty() {
+            &c.actual
+        } else {
+            &c.message
+        };
+        let _ = writeln!(t, "  {status:<8} {:<w$}  {detail}{waived}", c.id);
+    }
+    if let Some(why) = &r.run.interrupted_reason {
+        let _ = writeln!(t, "Run interrupted: {why}");
+    }
+    if r.summary.questionnaire_warnings > 0 {
+        let _ = writeln!(
+            t,
+            "Questionnaire: {} warning(s)",
+            r.summary.questionnaire_warnings
+        );
+    }
+    let _ = writeln!(t, "Summary: {}", summary_line(&r.summary));
+    let _ = writeln!(t, "Report: {}", out.display());
+    t
+}
+
+fn summary_json(r: &RunReport, out: &Path, code: u8) -> anyhow::Result<String> {
+    let checks: Vec<serde_json::Value> = r
+        .checks
+        .iter()
+        .map(
+            |c| serde_json::json!({ "id": c.id, "status": c.status, "waived": c.waived.is_some() }),
+        )
+        .collect();
+    let v = serde_json::json!({
+        "report": out.display().to_string(),
+        "run_id": r.run.id,
+        "interrupted": r.run.interrupted_reason,
+        "exit_code": code,
+        "summary": r.summary,
+        "checks": checks,
+    });
+    Ok(serde_json::to_string_pretty(&v)? + "\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+
+    #[test]
+    fn default_out_name_is_name_and_local_time() {
+        let at = Local.with_ymd_and_hms(2026, 11, 21, 10, 15, 0).unwrap();
+        assert_eq!(
+            default_out("myimage", at),
+            PathBuf::from("myimage_20261121-101500.zip")
+        );
+        assert_eq!(
+            default_out("a b/c", at),
+            PathBuf::from("a_b_c_20261121-101500.zip")
+        );
+    }
+
+    #[test]
+    fn unwritable_report_paths_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = check_writable(dir.path()).unwrap_err();
+        assert!(e.to_string().ends_with("it is a directory"), "{e}");
+        let e = check_writable(&dir.path().join("no/such/r.zip")).unwrap_err();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        let e = check_writable(Path::new("/proc/r.zip")).unwrap_err();
+        assert!(
+            format!("{e:#}").starts_with("cannot write the report to /proc/r.zip: "),
+            "{e:#}"
+        );
+        check_writable(&dir.path().join("r.zip")).unwrap();
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "the write test left a file"
+        );
+    }
+
+    #[test]
+    fn packs_load_from_files_and_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = "[[check]]\nid = \"one\"\ntitle = \"t\"\nos = \"linux\"\ncommand = \"true\"\n";
+        std::fs::write(dir.path().join("b.toml"), one.replace("one", "two")).unwrap();
+        std::fs::write(dir.path().join("a.toml"), one).unwrap();
+        std::fs::write(dir.path().join("README.md"), "not a pack").unwrap();
+        let packs = load_packs(&[dir.path().to_path_buf()]).unwrap();
+        let ids: Vec<&str> = packs.iter().map(|p| p.meta().id).collect();
+        assert_eq!(ids, ["one", "two"]);
+        let e = load_packs(&[dir.path().to_path_buf(), dir.path().join("a.toml")]).unwrap_err();
+        let a = dir.path().join("a.toml");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}:2: check id `one` is already defined at {}:2",
+                a.display(),
+                a.display()
+            )
+        );
+        let empty = tempfile::tempdir().unwrap();
+        let e = load_packs(&[empty.path().to_path_buf()]).unwrap_err();
+        assert!(
+            e.to_string().ends_with("the directory holds no .toml file"),
+            "{e}"
+        );
+    }
+}

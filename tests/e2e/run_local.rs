@@ -1,0 +1,403 @@
+//! `vmcert run --local` for real on this machine: the exit status agrees with the report it
+//! writes, check packs, waivers and timeouts behave end to end, and every kind of bad input is
+//! refused before the run with exit 2 and one line on stderr.
+
+use std::fs;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::util::vmcert_bin;
+
+/// Runs `vmcert run --local --non-interactive --allow-unanswered ARGS` in `cwd`.
+fn run_local(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(vmcert_bin())
+        .current_dir(cwd)
+        .args(["run", "--local", "--non-interactive", "--allow-unanswered"])
+        .args(args)
+        .output()
+        .expect("run vmcert")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `results.json` of a report zip.
+fn results(zip_path: &Path) -> Value {
+    let file = fs::File::open(zip_path).unwrap_or_else(|e| panic!("{}: {e}", zip_path.display()));
+    let mut zip = zip::ZipArchive::new(file).expect("a zip");
+    let mut text = String::new();
+    zip.by_name("results.json")
+        .expect("results.json")
+        .read_to_string(&mut text)
+        .expect("results.json is readable");
+    serde_json::from_str(&text).expect("results.json is JSON")
+}
+
+/// The exit status the interface contract gives a report: 2 if interrupted or an unwaived
+/// Error, else 1 if an unwaived Fail, else 0.
+fn expected_exit(results: &Value) -> i32 {
+    let unwaived = |status: &str| {
+        results["checks"]
+            .as_array()
+            .expect("checks[] is an array")
+            .iter()
+            .any(|c| c["status"] == status && c["waived"].is_null())
+    };
+    if results["run"]["interrupted"] == true || unwaived("Error") {
+        2
+    } else if unwaived("Fail") {
+        1
+    } else {
+        0
+    }
+}
+
+fn check<'a>(results: &'a Value, id: &str) -> &'a Value {
+    results["checks"]
+        .as_array()
+        .expect("checks[] is an array")
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {results}"))
+}
+
+const PACK: &str = r#"# Checks whose outcome does not depend on the machine.
+[[check]]
+id = "always-passes"
+title = "echo prints ok"
+os = "linux"
+command = "echo ok"
+stdout_matches = '^ok$'
+
+[[check]]
+id = "always-fails"
+title = "an old OpenSSL is too old"
+os = "linux"
+command = "echo 'OpenSSL 1.0.1f 6 Jan 2014'"
+version_regex = '^OpenSSL (\S+)'
+version_min = "3.0.0"
+
+[[check]]
+id = "hangs"
+title = "a probe that never ends"
+os = "linux"
+command = "sleep 600"
+"#;
+
+fn pack_file(dir: &Path) -> PathBuf {
+    let p = dir.join("site.toml");
+    fs::write(&p, PACK).expect("write the pack");
+    p
+}
+
+#[test]
+fn a_full_local_run_writes_a_report_and_exits_as_it_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_local(dir.path(), &["--format", "json", "--name", "e2e-host"]);
+    let code = out.status.code().expect("exit status");
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("--format json prints JSON");
+    assert_eq!(summary["exit_code"], code);
+    // Default --out: <name>_<yyyyMMdd-HHmmss>.zip in the current directory.
+    let report = summary["report"].as_str().unwrap();
+    let name = report
+        .strip_prefix("e2e-host_")
+        .and_then(|r| r.strip_suffix(".zip"))
+        .expect(report);
+    assert!(name.len() == 15 && name.as_bytes()[8] == b'-', "{report}");
+    let results = results(&dir.path().join(report));
+    assert_eq!(results["schema"], "vmcert.report/v1");
+    assert_eq!(expected_exit(&results), code, "{results}");
+    assert_eq!(results["summary"], summary["summary"]);
+    assert_eq!(results["target"]["transport"], "local");
+    // The fact probes ran on this machine.
+    let uname_r = Command::new("uname").arg("-r").output().unwrap();
+    assert_eq!(
+        results["target"]["facts"]["KernelVersion"],
+        String::from_utf8_lossy(&uname_r.stdout).trim()
+    );
+    assert!(
+        results["target"]["facts"]["OSName"].is_string(),
+        "{results}"
+    );
+    assert_eq!(check(&results, "os-architecture")["probes"][0], "uname-m");
+}
+
+#[test]
+fn pack_checks_waivers_and_timeouts_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = pack_file(dir.path());
+    let pack = pack.to_str().unwrap();
+
+    let out = run_local(
+        dir.path(),
+        &[
+            "--check-pack",
+            pack,
+            "--checks",
+            "always-passes",
+            "--out",
+            "pass.zip",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        check(&results(&dir.path().join("pass.zip")), "always-passes")["status"],
+        "Pass"
+    );
+
+    let out = run_local(
+        dir.path(),
+        &[
+            "--check-pack",
+            pack,
+            "--checks",
+            "always-passes,always-fails",
+            "--out",
+            "fail.zip",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let r = results(&dir.path().join("fail.zip"));
+    assert_eq!(check(&r, "always-fails")["status"], "Fail");
+    assert_eq!(check(&r, "always-fails")["actual"], "1.0.1f");
+    assert_eq!(check(&r, "always-fails")["source"], pack);
+    assert_eq!(r["summary"]["certified"], false);
+
+    let waivers = dir.path().join("waivers.toml");
+    fs::write(&waivers, "[[waiver]]\ncheck = \"always-fails\"\njustification = \"legacy build\"\nexpires = \"2999-12-31\"\n").unwrap();
+    let w = waivers.to_str().unwrap();
+    let out = run_local(
+        dir.path(),
+        &[
+            "--check-pack",
+            pack,
+            "--checks",
+            "always-fails",
+            "--waivers",
+            w,
+            "--out",
+            "waived.zip",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = results(&dir.path().join("waived.zip"));
+    assert_eq!(check(&r, "always-fails")["status"], "Fail");
+    assert_eq!(check(&r, "always-fails")["waived"]["expires"], "2999-12-31");
+    assert_eq!(
+        (
+            r["summary"]["waived"].as_u64(),
+            r["summary"]["certified"].as_bool()
+        ),
+        (Some(1), Some(true))
+    );
+
+    fs::write(&waivers, "[[waiver]]\ncheck = \"always-fails\"\njustification = \"legacy build\"\nexpires = \"2001-01-31\"\n").unwrap();
+    let out = run_local(
+        dir.path(),
+        &[
+            "--check-pack",
+            pack,
+            "--checks",
+            "always-fails",
+            "--waivers",
+            w,
+            "--out",
+            "expired.zip",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let r = results(&dir.path().join("expired.zip"));
+    let message = check(&r, "always-fails")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.ends_with("expired on 2001-01-31 and was not applied."),
+        "{message}"
+    );
+
+    // A probe killed at --timeout: the check is Error (never Pass/Fail), exit 2, report written.
+    let out = run_local(
+        dir.path(),
+        &[
+            "--check-pack",
+            pack,
+            "--checks",
+            "hangs,always-passes",
+            "--timeout",
+            "1",
+            "--out",
+            "hang.zip",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let r = results(&dir.path().join("hang.zip"));
+    assert_eq!(check(&r, "hangs")["status"], "Error");
+    assert!(
+        check(&r, "hangs")["message"]
+            .as_str()
+            .unwrap()
+            .contains("timed out"),
+        "{r}"
+    );
+    assert_eq!(check(&r, "always-passes")["status"], "Pass");
+}
+
+#[test]
+fn record_writes_the_raw_evidence_as_a_fixture_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    let out = run_local(
+        dir.path(),
+        &[
+            "--checks",
+            "os-architecture",
+            "--record",
+            rec.to_str().unwrap(),
+            "--out",
+            "r.zip",
+        ],
+    );
+    assert!(
+        out.status.code().is_some_and(|c| c <= 2),
+        "{}",
+        stderr(&out)
+    );
+    let case = fs::read_to_string(rec.join("case.toml")).unwrap();
+    assert!(case.contains("source = \"vmcert run --local on "), "{case}");
+    let uname_m = Command::new("uname").arg("-m").output().unwrap();
+    assert_eq!(
+        fs::read(rec.join("uname-m.stdout")).unwrap(),
+        uname_m.stdout
+    );
+    assert!(rec.join("os-release.stdout").exists());
+}
+
+/// Exit 2, exactly one line on stderr containing `needle`, no panic, no report.
+fn refused(dir: &Path, args: &[&str], needle: &str) {
+    let out = run_local(dir, args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    assert!(err.starts_with("vmcert: error: "), "{err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected `{needle}` in {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let zips: Vec<_> = fs::read_dir(dir)
+        .expect("list the test directory")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "zip"))
+        .collect();
+    assert!(zips.is_empty(), "{args:?}: a report was written");
+}
+
+#[test]
+fn bad_inputs_exit_2_with_one_line_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    refused(
+        d,
+        &["--checks", "no-such-check"],
+        "unknown check id `no-such-check`",
+    );
+    refused(
+        d,
+        &["--skip", "os-architecture,nope"],
+        "unknown check id `nope`",
+    );
+
+    let broken = d.join("broken.toml");
+    fs::write(&broken, "[[check]]\nid = \"x\"\ntitle = \"t\"\nos = \"linux\"\ncommand = \"true\"\nstdout_matches = '(('\n").unwrap();
+    refused(
+        d,
+        &["--check-pack", broken.to_str().unwrap()],
+        &format!(
+            "{}:6: `stdout_matches` of `x` is not a valid regex",
+            broken.display()
+        ),
+    );
+    fs::write(
+        &broken,
+        "[[check]]\nid = \"x\"\ntitle = \"t\"\nos = \"linux\"\ncommand = \"true\"\ntimeout = 5\n",
+    )
+    .unwrap();
+    refused(
+        d,
+        &["--check-pack", broken.to_str().unwrap()],
+        &format!("{}:6: unknown field `timeout`", broken.display()),
+    );
+    fs::write(
+        &broken,
+        "[[check]]\nid = \"os-architecture\"\ntitle = \"t\"\nos = \"linux\"\ncommand = \"true\"\n",
+    )
+    .unwrap();
+    refused(
+        d,
+        &["--check-pack", broken.to_str().unwrap()],
+        "is already used by a built-in check",
+    );
+    refused(
+        d,
+        &["--check-pack", d.join("missing.toml").to_str().unwrap()],
+        "missing.toml",
+    );
+
+    let waivers = d.join("w.toml");
+    fs::write(
+        &waivers,
+        "[[waiver]]\ncheck = \"os-architecture\"\njustification = \"j\"\nexpires = \"next year\"\n",
+    )
+    .unwrap();
+    refused(
+        d,
+        &["--waivers", waivers.to_str().unwrap()],
+        &format!(
+            "{}:4: `expires` of `os-architecture` must be a date",
+            waivers.display()
+        ),
+    );
+    fs::write(
+        &waivers,
+        "[[waiver]]\ncheck = \"os-architecture\"\nreason = \"j\"\n",
+    )
+    .unwrap();
+    refused(
+        d,
+        &["--waivers", waivers.to_str().unwrap()],
+        &format!("{}:3: unknown field `reason`", waivers.display()),
+    );
+    fs::write(
+        &waivers,
+        "[[waiver]]\ncheck = \"os-architectur\"\njustification = \"j\"\nexpires = \"2030-01-01\"\n",
+    )
+    .unwrap();
+    refused(
+        d,
+        &["--waivers", waivers.to_str().unwrap()],
+        "waiver for unknown check id `os-architectur`",
+    );
+
+    refused(
+        d,
+        &["--out", "/proc/vmcert-report.zip"],
+        "cannot write the report to /proc/vmcert-report.zip",
+    );
+    refused(
+        d,
+        &["--out", d.join("no/such/dir/r.zip").to_str().unwrap()],
+        "does not exist",
+    );
+    refused(d, &["--out", d.to_str().unwrap()], "it is a directory");
+    refused(
+        d,
+        &["--timeout", "0"],
+        "--timeout must be at least 1 second",
+    );
+}
