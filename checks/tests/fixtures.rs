@@ -1,11 +1,7 @@
 //! Replays every recorded fixture case (`tests/fixtures/<os>/<check-id>/<case>/`) through its
 //! check, asserts the expected status, and snapshots the verdict (`cargo insta review`).
 
-<<<<<<< HEAD
 // Test code: a panic is a test failure, so unwrap is the clearest way to say "must not fail".
-=======
-// A test harness: a panic on a malformed fixture tree is the failure message.
->>>>>>> runner
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
