@@ -1,5 +1,6 @@
 //! Replays every recorded fixture case (`tests/fixtures/<os>/<check-id>/<case>/`) through its
 //! check, asserts the expected status, and snapshots the verdict (`cargo insta review`).
+#![allow(clippy::unwrap_used, reason = "test harness: a panic is the failure report")]
 
 use std::collections::BTreeMap;
 use std::fs;
