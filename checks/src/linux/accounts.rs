@@ -36,7 +36,11 @@ pub(crate) fn shadow_status(ev: &Evidence) -> Result<Vec<(String, Password)>, Un
             Some((name, "locked")) if !name.is_empty() => (name, Password::Locked),
             Some((name, "hash")) if !name.is_empty() => (name, Password::Hash),
             // Never quote the line: a broken probe could have printed a hash.
-            _ => return Err(Unevaluable::new("unparsable shadow-status line (expected name:class)")),
+            _ => {
+                return Err(Unevaluable::new(
+                    "unparsable shadow-status line (expected name:class)",
+                ));
+            }
         };
         out.push((class.0.to_string(), class.1));
     }
@@ -54,7 +58,10 @@ mod tests {
     #[test]
     fn classes_are_read_and_bad_lines_are_not_echoed() {
         let mut ev = Evidence::default();
-        ev.insert("shadow-status", ProbeOutput::exited(0, "root:locked\nazureuser:hash\nbuild:empty\n"));
+        ev.insert(
+            "shadow-status",
+            ProbeOutput::exited(0, "root:locked\nazureuser:hash\nbuild:empty\n"),
+        );
         assert_eq!(
             shadow_status(&ev).unwrap(),
             [

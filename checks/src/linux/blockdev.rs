@@ -83,16 +83,33 @@ impl BlockDevices {
                 continue;
             }
             let pairs = parse_pairs(line).ok_or_else(|| {
-                Unevaluable::new(format!("lsblk line {} is not KEY=\"value\" pairs: {line}", n + 1))
+                Unevaluable::new(format!(
+                    "lsblk line {} is not KEY=\"value\" pairs: {line}",
+                    n + 1
+                ))
             })?;
             let get = |k: &str| pairs.get(k).cloned().unwrap_or_default();
-            let kname = if pairs.contains_key("KNAME") { get("KNAME") } else { get("NAME") };
+            let kname = if pairs.contains_key("KNAME") {
+                get("KNAME")
+            } else {
+                get("NAME")
+            };
             if kname.is_empty() {
-                return Err(Unevaluable::new(format!("lsblk line {} names no device: {line}", n + 1)));
+                return Err(Unevaluable::new(format!(
+                    "lsblk line {} names no device: {line}",
+                    n + 1
+                )));
             }
             let mounts: Vec<String> = match pairs.get("MOUNTPOINTS") {
-                Some(v) => v.split('\n').filter(|m| !m.is_empty()).map(str::to_string).collect(),
-                None => Some(get("MOUNTPOINT")).filter(|m| !m.is_empty()).into_iter().collect(),
+                Some(v) => v
+                    .split('\n')
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                None => Some(get("MOUNTPOINT"))
+                    .filter(|m| !m.is_empty())
+                    .into_iter()
+                    .collect(),
             };
             let parent = get("PKNAME");
             if let Some(&i) = index.get(&kname) {
@@ -109,7 +126,9 @@ impl BlockDevices {
             }
             index.insert(kname.clone(), devices.len());
             devices.push(Device {
-                name: Some(get("NAME")).filter(|s| !s.is_empty()).unwrap_or_else(|| kname.clone()),
+                name: Some(get("NAME"))
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| kname.clone()),
                 kname,
                 parents: Some(parent).filter(|p| !p.is_empty()).into_iter().collect(),
                 kind: get("TYPE"),
@@ -157,7 +176,11 @@ impl BlockDevices {
         if root.parents.is_empty() {
             return OsDisk::WholeDisk(root);
         }
-        let disks = self.top_ancestors(&root.kname).iter().filter_map(|k| self.get(k)).collect();
+        let disks = self
+            .top_ancestors(&root.kname)
+            .iter()
+            .filter_map(|k| self.get(k))
+            .collect();
         OsDisk::Found { root, disks }
     }
 
@@ -167,13 +190,19 @@ impl BlockDevices {
         self.devices
             .iter()
             .filter(|d| !d.parents.is_empty())
-            .filter(|d| self.top_ancestors(&d.kname).iter().any(|t| wanted.contains(t.as_str())))
+            .filter(|d| {
+                self.top_ancestors(&d.kname)
+                    .iter()
+                    .any(|t| wanted.contains(t.as_str()))
+            })
             .collect()
     }
 
     /// True when some device lists `kname` as a parent.
     pub(crate) fn has_children(&self, kname: &str) -> bool {
-        self.devices.iter().any(|d| d.parents.iter().any(|p| p == kname))
+        self.devices
+            .iter()
+            .any(|d| d.parents.iter().any(|p| p == kname))
     }
 
     /// The device a `/dev/...` path names (`/dev/sda2`, `/dev/mapper/vg-swap`, `/dev/dm-1`,
@@ -187,13 +216,18 @@ impl BlockDevices {
             return self.devices.iter().find(|d| d.label == id);
         }
         if let Some(id) = rest.strip_prefix("disk/by-partuuid/") {
-            return self.devices.iter().find(|d| d.partuuid.eq_ignore_ascii_case(id));
+            return self
+                .devices
+                .iter()
+                .find(|d| d.partuuid.eq_ignore_ascii_case(id));
         }
         if let Some(id) = rest.strip_prefix("disk/by-partlabel/") {
             return self.devices.iter().find(|d| d.partlabel == id);
         }
         let rest = rest.strip_prefix("mapper/").unwrap_or(rest);
-        self.devices.iter().find(|d| d.kname == rest || d.name == rest)
+        self.devices
+            .iter()
+            .find(|d| d.kname == rest || d.name == rest)
     }
 
     /// The device an `/etc/fstab` source field names (`UUID=...`, `LABEL=...`, `PARTUUID=...`,
@@ -202,7 +236,10 @@ impl BlockDevices {
         let unquote = |v: &str| v.trim_matches('"').to_string();
         if let Some(v) = source.strip_prefix("UUID=") {
             let v = unquote(v);
-            return self.devices.iter().find(|d| d.uuid.eq_ignore_ascii_case(&v));
+            return self
+                .devices
+                .iter()
+                .find(|d| d.uuid.eq_ignore_ascii_case(&v));
         }
         if let Some(v) = source.strip_prefix("LABEL=") {
             let v = unquote(v);
@@ -210,7 +247,10 @@ impl BlockDevices {
         }
         if let Some(v) = source.strip_prefix("PARTUUID=") {
             let v = unquote(v);
-            return self.devices.iter().find(|d| d.partuuid.eq_ignore_ascii_case(&v));
+            return self
+                .devices
+                .iter()
+                .find(|d| d.partuuid.eq_ignore_ascii_case(&v));
         }
         if let Some(v) = source.strip_prefix("PARTLABEL=") {
             let v = unquote(v);
@@ -230,7 +270,9 @@ impl BlockDevices {
                 }
                 let inside = m == "/"
                     || path == m
-                    || path.strip_prefix(m.as_str()).is_some_and(|r| r.starts_with('/'));
+                    || path
+                        .strip_prefix(m.as_str())
+                        .is_some_and(|r| r.starts_with('/'));
                 if inside && best.is_none_or(|(_, len)| m.len() > len) {
                     best = Some((d, m.len()));
                 }
@@ -248,7 +290,11 @@ fn parse_pairs(line: &str) -> Option<BTreeMap<String, String>> {
     while !rest.is_empty() {
         let eq = rest.find("=\"")?;
         let key = &rest[..eq];
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-')) {
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-'))
+        {
             return None;
         }
         let value_start = eq + 2;
@@ -266,7 +312,9 @@ fn unescape(raw: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'\\'
             && bytes.get(i + 1) == Some(&b'x')
-            && let Some(b) = raw.get(i + 2..i + 4).and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(b) = raw
+                .get(i + 2..i + 4)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(b);
             i += 4;
@@ -286,7 +334,9 @@ pub(crate) fn unescape_octal(raw: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'\\'
-            && let Some(b) = raw.get(i + 1..i + 4).and_then(|o| u8::from_str_radix(o, 8).ok())
+            && let Some(b) = raw
+                .get(i + 1..i + 4)
+                .and_then(|o| u8::from_str_radix(o, 8).ok())
         {
             out.push(b);
             i += 4;
@@ -311,15 +361,23 @@ NAME="vda" KNAME="vda" PKNAME="" TYPE="disk" FSTYPE="" PARTTYPE="" UUID="" PARTU
 
     #[test]
     fn escapes_are_decoded_and_spaces_kept() {
-        let p = parse_pairs(r#"NAME="sdb1" LABEL="my data" PARTLABEL="a\x22b\x5cc" MOUNTPOINTS="/\x0a/home""#)
-            .unwrap();
+        let p = parse_pairs(
+            r#"NAME="sdb1" LABEL="my data" PARTLABEL="a\x22b\x5cc" MOUNTPOINTS="/\x0a/home""#,
+        )
+        .unwrap();
         assert_eq!(p["LABEL"], "my data");
         assert_eq!(p["PARTLABEL"], "a\"b\\c");
         assert_eq!(p["MOUNTPOINTS"], "/\n/home");
         // lsblk before smartcols escaped spaces too.
-        assert_eq!(parse_pairs(r#"MOUNTPOINT="/mnt/my\x20disk""#).unwrap()["MOUNTPOINT"], "/mnt/my disk");
+        assert_eq!(
+            parse_pairs(r#"MOUNTPOINT="/mnt/my\x20disk""#).unwrap()["MOUNTPOINT"],
+            "/mnt/my disk"
+        );
         // Old lsblk prints MAJ:MIN as a key.
-        assert_eq!(parse_pairs(r#"NAME="sda" MAJ:MIN="8:0""#).unwrap()["MAJ:MIN"], "8:0");
+        assert_eq!(
+            parse_pairs(r#"NAME="sda" MAJ:MIN="8:0""#).unwrap()["MAJ:MIN"],
+            "8:0"
+        );
         assert_eq!(parse_pairs(r#"NAME="sda" broken"#), None);
         assert_eq!(parse_pairs(r#"NAME="unterminated"#), None);
     }
@@ -331,7 +389,9 @@ NAME="vda" KNAME="vda" PKNAME="" TYPE="disk" FSTYPE="" PARTTYPE="" UUID="" PARTU
 NAME="sda2" KNAME="sda2" PKNAME="sda" TYPE="part" FSTYPE="btrfs" MOUNTPOINTS="/home\x0a/\x0a/var""#,
         )
         .unwrap();
-        let OsDisk::Found { root, disks } = b.os_disk() else { panic!("no OS disk") };
+        let OsDisk::Found { root, disks } = b.os_disk() else {
+            panic!("no OS disk")
+        };
         assert_eq!(root.kname, "sda2");
         assert_eq!(root.mountpoints, ["/home", "/", "/var"]);
         assert_eq!(disks[0].kname, "sda");
@@ -340,12 +400,21 @@ NAME="sda2" KNAME="sda2" PKNAME="sda" TYPE="part" FSTYPE="btrfs" MOUNTPOINTS="/h
     #[test]
     fn os_disk_of_a_partition_and_of_a_whole_disk() {
         let b = BlockDevices::parse(LOOP).unwrap();
-        let OsDisk::Found { root, disks } = b.os_disk() else { panic!("no OS disk") };
-        assert_eq!((root.kname.as_str(), disks.len(), disks[0].kname.as_str()), ("loop1p1", 1, "loop1"));
+        let OsDisk::Found { root, disks } = b.os_disk() else {
+            panic!("no OS disk")
+        };
+        assert_eq!(
+            (root.kname.as_str(), disks.len(), disks[0].kname.as_str()),
+            ("loop1p1", 1, "loop1")
+        );
         assert_eq!(b.below(&disks).len(), 2);
-        let whole = BlockDevices::parse(r#"NAME="vda" KNAME="vda" PKNAME="" TYPE="disk" MOUNTPOINTS="/""#).unwrap();
+        let whole =
+            BlockDevices::parse(r#"NAME="vda" KNAME="vda" PKNAME="" TYPE="disk" MOUNTPOINTS="/""#)
+                .unwrap();
         assert!(matches!(whole.os_disk(), OsDisk::WholeDisk(d) if d.kname == "vda"));
-        let none = BlockDevices::parse(r#"NAME="vda" KNAME="vda" PKNAME="" TYPE="disk" MOUNTPOINTS="""#).unwrap();
+        let none =
+            BlockDevices::parse(r#"NAME="vda" KNAME="vda" PKNAME="" TYPE="disk" MOUNTPOINTS="""#)
+                .unwrap();
         assert!(matches!(none.os_disk(), OsDisk::Unknown));
     }
 
@@ -361,7 +430,9 @@ KNAME="dm-0" PKNAME="sdb" NAME="vg-root" TYPE="lvm" FSTYPE="xfs" MOUNTPOINT="/""
         )
         .unwrap();
         assert_eq!(b.get("dm-0").unwrap().parents, ["sda1", "sdb"]);
-        let OsDisk::Found { disks, .. } = b.os_disk() else { panic!("no OS disk") };
+        let OsDisk::Found { disks, .. } = b.os_disk() else {
+            panic!("no OS disk")
+        };
         let names: Vec<&str> = disks.iter().map(|d| d.kname.as_str()).collect();
         assert_eq!(names, ["sda", "sdb"]);
     }
@@ -376,11 +447,23 @@ NAME="sdb1" KNAME="sdb1" PKNAME="sdb" TYPE="part" FSTYPE="ext4" UUID="" LABEL=""
         )
         .unwrap();
         let k = |d: Option<&Device>| d.map(|d| d.kname.clone());
-        assert_eq!(k(b.by_fstab_source("UUID=e536f2b1-0000-4000-8000-000000000002")), Some("sda2".into()));
-        assert_eq!(k(b.by_fstab_source("PARTUUID=0fc424c7-02")), Some("sda2".into()));
-        assert_eq!(k(b.by_fstab_source("LABEL=\"root fs\"")), Some("sda1".into()));
+        assert_eq!(
+            k(b.by_fstab_source("UUID=e536f2b1-0000-4000-8000-000000000002")),
+            Some("sda2".into())
+        );
+        assert_eq!(
+            k(b.by_fstab_source("PARTUUID=0fc424c7-02")),
+            Some("sda2".into())
+        );
+        assert_eq!(
+            k(b.by_fstab_source("LABEL=\"root fs\"")),
+            Some("sda1".into())
+        );
         assert_eq!(k(b.by_fstab_source("/dev/sda2")), Some("sda2".into()));
-        assert_eq!(k(b.by_fstab_source("/dev/disk/by-partuuid/0fc424c7-01")), Some("sda1".into()));
+        assert_eq!(
+            k(b.by_fstab_source("/dev/disk/by-partuuid/0fc424c7-01")),
+            Some("sda1".into())
+        );
         assert_eq!(k(b.by_fstab_source("UUID=00000000-dead")), None);
         assert_eq!(k(b.holding("/mnt/resource/swapfile")), Some("sdb1".into()));
         assert_eq!(k(b.holding("/mnt/resourcex/swapfile")), Some("sda1".into()));

@@ -63,14 +63,26 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             .filter_map(|l| l.split_once(' '))
             .find(|(name, _)| *name == driver)
             .map(|(_, s)| s.trim())
-            .ok_or_else(|| Unevaluable::new(format!("hyperv-modules printed no line for {driver}")))?;
+            .ok_or_else(|| {
+                Unevaluable::new(format!("hyperv-modules printed no line for {driver}"))
+            })?;
         if !matches!(state, "loaded" | "builtin" | "available" | "missing") {
-            return Err(Unevaluable::new(format!("unknown state `{state}` for {driver}")));
+            return Err(Unevaluable::new(format!(
+                "unknown state `{state}` for {driver}"
+            )));
         }
         states.push((driver, state));
     }
-    let actual = states.iter().map(|(d, s)| format!("{d} {s}")).collect::<Vec<_>>().join(", ");
-    let missing: Vec<&str> = states.iter().filter(|(_, s)| *s == "missing").map(|(d, _)| *d).collect();
+    let actual = states
+        .iter()
+        .map(|(d, s)| format!("{d} {s}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let missing: Vec<&str> = states
+        .iter()
+        .filter(|(_, s)| *s == "missing")
+        .map(|(d, _)| *d)
+        .collect();
     if missing.is_empty() {
         return Ok(Verdict::new(
             Status::Pass,

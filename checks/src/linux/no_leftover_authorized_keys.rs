@@ -36,7 +36,8 @@ static META: Meta = Meta {
     knobs: &[],
 };
 
-const REQUIRED: &str = "no authorized_keys except the connecting user's (cloud-init root stub allowed)";
+const REQUIRED: &str =
+    "no authorized_keys except the connecting user's (cloud-init root stub allowed)";
 
 impl Check for NoLeftoverAuthorizedKeys {
     fn meta(&self) -> &Meta {
@@ -63,18 +64,29 @@ struct KeyFile {
 fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     let me = login_user(ev)?;
     let files = parse_sections(&ev.stdout("authorized-keys")?)?;
-    let mine: Vec<&str> = files.iter().filter(|f| f.user == me).map(|f| f.path.as_str()).collect();
+    let mine: Vec<&str> = files
+        .iter()
+        .filter(|f| f.user == me)
+        .map(|f| f.path.as_str())
+        .collect();
 
     let mut leftovers = Vec::new();
     let mut stubs = Vec::new();
-    for f in files.iter().filter(|f| f.user != me && !mine.contains(&f.path.as_str())) {
+    for f in files
+        .iter()
+        .filter(|f| f.user != me && !mine.contains(&f.path.as_str()))
+    {
         let keys: Vec<&str> = f
             .lines
             .iter()
             .map(|l| l.trim())
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
             .collect();
-        let real: Vec<String> = keys.iter().filter(|k| !is_login_stub(k)).map(|k| key_label(k)).collect();
+        let real: Vec<String> = keys
+            .iter()
+            .filter(|k| !is_login_stub(k))
+            .map(|k| key_label(k))
+            .collect();
         if real.is_empty() {
             if !keys.is_empty() {
                 stubs.push(format!("{} ({})", f.path, f.user));
@@ -86,7 +98,10 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     let stub_note = if stubs.is_empty() {
         String::new()
     } else {
-        format!(" Only cloud-init's \"Please login as the user\" stub in: {}.", stubs.join(", "))
+        format!(
+            " Only cloud-init's \"Please login as the user\" stub in: {}.",
+            stubs.join(", ")
+        )
     };
     if leftovers.is_empty() {
         return Ok(Verdict::new(
@@ -113,7 +128,9 @@ fn parse_sections(text: &str) -> Result<Vec<KeyFile>, Unevaluable> {
     for line in text.lines() {
         if let Some(header) = line.strip_prefix("== ") {
             let Some((user, path)) = header.split_once(' ') else {
-                return Err(Unevaluable::new(format!("unparsable authorized-keys header: {line}")));
+                return Err(Unevaluable::new(format!(
+                    "unparsable authorized-keys header: {line}"
+                )));
             };
             files.push(KeyFile {
                 user: user.to_string(),
@@ -125,7 +142,11 @@ fn parse_sections(text: &str) -> Result<Vec<KeyFile>, Unevaluable> {
         match files.last_mut() {
             Some(f) => f.lines.push(line.to_string()),
             None if line.trim().is_empty() => {}
-            None => return Err(Unevaluable::new("authorized-keys output does not start with a `== user path` line")),
+            None => {
+                return Err(Unevaluable::new(
+                    "authorized-keys output does not start with a `== user path` line",
+                ));
+            }
         }
     }
     Ok(files)
@@ -207,8 +228,14 @@ mod tests {
     #[test]
     fn labels_skip_quoted_options() {
         assert_eq!(key_label(STUB), "ssh-ed25519 key azureuser@lab");
-        assert_eq!(key_label(r#"from="10.0.0.1,10.0.0.2" ssh-rsa AAAAB3 build key"#), "ssh-rsa key build key");
-        assert_eq!(key_label("ecdsa-sha2-nistp256 AAAAE2"), "ecdsa-sha2-nistp256 key");
+        assert_eq!(
+            key_label(r#"from="10.0.0.1,10.0.0.2" ssh-rsa AAAAB3 build key"#),
+            "ssh-rsa key build key"
+        );
+        assert_eq!(
+            key_label("ecdsa-sha2-nistp256 AAAAE2"),
+            "ecdsa-sha2-nistp256 key"
+        );
     }
 
     #[test]

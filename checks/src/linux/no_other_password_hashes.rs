@@ -64,7 +64,9 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     };
     let hashes = with(Password::Hash);
     let empty = with(Password::Empty);
-    let own = accounts.iter().any(|(name, c)| *name == me && *c == Password::Hash);
+    let own = accounts
+        .iter()
+        .any(|(name, c)| *name == me && *c == Password::Hash);
     let own_note = if own {
         format!(" {me} (the connecting user) has a password, which is allowed.")
     } else {
@@ -73,7 +75,10 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     let empty_note = if empty.is_empty() {
         String::new()
     } else {
-        format!(" Empty password field (log in without a password where PAM allows it): {}.", empty.join(", "))
+        format!(
+            " Empty password field (log in without a password where PAM allows it): {}.",
+            empty.join(", ")
+        )
     };
     if !hashes.is_empty() {
         return Ok(Verdict::new(
@@ -115,10 +120,16 @@ mod tests {
     fn a_hash_printed_by_a_broken_probe_never_reaches_the_verdict() {
         let mut ev = Evidence::default();
         ev.insert("login-user", ProbeOutput::exited(0, "azureuser\n"));
-        ev.insert("shadow-status", ProbeOutput::exited(0, "root:locked\npacker:$y$j9T$c2VjcmV0\n"));
+        ev.insert(
+            "shadow-status",
+            ProbeOutput::exited(0, "root:locked\npacker:$y$j9T$c2VjcmV0\n"),
+        );
         let v = NoOtherPasswordHashes.evaluate(&ev);
         assert_eq!(v.status, Status::Error);
         let text = format!("{} {} {}", v.actual, v.required, v.message);
-        assert!(!text.contains("$y$") && !text.contains("c2VjcmV0"), "{text}");
+        assert!(
+            !text.contains("$y$") && !text.contains("c2VjcmV0"),
+            "{text}"
+        );
     }
 }

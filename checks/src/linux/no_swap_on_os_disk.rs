@@ -56,7 +56,14 @@ impl Check for NoSwapOnOsDisk {
     }
 
     fn probes(&self) -> &[ProbeId] {
-        &["proc-swaps", "swap-file-sources", "lsblk", "fstab", "waagent-conf", "cloud-init"]
+        &[
+            "proc-swaps",
+            "swap-file-sources",
+            "lsblk",
+            "fstab",
+            "waagent-conf",
+            "cloud-init",
+        ]
     }
 
     fn evaluate(&self, ev: &Evidence) -> Verdict {
@@ -90,7 +97,12 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         OsDisk::Unknown => Vec::new(),
     };
     let os_names = os_disks.join(", ");
-    let on_os_disk = |kname: &str| devices.top_ancestors(kname).iter().any(|t| os_disks.contains(t));
+    let on_os_disk = |kname: &str| {
+        devices
+            .top_ancestors(kname)
+            .iter()
+            .any(|t| os_disks.contains(t))
+    };
 
     if matches!(os, OsDisk::Unknown) && (!swaps.is_empty() || !fstab_swaps.is_empty()) {
         return Err(Unevaluable::new(
@@ -132,7 +144,11 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     }
 
     // Swap that would come back: fstab lines and swap-formatted partitions on the OS disk.
-    let active_files: BTreeSet<&str> = swaps.iter().filter(|s| s.is_file).map(|s| s.path.as_str()).collect();
+    let active_files: BTreeSet<&str> = swaps
+        .iter()
+        .filter(|s| s.is_file)
+        .map(|s| s.path.as_str())
+        .collect();
     let mut warned = BTreeSet::new();
     let mut unresolved = Vec::new();
     for source in &fstab_swaps {
@@ -140,14 +156,21 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         if is_file && active_files.contains(source.as_str()) {
             continue;
         }
-        let device = if is_file { devices.holding(source) } else { devices.by_fstab_source(source) };
+        let device = if is_file {
+            devices.holding(source)
+        } else {
+            devices.by_fstab_source(source)
+        };
         match device {
             Some(d) if !is_file && active_devices.contains(&d.kname) => {}
             Some(d) if on_os_disk(&d.kname) => {
                 if !is_file {
                     warned.insert(d.kname.clone());
                 }
-                warnings.push(format!("/etc/fstab enables swap {source} (on {}) at boot", d.name));
+                warnings.push(format!(
+                    "/etc/fstab enables swap {source} (on {}) at boot",
+                    d.name
+                ));
             }
             Some(_) => {}
             None => unresolved.push(source.clone()),
@@ -157,7 +180,10 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     for d in devices.below(&os_refs) {
         let swap_type = d.fstype == "swap" || SWAP_PARTTYPES.contains(&d.parttype.as_str());
         if swap_type && !active_devices.contains(&d.kname) && !warned.contains(&d.kname) {
-            warnings.push(format!("{} on the OS disk is a swap partition (not active now)", d.name));
+            warnings.push(format!(
+                "{} on the OS disk is a swap partition (not active now)",
+                d.name
+            ));
         }
     }
 
@@ -165,7 +191,11 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     let actual = format!("No. of Swap Partitions: {n}");
     let mut notes = String::new();
     if !elsewhere.is_empty() {
-        let _ = write!(notes, " Swap elsewhere (allowed): {}.", elsewhere.join("; "));
+        let _ = write!(
+            notes,
+            " Swap elsewhere (allowed): {}.",
+            elsewhere.join("; ")
+        );
     }
     if !unresolved.is_empty() {
         warnings.push(format!(
@@ -175,7 +205,10 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         ));
     }
     if n > 0 {
-        let mut message = format!("Swap is active on the OS disk {os_names}: {}.", on_os.join("; "));
+        let mut message = format!(
+            "Swap is active on the OS disk {os_names}: {}.",
+            on_os.join("; ")
+        );
         if !warnings.is_empty() {
             let _ = write!(message, " Also: {}.", warnings.join("; "));
         }
@@ -183,14 +216,19 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         return Ok(Verdict::new(Status::Fail, actual, REQUIRED, message));
     }
     if !warnings.is_empty() {
-        let mut message = format!("No swap is active on the OS disk, but: {}.", warnings.join("; "));
+        let mut message = format!(
+            "No swap is active on the OS disk, but: {}.",
+            warnings.join("; ")
+        );
         message.push_str(&notes);
         return Ok(Verdict::new(Status::Warning, actual, REQUIRED, message));
     }
     let mut message = if swaps.is_empty() && fstab_swaps.is_empty() {
         "No swap is active and /etc/fstab enables none.".to_string()
     } else if swaps.is_empty() {
-        format!("No swap is active; the swap lines of /etc/fstab are not on the OS disk {os_names}.")
+        format!(
+            "No swap is active; the swap lines of /etc/fstab are not on the OS disk {os_names}."
+        )
     } else {
         format!("No swap is active on the OS disk {os_names}.")
     };
@@ -203,13 +241,19 @@ fn parse_proc_swaps(text: &str) -> Result<Vec<Swap>, Unevaluable> {
     let mut lines = text.lines();
     match lines.next() {
         Some(h) if h.starts_with("Filename") => {}
-        _ => return Err(Unevaluable::new("/proc/swaps has no `Filename Type ...` header")),
+        _ => {
+            return Err(Unevaluable::new(
+                "/proc/swaps has no `Filename Type ...` header",
+            ));
+        }
     }
     let mut swaps = Vec::new();
     for line in lines.filter(|l| !l.trim().is_empty()) {
         let mut fields = line.split_whitespace();
         let (Some(path), Some(kind)) = (fields.next(), fields.next()) else {
-            return Err(Unevaluable::new(format!("unparsable /proc/swaps line: {line}")));
+            return Err(Unevaluable::new(format!(
+                "unparsable /proc/swaps line: {line}"
+            )));
         };
         swaps.push(Swap {
             path: unescape_octal(path),
@@ -256,7 +300,9 @@ fn agent_swap_conflict(ev: &Evidence) -> Result<Option<String>, Unevaluable> {
     if !value("ResourceDisk.EnableSwap").is_some_and(|v| v.eq_ignore_ascii_case("y")) {
         return Ok(None);
     }
-    let agent = value("Provisioning.Agent").unwrap_or_else(|| "auto".to_string()).to_ascii_lowercase();
+    let agent = value("Provisioning.Agent")
+        .unwrap_or_else(|| "auto".to_string())
+        .to_ascii_lowercase();
     let cloud_init = match agent.as_str() {
         "cloud-init" => true,
         "auto" => {
@@ -286,8 +332,14 @@ mod tests {
         assert_eq!(
             swaps,
             [
-                Swap { path: "/dev/sda2".into(), is_file: false },
-                Swap { path: "/mnt/my swap".into(), is_file: true }
+                Swap {
+                    path: "/dev/sda2".into(),
+                    is_file: false
+                },
+                Swap {
+                    path: "/mnt/my swap".into(),
+                    is_file: true
+                }
             ]
         );
         assert!(parse_proc_swaps("").is_err());

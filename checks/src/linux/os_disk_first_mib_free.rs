@@ -34,7 +34,12 @@ static META: Meta = Meta {
     severity: Severity::High,
     since: "0.1.0",
     inferred: false,
-    outcomes: &[Status::Pass, Status::Fail, Status::NotApplicable, Status::Error],
+    outcomes: &[
+        Status::Pass,
+        Status::Fail,
+        Status::NotApplicable,
+        Status::Error,
+    ],
     knobs: &[],
 };
 
@@ -82,7 +87,11 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         }
         let first = partitions
             .iter()
-            .filter_map(|p| starts.get(&(disk.kname.clone(), (*p).to_string())).map(|s| (*s, *p)))
+            .filter_map(|p| {
+                starts
+                    .get(&(disk.kname.clone(), (*p).to_string()))
+                    .map(|s| (*s, *p))
+            })
             .min();
         let Some((sector, part)) = first else {
             return Err(Unevaluable::new(format!(
@@ -97,10 +106,15 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
 
     let actual = firsts
         .iter()
-        .map(|(disk, part, sector)| format!("{disk}: first partition {part} starts at sector {sector}"))
+        .map(|(disk, part, sector)| {
+            format!("{disk}: first partition {part} starts at sector {sector}")
+        })
         .collect::<Vec<_>>()
         .join("; ");
-    let bad: Vec<_> = firsts.iter().filter(|(_, _, s)| *s < FIRST_FREE_SECTOR).collect();
+    let bad: Vec<_> = firsts
+        .iter()
+        .filter(|(_, _, s)| *s < FIRST_FREE_SECTOR)
+        .collect();
     if bad.is_empty() {
         let message = format!("The first MiB of the OS disk is free ({actual}, 512-byte sectors).");
         return Ok(Verdict::new(Status::Pass, actual, REQUIRED, message));
@@ -108,7 +122,10 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     let detail: Vec<String> = bad
         .iter()
         .map(|(disk, part, sector)| {
-            format!("{part} starts at sector {sector} ({} bytes into {disk})", sector * 512)
+            format!(
+                "{part} starts at sector {sector} ({} bytes into {disk})",
+                sector * 512
+            )
         })
         .collect();
     let message = format!(
@@ -138,10 +155,15 @@ fn parse_starts(text: &str) -> Result<BTreeMap<(String, String), u64>, Unevaluab
         let parsed = line.split_once(' ').and_then(|(path, sector)| {
             let rest = path.strip_prefix("/sys/block/")?.strip_suffix("/start")?;
             let (disk, part) = rest.split_once('/')?;
-            Some(((disk.to_string(), part.to_string()), sector.trim().parse::<u64>().ok()?))
+            Some((
+                (disk.to_string(), part.to_string()),
+                sector.trim().parse::<u64>().ok()?,
+            ))
         });
         let Some((key, sector)) = parsed else {
-            return Err(Unevaluable::new(format!("unparsable partition start line: {line}")));
+            return Err(Unevaluable::new(format!(
+                "unparsable partition start line: {line}"
+            )));
         };
         out.insert(key, sector);
     }
@@ -154,7 +176,10 @@ mod tests {
 
     #[test]
     fn start_lines() {
-        let m = parse_starts("/sys/block/sda/sda1/start 227328\n/sys/block/nvme0n1/nvme0n1p14/start 2048\n").unwrap();
+        let m = parse_starts(
+            "/sys/block/sda/sda1/start 227328\n/sys/block/nvme0n1/nvme0n1p14/start 2048\n",
+        )
+        .unwrap();
         assert_eq!(m[&("sda".to_string(), "sda1".to_string())], 227_328);
         assert_eq!(m[&("nvme0n1".to_string(), "nvme0n1p14".to_string())], 2048);
         assert!(parse_starts("/sys/block/sda/sda1/start \n").is_err());

@@ -87,10 +87,16 @@ mod tests {
     #[test]
     fn a_hash_printed_by_a_broken_probe_never_reaches_the_verdict() {
         let mut ev = Evidence::default();
-        ev.insert("shadow-status", ProbeOutput::exited(0, "root:$6$s4lt$Zm9vYmFy:19000:0:99999:7:::\n"));
+        ev.insert(
+            "shadow-status",
+            ProbeOutput::exited(0, "root:$6$s4lt$Zm9vYmFy:19000:0:99999:7:::\n"),
+        );
         let v = RootPasswordLocked.evaluate(&ev);
         assert_eq!(v.status, Status::Error);
         let text = format!("{} {} {}", v.actual, v.required, v.message);
-        assert!(!text.contains("$6$") && !text.contains("Zm9vYmFy"), "{text}");
+        assert!(
+            !text.contains("$6$") && !text.contains("Zm9vYmFy"),
+            "{text}"
+        );
     }
 }

@@ -38,7 +38,12 @@ static META: Meta = Meta {
     severity: Severity::Medium,
     since: "0.1.0",
     inferred: false,
-    outcomes: &[Status::Pass, Status::Warning, Status::NotApplicable, Status::Error],
+    outcomes: &[
+        Status::Pass,
+        Status::Warning,
+        Status::NotApplicable,
+        Status::Error,
+    ],
     knobs: &[],
 };
 
@@ -75,23 +80,38 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         .lines()
         .next()
         .and_then(|l| l.strip_prefix("manager: "))
-        .ok_or_else(|| Unevaluable::new("pending-updates output does not start with `manager: NAME`"))?
+        .ok_or_else(|| {
+            Unevaluable::new("pending-updates output does not start with `manager: NAME`")
+        })?
         .trim()
         .to_string();
     let stderr = out.stderr_text();
     match manager.as_str() {
         "apt" => apt(&ev.stdout(PROBE)?),
-        "dnf" | "yum" if out.exit_code == Some(1) && stderr.contains("Cache-only enabled but no cache") => {
-            let detail = stderr.lines().find(|l| l.contains("no cache")).unwrap_or("").trim();
+        "dnf" | "yum"
+            if out.exit_code == Some(1) && stderr.contains("Cache-only enabled but no cache") =>
+        {
+            let detail = stderr
+                .lines()
+                .find(|l| l.contains("no cache"))
+                .unwrap_or("")
+                .trim();
             Ok(unknown(
                 &format!("{manager} has no cached metadata to compare with ({detail})"),
                 &format!("run `sudo {manager} makecache` and run vmcert again"),
             ))
         }
         "dnf" | "yum" => rpm_advisories(&manager, &ev.stdout(PROBE)?),
-        "zypper" if matches!(out.exit_code, Some(0 | 106)) => zypper(&stdout, out.exit_code == Some(106)),
-        "zypper" => Err(ev.stdout(PROBE).err().unwrap_or_else(|| Unevaluable::new("zypper failed"))),
-        other => Err(Unevaluable::new(format!("unknown package manager `{other}`"))),
+        "zypper" if matches!(out.exit_code, Some(0 | 106)) => {
+            zypper(&stdout, out.exit_code == Some(106))
+        }
+        "zypper" => Err(ev
+            .stdout(PROBE)
+            .err()
+            .unwrap_or_else(|| Unevaluable::new("zypper failed"))),
+        other => Err(Unevaluable::new(format!(
+            "unknown package manager `{other}`"
+        ))),
     }
 }
 
@@ -104,7 +124,11 @@ fn pending(manager: &str, items: &[String], what: &str, note: &str) -> Verdict {
         Status::Warning,
         format!("{} pending security update(s)", items.len()),
         REQUIRED,
-        format!("{manager} lists {} pending security {what}: {}.{note}", items.len(), listed.join(", ")),
+        format!(
+            "{manager} lists {} pending security {what}: {}.{note}",
+            items.len(),
+            listed.join(", ")
+        ),
     )
 }
 
@@ -128,9 +152,9 @@ fn none_pending(manager: &str, note: &str) -> Verdict {
 
 /// `apt-get -s upgrade` followed by `apt-cache policy`.
 fn apt(text: &str) -> Result<Verdict, Unevaluable> {
-    let (simulation, policy) = text
-        .split_once("\nPackage files:\n")
-        .ok_or_else(|| Unevaluable::new("no `apt-cache policy` output after the apt-get simulation"))?;
+    let (simulation, policy) = text.split_once("\nPackage files:\n").ok_or_else(|| {
+        Unevaluable::new("no `apt-cache policy` output after the apt-get simulation")
+    })?;
     let mut security = Vec::new();
     let mut other = 0;
     for line in simulation.lines().filter(|l| l.starts_with("Inst ")) {
@@ -147,7 +171,9 @@ fn apt(text: &str) -> Result<Verdict, Unevaluable> {
     let kept_back = kept_back(simulation);
     let mut note = String::new();
     if other > 0 {
-        note.push_str(&format!(" {other} other (non-security) upgrade(s) are pending too."));
+        note.push_str(&format!(
+            " {other} other (non-security) upgrade(s) are pending too."
+        ));
     }
     if kept_back > 0 {
         note.push_str(&format!(
@@ -159,7 +185,10 @@ fn apt(text: &str) -> Result<Verdict, Unevaluable> {
         return Ok(pending("apt", &security, "upgrade(s)", &note));
     }
     let suites = security_suites(policy);
-    if !policy.lines().any(|l| l.trim_start().starts_with("release ") && !l.contains("a=now")) {
+    if !policy
+        .lines()
+        .any(|l| l.trim_start().starts_with("release ") && !l.contains("a=now"))
+    {
         return Ok(unknown(
             "apt has no package lists at all (/var/lib/apt/lists is empty, as after an image \
              clean-up)",
@@ -174,7 +203,10 @@ fn apt(text: &str) -> Result<Verdict, Unevaluable> {
              vmcert again",
         ));
     }
-    note.insert_str(0, &format!(" Security suite(s) known: {}.", suites.join(", ")));
+    note.insert_str(
+        0,
+        &format!(" Security suite(s) known: {}.", suites.join(", ")),
+    );
     Ok(none_pending("apt", &note))
 }
 
@@ -201,7 +233,9 @@ fn inst_line(line: &str) -> Result<(String, bool, bool), Unevaluable> {
 
 /// Packages under "The following packages have been kept back:".
 fn kept_back(simulation: &str) -> usize {
-    let mut lines = simulation.lines().skip_while(|l| !l.starts_with("The following packages have been kept back"));
+    let mut lines = simulation
+        .lines()
+        .skip_while(|l| !l.starts_with("The following packages have been kept back"));
     lines.next();
     lines
         .take_while(|l| l.starts_with(' '))
@@ -213,11 +247,25 @@ fn kept_back(simulation: &str) -> usize {
 fn security_suites(policy: &str) -> Vec<String> {
     let mut out = BTreeSet::new();
     for line in policy.lines().map(str::trim) {
-        let Some(fields) = line.strip_prefix("release ") else { continue };
-        let field = |k: &str| fields.split(',').find_map(|f| f.strip_prefix(k)).unwrap_or("");
+        let Some(fields) = line.strip_prefix("release ") else {
+            continue;
+        };
+        let field = |k: &str| {
+            fields
+                .split(',')
+                .find_map(|f| f.strip_prefix(k))
+                .unwrap_or("")
+        };
         let (archive, codename, label) = (field("a="), field("n="), field("l="));
-        if archive.ends_with("-security") || codename.ends_with("-security") || label.to_ascii_lowercase().contains("security") {
-            let name = if codename.is_empty() { archive } else { codename };
+        if archive.ends_with("-security")
+            || codename.ends_with("-security")
+            || label.to_ascii_lowercase().contains("security")
+        {
+            let name = if codename.is_empty() {
+                archive
+            } else {
+                codename
+            };
             out.insert(name.to_string());
         }
     }
@@ -229,15 +277,30 @@ fn security_suites(policy: &str) -> Vec<String> {
 fn rpm_advisories(manager: &str, text: &str) -> Result<Verdict, Unevaluable> {
     let mut advisories = BTreeSet::new();
     let mut packages = Vec::new();
-    for line in text.lines().skip(1).map(str::trim).filter(|l| !l.is_empty()) {
+    for line in text
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
         let t: Vec<&str> = line.split_whitespace().collect();
-        let noise = ["Last metadata expiration check", "Security: ", "Loaded plugins", "updateinfo list done", "Updates Information Summary"];
-        if noise.iter().any(|n| line.starts_with(n)) || (t.first() == Some(&"Name") && t.contains(&"Severity")) {
+        let noise = [
+            "Last metadata expiration check",
+            "Security: ",
+            "Loaded plugins",
+            "updateinfo list done",
+            "Updates Information Summary",
+        ];
+        if noise.iter().any(|n| line.starts_with(n))
+            || (t.first() == Some(&"Name") && t.contains(&"Severity"))
+        {
             continue;
         }
         let row = match t.as_slice() {
             // dnf4 and yum (`i ` marks installed ones in mixed listings).
-            [id, label, nevra] | ["i", id, label, nevra] if label.ends_with("/Sec.") || *label == "security" => {
+            [id, label, nevra] | ["i", id, label, nevra]
+                if label.ends_with("/Sec.") || *label == "security" =>
+            {
                 Some((*id, *nevra))
             }
             // dnf5: Name Type Severity Package Issued(date time)
@@ -245,7 +308,9 @@ fn rpm_advisories(manager: &str, text: &str) -> Result<Verdict, Unevaluable> {
             _ => None,
         };
         let Some((id, nevra)) = row else {
-            return Err(Unevaluable::new(format!("unparsable {manager} updateinfo line: {line}")));
+            return Err(Unevaluable::new(format!(
+                "unparsable {manager} updateinfo line: {line}"
+            )));
         };
         advisories.insert(id.to_string());
         packages.push(format!("{nevra} ({id})"));
@@ -256,7 +321,11 @@ fn rpm_advisories(manager: &str, text: &str) -> Result<Verdict, Unevaluable> {
             " (This relies on the repositories publishing security advisories, updateinfo.)",
         ));
     }
-    let note = format!(" {} advisory(ies): {}.", advisories.len(), advisories.iter().cloned().collect::<Vec<_>>().join(", "));
+    let note = format!(
+        " {} advisory(ies): {}.",
+        advisories.len(),
+        advisories.iter().cloned().collect::<Vec<_>>().join(", ")
+    );
     Ok(pending(manager, &packages, "package update(s)", &note))
 }
 
@@ -284,7 +353,12 @@ fn zypper(text: &str, skipped: bool) -> Result<Verdict, Unevaluable> {
             }
             continue;
         };
-        let cell = |name: &str| cols.iter().position(|c| c == name).and_then(|i| cells.get(i)).map(String::as_str);
+        let cell = |name: &str| {
+            cols.iter()
+                .position(|c| c == name)
+                .and_then(|i| cells.get(i))
+                .map(String::as_str)
+        };
         let (Some(name), Some(category)) = (cell("Name"), cell("Category")) else {
             return Err(Unevaluable::new(format!("unparsable zypper row: {line}")));
         };
@@ -293,7 +367,11 @@ fn zypper(text: &str, skipped: bool) -> Result<Verdict, Unevaluable> {
             patches.push(format!("{name} ({})", cell("Severity").unwrap_or("?")));
         }
     }
-    let note = if skipped { " Some repositories were skipped (no usable cached metadata)." } else { "" };
+    let note = if skipped {
+        " Some repositories were skipped (no usable cached metadata)."
+    } else {
+        ""
+    };
     if !patches.is_empty() {
         return Ok(pending("zypper", &patches, "patch(es)", note));
     }
@@ -313,14 +391,26 @@ mod tests {
     #[test]
     fn inst_lines_and_origins() {
         let debian = "Inst libssl3 [3.0.20-1~deb12u2] (3.0.22-1~deb12u2 Debian-Security:12/oldstable-security [amd64])";
-        assert_eq!(inst_line(debian).unwrap(), ("libssl3".to_string(), true, true));
+        assert_eq!(
+            inst_line(debian).unwrap(),
+            ("libssl3".to_string(), true, true)
+        );
         // apt lists every origin of the candidate (pkgCache::VerIterator::RelStr).
         let ubuntu = "Inst libc6 [2.35-0ubuntu3.1] (2.35-0ubuntu3.4 Ubuntu:22.04/jammy-updates, Ubuntu:22.04/jammy-security [amd64]) []";
-        assert_eq!(inst_line(ubuntu).unwrap(), ("libc6".to_string(), true, true));
+        assert_eq!(
+            inst_line(ubuntu).unwrap(),
+            ("libc6".to_string(), true, true)
+        );
         let updates = "Inst util-linux [2.39.3-9ubuntu6.1] (2.39.3-9ubuntu6.2 Ubuntu:24.04/noble-updates [amd64])";
-        assert_eq!(inst_line(updates).unwrap(), ("util-linux".to_string(), true, false));
+        assert_eq!(
+            inst_line(updates).unwrap(),
+            ("util-linux".to_string(), true, false)
+        );
         let new = "Inst python3-dateutil (2.8.2-3ubuntu1 Ubuntu:24.04/noble [all])";
-        assert_eq!(inst_line(new).unwrap(), ("python3-dateutil".to_string(), false, false));
+        assert_eq!(
+            inst_line(new).unwrap(),
+            ("python3-dateutil".to_string(), false, false)
+        );
         assert!(inst_line("Inst broken").is_err());
     }
 
@@ -335,10 +425,16 @@ mod tests {
         // dnf4 layout: '%-*s %-*s %s' (dnf/cli/commands/updateinfo.py).
         let dnf4 = "manager: dnf\nHCE2-SA-2022-0006 Critical/Sec. curl-7.79.1-2.h6.hce2.x86_64\nHCE2-SA-2022-0006 Critical/Sec. libcurl-7.79.1-2.h6.hce2.x86_64\n";
         let v = rpm_advisories("dnf", dnf4).unwrap();
-        assert_eq!((v.status, v.actual.as_str()), (Status::Warning, "2 pending security update(s)"));
+        assert_eq!(
+            (v.status, v.actual.as_str()),
+            (Status::Warning, "2 pending security update(s)")
+        );
         // dnf5 layout: columns Name, Type, Severity, Package, Issued (libdnf5-cli advisorylist).
         let dnf5 = "manager: dnf\nName                     Type     Severity  Package                          Issued\nFEDORA-2024-1a2b3c4d5e security Important openssl-1:3.2.2-3.fc40.x86_64 2024-07-01 00:00:00\n";
-        assert_eq!(rpm_advisories("dnf", dnf5).unwrap().actual, "1 pending security update(s)");
+        assert_eq!(
+            rpm_advisories("dnf", dnf5).unwrap().actual,
+            "1 pending security update(s)"
+        );
         assert!(rpm_advisories("dnf", "manager: dnf\nsomething unexpected\n").is_err());
     }
 }

@@ -34,7 +34,12 @@ static META: Meta = Meta {
     severity: Severity::Low,
     since: "0.1.0",
     inferred: true,
-    outcomes: &[Status::Pass, Status::Warning, Status::NotApplicable, Status::Error],
+    outcomes: &[
+        Status::Pass,
+        Status::Warning,
+        Status::NotApplicable,
+        Status::Error,
+    ],
     knobs: &[],
 };
 
@@ -105,8 +110,13 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         if devices.has_children(&d.kname) {
             continue; // a partition holding volumes: its volumes are counted
         }
-        let mounted: Vec<&String> = d.mountpoints.iter().filter(|m| m.starts_with('/')).collect();
-        let boot_only = !mounted.is_empty() && mounted.iter().all(|m| BOOT_MOUNTS.contains(&m.as_str()));
+        let mounted: Vec<&String> = d
+            .mountpoints
+            .iter()
+            .filter(|m| m.starts_with('/'))
+            .collect();
+        let boot_only =
+            !mounted.is_empty() && mounted.iter().all(|m| BOOT_MOUNTS.contains(&m.as_str()));
         if boot_only
             || SKIPPED_PARTTYPES.contains(&d.parttype.as_str())
             || d.fstype == "swap"
@@ -114,7 +124,8 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         {
             continue;
         }
-        if !mounted.is_empty() || (!d.fstype.is_empty() && !CONTAINERS.contains(&d.fstype.as_str())) {
+        if !mounted.is_empty() || (!d.fstype.is_empty() && !CONTAINERS.contains(&d.fstype.as_str()))
+        {
             counted.push(d);
         } else {
             unknown.push(d);

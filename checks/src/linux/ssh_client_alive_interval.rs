@@ -101,10 +101,15 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     } else if !(lo..=hi).contains(&value) {
         (
             Status::Fail,
-            format!("sshd runs with ClientAliveInterval {value}, outside the accepted {lo}-{hi} seconds."),
+            format!(
+                "sshd runs with ClientAliveInterval {value}, outside the accepted {lo}-{hi} seconds."
+            ),
         )
     } else if value == RECOMMENDED {
-        (Status::Pass, format!("sshd runs with ClientAliveInterval {value}."))
+        (
+            Status::Pass,
+            format!("sshd runs with ClientAliveInterval {value}."),
+        )
     } else {
         (
             Status::Warning,
@@ -137,9 +142,17 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         (Some(m), _) if m.seconds != Some(value) => {
             let from = dropin_global.map_or_else(
                 || "another included file is read first".to_string(),
-                |d| format!("{} (line {}: `{}`) is included before it and the first value wins", d.file, d.line, d.raw),
+                |d| {
+                    format!(
+                        "{} (line {}: `{}`) is included before it and the first value wins",
+                        d.file, d.line, d.raw
+                    )
+                },
             );
-            message.push_str(&format!(" {MAIN} line {} says `{}`, but {from}.", m.line, m.raw));
+            message.push_str(&format!(
+                " {MAIN} line {} says `{}`, but {from}.",
+                m.line, m.raw
+            ));
             status = status.max(Status::Warning);
         }
         (Some(m), _) => message.push_str(&format!(" It is set in {MAIN} line {}.", m.line)),
@@ -164,7 +177,11 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
 fn effective_value(text: &str) -> Result<u64, Unevaluable> {
     let line = text
         .lines()
-        .find(|l| l.split_whitespace().next().is_some_and(|k| k.eq_ignore_ascii_case("clientaliveinterval")))
+        .find(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|k| k.eq_ignore_ascii_case("clientaliveinterval"))
+        })
         .ok_or_else(|| Unevaluable::new("`sshd -T` printed no clientaliveinterval line"))?;
     line.split_whitespace()
         .nth(1)
@@ -183,7 +200,9 @@ fn settings(file: &str, text: &str) -> Vec<Setting> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let split = line.find(|c: char| c.is_whitespace() || c == '=').unwrap_or(line.len());
+        let split = line
+            .find(|c: char| c.is_whitespace() || c == '=')
+            .unwrap_or(line.len());
         let (keyword, rest) = line.split_at(split);
         let rest = rest.trim_start();
         let rest = rest.strip_prefix('=').unwrap_or(rest).trim_start();
@@ -194,7 +213,11 @@ fn settings(file: &str, text: &str) -> Vec<Setting> {
         if !keyword.eq_ignore_ascii_case("clientaliveinterval") {
             continue;
         }
-        let arg = rest.split_whitespace().next().filter(|a| !a.starts_with('#')).unwrap_or("");
+        let arg = rest
+            .split_whitespace()
+            .next()
+            .filter(|a| !a.starts_with('#'))
+            .unwrap_or("");
         let arg = arg.trim_matches('"');
         out.push(Setting {
             file: file.to_string(),
@@ -212,7 +235,9 @@ fn dropin_settings(text: &str) -> Result<Vec<Setting>, Unevaluable> {
     let mut files: Vec<(String, String)> = Vec::new();
     for line in text.lines() {
         let Some((file, content)) = line.split_once(':') else {
-            return Err(Unevaluable::new(format!("unparsable sshd_config.d line: {line}")));
+            return Err(Unevaluable::new(format!(
+                "unparsable sshd_config.d line: {line}"
+            )));
         };
         match files.last_mut() {
             Some((f, body)) if f == file => {
@@ -222,7 +247,10 @@ fn dropin_settings(text: &str) -> Result<Vec<Setting>, Unevaluable> {
             _ => files.push((file.to_string(), format!("{content}\n"))),
         }
     }
-    Ok(files.iter().flat_map(|(f, body)| settings(f, body)).collect())
+    Ok(files
+        .iter()
+        .flat_map(|(f, body)| settings(f, body))
+        .collect())
 }
 
 /// sshd's time format: seconds, or a sequence of numbers with `s`, `m`, `h`, `d`, `w` units
@@ -261,16 +289,34 @@ mod tests {
     use super::*;
 
     fn values(text: &str) -> Vec<(Option<u64>, bool)> {
-        settings(MAIN, text).into_iter().map(|s| (s.seconds, s.in_match)).collect()
+        settings(MAIN, text)
+            .into_iter()
+            .map(|s| (s.seconds, s.in_match))
+            .collect()
     }
 
     #[test]
     fn keyword_is_case_insensitive_and_comments_are_skipped() {
-        assert_eq!(values("#ClientAliveInterval 0\nclientaliveinterval 120\n"), [(Some(120), false)]);
-        assert_eq!(values("  CLIENTALIVEINTERVAL\t180 # recommended\n"), [(Some(180), false)]);
-        assert_eq!(values("ClientAliveInterval=180\nClientAliveInterval = 3m\n"), [(Some(180), false), (Some(180), false)]);
-        assert_eq!(values("ClientAliveInterval \"180\"\n"), [(Some(180), false)]);
-        assert_eq!(values("ClientAliveIntervalX 1\nClientAliveCountMax 3\n"), []);
+        assert_eq!(
+            values("#ClientAliveInterval 0\nclientaliveinterval 120\n"),
+            [(Some(120), false)]
+        );
+        assert_eq!(
+            values("  CLIENTALIVEINTERVAL\t180 # recommended\n"),
+            [(Some(180), false)]
+        );
+        assert_eq!(
+            values("ClientAliveInterval=180\nClientAliveInterval = 3m\n"),
+            [(Some(180), false), (Some(180), false)]
+        );
+        assert_eq!(
+            values("ClientAliveInterval \"180\"\n"),
+            [(Some(180), false)]
+        );
+        assert_eq!(
+            values("ClientAliveIntervalX 1\nClientAliveCountMax 3\n"),
+            []
+        );
         assert_eq!(values("ClientAliveInterval soon\n"), [(None, false)]);
     }
 
@@ -296,7 +342,16 @@ mod tests {
                     /etc/ssh/sshd_config.d/70-y.conf:ClientAliveInterval 60\n";
         let s = dropin_settings(text).unwrap();
         assert_eq!(s.len(), 2);
-        assert_eq!((s[0].file.as_str(), s[0].seconds), ("/etc/ssh/sshd_config.d/50-cloudimg-settings.conf", Some(120)));
-        assert!(!s[1].in_match, "a Match in one drop-in does not scope the next file");
+        assert_eq!(
+            (s[0].file.as_str(), s[0].seconds),
+            (
+                "/etc/ssh/sshd_config.d/50-cloudimg-settings.conf",
+                Some(120)
+            )
+        );
+        assert!(
+            !s[1].in_match,
+            "a Match in one drop-in does not scope the next file"
+        );
     }
 }

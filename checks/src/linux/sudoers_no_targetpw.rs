@@ -78,7 +78,8 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         f == "/etc/sudoers"
             && lines.iter().any(|l| {
                 let l = l.trim();
-                l.starts_with("@includedir /etc/sudoers.d") || l.starts_with("#includedir /etc/sudoers.d")
+                l.starts_with("@includedir /etc/sudoers.d")
+                    || l.starts_with("#includedir /etc/sudoers.d")
             })
     });
     let mut global = Vec::new();
@@ -98,7 +99,11 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             }
         }
     }
-    let list = |v: &[Found]| v.iter().map(|f| format!("{}:{}: {}", f.file, f.line, f.text)).collect::<Vec<_>>();
+    let list = |v: &[Found]| {
+        v.iter()
+            .map(|f| format!("{}:{}: {}", f.file, f.line, f.text))
+            .collect::<Vec<_>>()
+    };
     let mut notes = String::new();
     if !skipped.is_empty() {
         notes.push_str(&format!(
@@ -114,10 +119,18 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             list(&global).join("; ")
         );
         if !scoped.is_empty() {
-            message.push_str(&format!(" Also bound to some users/hosts/commands: {}.", list(&scoped).join("; ")));
+            message.push_str(&format!(
+                " Also bound to some users/hosts/commands: {}.",
+                list(&scoped).join("; ")
+            ));
         }
         message.push_str(&notes);
-        return Ok(Verdict::new(Status::Fail, list(&global).join("; "), REQUIRED, message));
+        return Ok(Verdict::new(
+            Status::Fail,
+            list(&global).join("; "),
+            REQUIRED,
+            message,
+        ));
     }
     if !scoped.is_empty() {
         let message = format!(
@@ -125,14 +138,22 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
              affects the provisioned admin if the binding matches it.{notes}",
             list(&scoped).join("; ")
         );
-        return Ok(Verdict::new(Status::Warning, list(&scoped).join("; "), REQUIRED, message));
+        return Ok(Verdict::new(
+            Status::Warning,
+            list(&scoped).join("; "),
+            REQUIRED,
+            message,
+        ));
     }
     let names: Vec<&str> = files.iter().map(|(f, _)| f.as_str()).collect();
     Ok(Verdict::new(
         Status::Pass,
         "targetpw not set",
         REQUIRED,
-        format!("No active `Defaults targetpw` in {}.{notes}", names.join(", ")),
+        format!(
+            "No active `Defaults targetpw` in {}.{notes}",
+            names.join(", ")
+        ),
     ))
 }
 
@@ -274,28 +295,59 @@ mod tests {
 
     fn found(lines: &[&str]) -> Vec<(usize, String)> {
         let lines: Vec<String> = lines.iter().map(ToString::to_string).collect();
-        targetpw_settings("/etc/sudoers", &lines).into_iter().map(|f| (f.line, f.binding)).collect()
+        targetpw_settings("/etc/sudoers", &lines)
+            .into_iter()
+            .map(|f| (f.line, f.binding))
+            .collect()
     }
 
     #[test]
     fn global_scoped_commented_and_negated() {
         assert_eq!(found(&["Defaults targetpw"]), [(1, String::new())]);
         assert_eq!(found(&["Defaults\ttargetpw"]), [(1, String::new())]);
-        assert_eq!(found(&["Defaults:alice targetpw"]), [(1, ":alice".to_string())]);
-        assert_eq!(found(&["Defaults:%sudo, bob targetpw"]), [(1, ":%sudo, bob".to_string())]);
-        assert_eq!(found(&["Defaults>root targetpw", "Defaults!/usr/bin/su targetpw"]).len(), 2);
+        assert_eq!(
+            found(&["Defaults:alice targetpw"]),
+            [(1, ":alice".to_string())]
+        );
+        assert_eq!(
+            found(&["Defaults:%sudo, bob targetpw"]),
+            [(1, ":%sudo, bob".to_string())]
+        );
+        assert_eq!(
+            found(&["Defaults>root targetpw", "Defaults!/usr/bin/su targetpw"]).len(),
+            2
+        );
         assert_eq!(found(&["#Defaults targetpw", "  # Defaults targetpw"]), []);
-        assert_eq!(found(&["Defaults !targetpw", "Defaults env_reset,!targetpw"]), []);
-        assert_eq!(found(&["Defaults targetpwx", "Defaults rootpw", "DefaultsX targetpw"]), []);
+        assert_eq!(
+            found(&["Defaults !targetpw", "Defaults env_reset,!targetpw"]),
+            []
+        );
+        assert_eq!(
+            found(&[
+                "Defaults targetpwx",
+                "Defaults rootpw",
+                "DefaultsX targetpw"
+            ]),
+            []
+        );
     }
 
     #[test]
     fn lists_continuations_and_trailing_comments() {
-        assert_eq!(found(&["Defaults env_reset, targetpw"]), [(1, String::new())]);
-        assert_eq!(found(&["Defaults env_reset,\\", "  targetpw"]), [(1, String::new())]);
+        assert_eq!(
+            found(&["Defaults env_reset, targetpw"]),
+            [(1, String::new())]
+        );
+        assert_eq!(
+            found(&["Defaults env_reset,\\", "  targetpw"]),
+            [(1, String::new())]
+        );
         assert_eq!(found(&["Defaults env_reset # targetpw later"]), []);
         assert_eq!(found(&["Defaults passprompt=\"pw, targetpw\""]), []);
-        assert_eq!(found(&["", "Defaults targetpw # ask root"]), [(2, String::new())]);
+        assert_eq!(
+            found(&["", "Defaults targetpw # ask root"]),
+            [(2, String::new())]
+        );
     }
 
     #[test]

@@ -53,9 +53,15 @@ impl Check for UdevPersistentNetRulesRemoved {
 
 fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     let out = ev.stdout("udev-net-rules")?;
-    let present: Vec<&str> = out.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let present: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     if let Some(odd) = present.iter().find(|p| !p.starts_with('/')) {
-        return Err(Unevaluable::new(format!("udev-net-rules printed something other than a path: {odd}")));
+        return Err(Unevaluable::new(format!(
+            "udev-net-rules printed something other than a path: {odd}"
+        )));
     }
     if present.is_empty() {
         return Ok(Verdict::new(
@@ -73,7 +79,11 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             "{} {}: the rules would give a VM's NIC (new MAC address) another name and leave it \
              without network.",
             present.join(" and "),
-            if present.len() == 1 { "still exists" } else { "still exist" }
+            if present.len() == 1 {
+                "still exists"
+            } else {
+                "still exist"
+            }
         ),
     ))
 }
