@@ -8,7 +8,19 @@ use crate::meta::Os;
 /// Every built-in check, Linux first, in report order.
 pub static ALL: &[&dyn Check] = &[
     // Linux
+    &linux::NoSwapOnOsDisk,
+    &linux::SingleRootPartition,
+    &linux::OsDiskFirstMibFree,
+    &linux::SshClientAliveInterval,
     &linux::OsArchitecture,
+    &linux::RootPasswordLocked,
+    &linux::NoOtherPasswordHashes,
+    &linux::NoLeftoverAuthorizedKeys,
+    &linux::SudoersNoTargetpw,
+    &linux::UdevPersistentNetRulesRemoved,
+    &linux::HypervDriversPresent,
+    &linux::FirewallNoRules,
+    &linux::SecurityUpdatesPending,
 ];
 
 /// The built-in checks for one OS, in report order.

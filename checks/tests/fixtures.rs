@@ -1,5 +1,9 @@
 //! Replays every recorded fixture case (`tests/fixtures/<os>/<check-id>/<case>/`) through its
 //! check, asserts the expected status, and snapshots the verdict (`cargo insta review`).
+#![allow(
+    clippy::unwrap_used,
+    reason = "test harness: a panic is the failure report"
+)]
 
 // Test code: a panic is a test failure, so unwrap is the clearest way to say "must not fail".
 #![allow(clippy::unwrap_used)]

@@ -114,8 +114,8 @@ pub static PROBES: &[Probe] = &[
     p(
         "lsblk",
         false,
-        "block devices with parents, types, file systems and mount points",
-        "lsblk -P -o NAME,KNAME,PKNAME,TYPE,FSTYPE,MOUNTPOINT,PARTTYPE",
+        "block devices with parents, types, file systems, mount points and ids (MOUNTPOINTS where lsblk knows it, else MOUNTPOINT)",
+        "c=NAME,KNAME,PKNAME,TYPE,FSTYPE,PARTTYPE,UUID,PARTUUID,LABEL,PARTLABEL\nlsblk -P -o \"$c,MOUNTPOINTS\" 2>/dev/null || lsblk -P -o \"$c,MOUNTPOINT\"",
     ),
     p(
         "partition-starts",
@@ -197,9 +197,9 @@ pub static PROBES: &[Probe] = &[
     ),
     p(
         "pending-updates",
-        false,
-        "`manager: NAME` then the package manager's offline list of pending updates (exit 127: no known manager)",
-        "if command -v apt-get >/dev/null 2>&1; then echo 'manager: apt'; apt-get -s -o Debug::NoLocking=1 upgrade\nelif command -v dnf >/dev/null 2>&1; then echo 'manager: dnf'; dnf -q --cacheonly updateinfo list --security\nelif command -v yum >/dev/null 2>&1; then echo 'manager: yum'; yum -q --cacheonly updateinfo list security\nelif command -v zypper >/dev/null 2>&1; then echo 'manager: zypper'; zypper --non-interactive --no-refresh list-patches --category security\nelse exit 127; fi",
+        true,
+        "`manager: NAME` then the package manager's offline list of pending updates; for apt also `apt-cache policy` (which suites the local lists know) (exit 127: no known manager)",
+        "if command -v apt-get >/dev/null 2>&1; then echo 'manager: apt'; apt-get -s -o Debug::NoLocking=1 upgrade || exit; apt-cache policy\nelif command -v dnf >/dev/null 2>&1; then echo 'manager: dnf'; dnf -q --cacheonly --setopt=skip_if_unavailable=False updateinfo list --security\nelif command -v yum >/dev/null 2>&1; then echo 'manager: yum'; yum -q --cacheonly updateinfo list security\nelif command -v zypper >/dev/null 2>&1; then echo 'manager: zypper'; zypper --non-interactive --no-refresh list-patches --category security\nelse exit 127; fi",
     ),
     p(
         "omi-version",

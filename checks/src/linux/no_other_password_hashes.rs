@@ -1,0 +1,135 @@
+//! No account but the one vmcert logged in with may carry a password: a password baked into an
+//! image is a default credential on every VM made from it.
+
+use crate::evidence::Evidence;
+use crate::linux::accounts::{Password, login_user, shadow_status};
+use crate::meta::{Meta, Os, Severity};
+use crate::probe::ProbeId;
+use crate::verdict::{Status, Verdict};
+use crate::{Check, Unevaluable};
+
+/// Only the connecting user has a password hash in /etc/shadow.
+#[derive(Debug)]
+pub struct NoOtherPasswordHashes;
+
+static META: Meta = Meta {
+    id: "no-other-password-hashes",
+    title: "No other accounts with passwords",
+    test_id: None,
+    test_case_name: None,
+    description: "No account except the connecting user has a password hash in /etc/shadow.",
+    rationale: "Marketplace policy: no default accounts, no default passwords, no back doors. \
+                Microsoft's LISA test verify_no_pre_exist_users fails when any account but the \
+                one it logged in with has a password in /etc/shadow (fields other than `*`, `!`, \
+                `x` or empty). vmcert fails on hashes the same way and names the accounts, never \
+                the hashes (the probe reduces each field to a class on the VM). An empty field, \
+                which LISA accepts, is reported as a Warning because it lets the account log in \
+                without a password wherever PAM allows that (vmcert's reading).",
+    remediation: "Lock or delete the accounts: `sudo passwd -l NAME` or `sudo userdel -r NAME`; for \
+                  empty fields, `sudo usermod -p '!' NAME`. `sudo waagent -deprovision+user` \
+                  removes the last provisioned user before capture.",
+    os: Os::Linux,
+    severity: Severity::High,
+    since: "0.1.0",
+    inferred: false,
+    outcomes: &[Status::Pass, Status::Warning, Status::Fail, Status::Error],
+    knobs: &[],
+};
+
+const REQUIRED: &str = "no password hash except the connecting user's";
+
+impl Check for NoOtherPasswordHashes {
+    fn meta(&self) -> &Meta {
+        &META
+    }
+
+    fn probes(&self) -> &[ProbeId] {
+        &["shadow-status", "login-user"]
+    }
+
+    fn evaluate(&self, ev: &Evidence) -> Verdict {
+        evaluate(ev).unwrap_or_else(|e| Verdict::from(e).with_required(REQUIRED))
+    }
+}
+
+fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
+    let accounts = shadow_status(ev)?;
+    let me = login_user(ev)?;
+    let with = |class: Password| -> Vec<&str> {
+        accounts
+            .iter()
+            .filter(|(name, c)| *c == class && *name != me)
+            .map(|(name, _)| name.as_str())
+            .collect()
+    };
+    let hashes = with(Password::Hash);
+    let empty = with(Password::Empty);
+    let own = accounts
+        .iter()
+        .any(|(name, c)| *name == me && *c == Password::Hash);
+    let own_note = if own {
+        format!(" {me} (the connecting user) has a password, which is allowed.")
+    } else {
+        String::new()
+    };
+    let empty_note = if empty.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Empty password field (log in without a password where PAM allows it): {}.",
+            empty.join(", ")
+        )
+    };
+    if !hashes.is_empty() {
+        return Ok(Verdict::new(
+            Status::Fail,
+            format!("password hashes: {}", hashes.join(", ")),
+            REQUIRED,
+            format!(
+                "{} account(s) besides {me} have a password hash in /etc/shadow: {}.{empty_note}{own_note}",
+                hashes.len(),
+                hashes.join(", ")
+            ),
+        ));
+    }
+    if !empty.is_empty() {
+        return Ok(Verdict::new(
+            Status::Warning,
+            format!("empty password fields: {}", empty.join(", ")),
+            REQUIRED,
+            format!("No other account has a password hash.{empty_note}{own_note}"),
+        ));
+    }
+    Ok(Verdict::new(
+        Status::Pass,
+        format!("no password hash besides {me}"),
+        REQUIRED,
+        format!(
+            "All {} other accounts in /etc/shadow are locked.{own_note}",
+            accounts.iter().filter(|(name, _)| *name != me).count()
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::ProbeOutput;
+
+    #[test]
+    fn a_hash_printed_by_a_broken_probe_never_reaches_the_verdict() {
+        let mut ev = Evidence::default();
+        ev.insert("login-user", ProbeOutput::exited(0, "azureuser\n"));
+        ev.insert(
+            "shadow-status",
+            ProbeOutput::exited(0, "root:locked\npacker:$y$j9T$c2VjcmV0\n"),
+        );
+        let v = NoOtherPasswordHashes.evaluate(&ev);
+        assert_eq!(v.status, Status::Error);
+        let text = format!("{} {} {}", v.actual, v.required, v.message);
+        assert!(
+            !text.contains("$y$") && !text.contains("c2VjcmV0"),
+            "{text}"
+        );
+    }
+}

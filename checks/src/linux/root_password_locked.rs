@@ -1,0 +1,102 @@
+//! Root must not be reachable by password: Azure provisions its own admin account, and a root
+//! password baked into an image is the same on every VM made from it.
+
+use crate::evidence::Evidence;
+use crate::linux::accounts::{Password, shadow_status};
+use crate::meta::{Meta, Os, Severity};
+use crate::probe::ProbeId;
+use crate::verdict::{Status, Verdict};
+use crate::{Check, Unevaluable};
+
+/// Root's /etc/shadow password field is locked (`!` or `*`).
+#[derive(Debug)]
+pub struct RootPasswordLocked;
+
+static META: Meta = Meta {
+    id: "root-password-locked",
+    title: "Root password locked",
+    test_id: None,
+    test_case_name: None,
+    description: "Root's password field in /etc/shadow starts with `!` or `*`.",
+    rationale: "Azure images must ship no default passwords (Marketplace policy; \
+                `Provisioning.DeleteRootPassword=y` in /etc/waagent.conf). Microsoft's image BVT \
+                (BVT-IS-ROOT-PASSWORD-DELETED) passes when root's shadow field contains `*` or \
+                `!`. A hash would be the same secret on every VM; an empty field allows \
+                password-less root logins wherever PAM accepts them. The hash itself never leaves \
+                the VM: the probe reduces the field to a class.",
+    remediation: "Lock root's password: `sudo passwd -l root` (or `sudo usermod -p '!' root`), or run \
+                  `sudo waagent -deprovision` before capturing the image.",
+    os: Os::Linux,
+    severity: Severity::High,
+    since: "0.1.0",
+    inferred: false,
+    outcomes: &[Status::Pass, Status::Fail, Status::Error],
+    knobs: &[],
+};
+
+const REQUIRED: &str = "root password field starts with ! or *";
+
+impl Check for RootPasswordLocked {
+    fn meta(&self) -> &Meta {
+        &META
+    }
+
+    fn probes(&self) -> &[ProbeId] {
+        &["shadow-status"]
+    }
+
+    fn evaluate(&self, ev: &Evidence) -> Verdict {
+        evaluate(ev).unwrap_or_else(|e| Verdict::from(e).with_required(REQUIRED))
+    }
+}
+
+fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
+    let accounts = shadow_status(ev)?;
+    let Some((_, root)) = accounts.iter().find(|(name, _)| name == "root") else {
+        return Err(Unevaluable::new("/etc/shadow has no entry for root"));
+    };
+    Ok(match root {
+        Password::Locked => Verdict::new(
+            Status::Pass,
+            "root: locked",
+            REQUIRED,
+            "Root's password is locked: nobody can log in as root with a password.",
+        ),
+        Password::Hash => Verdict::new(
+            Status::Fail,
+            "root: password hash",
+            REQUIRED,
+            "Root has a password hash in /etc/shadow: every VM made from this image would share \
+             that root password.",
+        ),
+        Password::Empty => Verdict::new(
+            Status::Fail,
+            "root: empty password field",
+            REQUIRED,
+            "Root's password field in /etc/shadow is empty: root may log in without a password \
+             wherever PAM allows empty passwords.",
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::ProbeOutput;
+
+    #[test]
+    fn a_hash_printed_by_a_broken_probe_never_reaches_the_verdict() {
+        let mut ev = Evidence::default();
+        ev.insert(
+            "shadow-status",
+            ProbeOutput::exited(0, "root:$6$s4lt$Zm9vYmFy:19000:0:99999:7:::\n"),
+        );
+        let v = RootPasswordLocked.evaluate(&ev);
+        assert_eq!(v.status, Status::Error);
+        let text = format!("{} {} {}", v.actual, v.required, v.message);
+        assert!(
+            !text.contains("$6$") && !text.contains("Zm9vYmFy"),
+            "{text}"
+        );
+    }
+}
