@@ -3,27 +3,47 @@
 //! interface contract: 0 no Fail/Error, 1 a Fail, 2 could not complete (usage, bad input,
 //! connection or auth failure, a check in Error). Errors print as one line on stderr.
 
+mod blob;
 mod checks_cmd;
 mod cli;
+#[allow(
+    dead_code,
+    reason = "the report model is used once the runner lands; drop this on merge"
+)]
 mod report;
+mod sas;
+mod upload;
+mod vhd;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ReportCommand, SasCommand, VhdCommand};
 
 /// Exit status when the command could not complete.
 pub(crate) const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Usage errors can echo arguments, and arguments can be SAS URLs.
+        Err(e) => {
+            let text = sas::redact(&e.render().to_string());
+            if e.use_stderr() {
+                eprint!("{text}");
+            } else {
+                print!("{text}");
+            }
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_ERROR));
+        }
+    };
     init_logging(cli.verbose);
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(err) => {
-            // `{:#}` prints the whole context chain on one line.
-            eprintln!("vmcert: error: {err:#}");
+            // `{:#}` prints the whole context chain on one line; a SAS signature never shows.
+            eprintln!("vmcert: error: {}", sas::redact(&format!("{err:#}")));
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -32,6 +52,18 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Checks(c) => checks_cmd::run(&c),
+        Command::Vhd(VhdCommand::Inspect {
+            target,
+            role,
+            os,
+            profile,
+            format,
+        }) => vhd::run(&target, vhd::intent(role, os, profile), format),
+        Command::Sas(SasCommand::Check { url, format }) => sas::run(&url, format),
+        Command::Report(ReportCommand::Upload {
+            report,
+            container_sas_url,
+        }) => upload::run(&report, &container_sas_url),
         Command::Run(_) | Command::Questionnaire(_) | Command::Report(_) => {
             anyhow::bail!("this subcommand is not built yet")
         }
