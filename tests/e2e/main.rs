@@ -3,4 +3,9 @@
 
 mod util;
 
+mod azurite;
+
 mod cli;
+mod sas;
+mod upload;
+mod vhd;

@@ -3,10 +3,15 @@
 #: apt packages, then the cached lab root. Needs root.
 set -euo pipefail
 need=()
-for pkg in debootstrap openssh-server openssh-client sshpass iproute2; do
+# fdisk: sfdisk partitions the OS-disk VHD fixtures; qemu-utils: qemu-img makes every VHD fixture;
+# nodejs/npm/curl: Azurite (tests/lab/azurite.sh).
+for pkg in debootstrap openssh-server openssh-client sshpass iproute2 fdisk qemu-utils curl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+bash "$(dirname "$0")/azurite.sh" install
