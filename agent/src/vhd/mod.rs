@@ -269,13 +269,14 @@ fn human(i: &Inspection) -> Result<String, std::fmt::Error> {
     write_rules(&mut out, &i.rules)?;
     writeln!(
         out,
-        "{} ({} reads)",
+        "{} ({} read{})",
         if i.acceptable {
             "acceptable"
         } else {
             "NOT acceptable"
         },
-        i.reads
+        i.reads,
+        if i.reads == 1 { "" } else { "s" }
     )?;
     Ok(out)
 }

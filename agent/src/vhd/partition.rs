@@ -144,13 +144,8 @@ impl GptHeader {
 /// Reads the MBR in `head` (at least sector 0). `Ok(None)` means "no partition table";
 /// `Ok(Some(true))` a protective MBR whose GPT must be read; `Ok(Some(false))` a classic MBR.
 fn mbr_entries(head: &[u8]) -> Result<Option<(bool, Vec<Partition>)>, TableError> {
-    if head.len() < 512 {
-        return Err(TableError::Short(format!(
-            "only {} bytes at the start of the disk, the MBR needs 512",
-            head.len()
-        )));
-    }
-    if head[510] != 0x55 || head[511] != 0xaa {
+    // A disk smaller than a sector has no partition table either.
+    if head.len() < 512 || head[510] != 0x55 || head[511] != 0xaa {
         return Ok(None);
     }
     let mut protective = false;
@@ -436,7 +431,12 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn short_head_is_an_error() {
-        assert!(matches!(scan_head(&[0; 100]), Err(TableError::Short(_))));
+    fn a_disk_shorter_than_a_sector_has_no_table_but_a_cut_gpt_is_an_error() {
+        assert_eq!(done(&[0; 100]), Table::None);
+        let protective = mbr(&[(0xee, 1, 100)]);
+        assert!(matches!(
+            scan_head(&protective[..600]),
+            Err(TableError::Short(_))
+        ));
     }
 }
