@@ -339,6 +339,15 @@ fn in_gib(v: u64, (lo, hi): (u64, u64)) -> bool {
     v >= lo.saturating_mul(GIB) && v <= hi.saturating_mul(GIB)
 }
 
+/// `vhd-os-size`: the OS disk's virtual size against the profile's range for its OS
+/// (research/cert-cases.md §6, sizes in GiB as Azure's "GB" means for disks).
+///
+/// Windows: `windows_os_disk_gib` / `windows_os_disk_warn_gib` (toolkit 127..=128 from the 2018
+/// guide; current 30..=1023, warning outside the FAQ's 30..=250). Linux, chosen here because the
+/// documents disagree: toolkit fails outside 30..=1023 and warns outside 30..=50 (2015 guide
+/// S1: "not < 30 GB, > 50 GB case by case"; 2018 guide S15: "30-50 GB"; platform maximum 1023 GB,
+/// S18); current fails outside 1..=1023 and warns below 30 (FAQ S7/S8 2021: recommended size
+/// 1-1023 GB; issues page S9 2020: 30-1023 GB).
 fn os_size(f: &Facts, intent: &Intent) -> RuleResult {
     const ID: &str = "vhd-os-size";
     if intent.role != Some(Role::Os) {
