@@ -34,8 +34,8 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             "--target {target}: this build runs only --local; the SSH and WinRM transports are not built yet"
         );
     }
-    if args.upload.is_some() {
-        bail!("--upload is not supported by this build yet");
+    if let Some(url) = &args.upload {
+        crate::upload::container_url(url).context("--upload")?;
     }
     if args.timeout == 0 {
         bail!("--timeout must be at least 1 second");
@@ -194,13 +194,23 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         Format::Table | Format::Md => summary_text(&bundle.results, &out),
     };
     print!("{text}");
-    match written {
-        Ok(()) => Ok(ExitCode::from(code)),
-        Err(e) => Err(e.context(format!(
+    if let Err(e) = written {
+        return Err(e.context(format!(
             "the run finished but the report could not be written to {}",
             out.display()
-        ))),
+        )));
     }
+    if let Some(url) = &args.upload {
+        // The zip is complete on disk before the upload starts; a failed upload leaves it there.
+        let outcome = crate::upload::upload_report(&out, url).with_context(|| {
+            format!(
+                "the report is kept at {} but could not be uploaded",
+                out.display()
+            )
+        })?;
+        eprintln!("{}", crate::sas::redact(&outcome.to_string()));
+    }
+    Ok(ExitCode::from(code))
 }
 
 /// Reads every `--check-pack` (a file, or each `*.toml` of a directory, in name order).

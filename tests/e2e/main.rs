@@ -6,6 +6,11 @@
 
 mod util;
 
+mod azurite;
+
 mod cli;
-mod winrm_server;
 mod run_local;
+mod sas;
+mod upload;
+mod vhd;
+mod winrm_server;
