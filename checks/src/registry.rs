@@ -8,7 +8,19 @@ use crate::meta::Os;
 /// Every built-in check, Linux first, in report order.
 pub static ALL: &[&dyn Check] = &[
     // Linux
+    &linux::BashHistoryCleared,
+    &linux::LinuxAgentVersion,
+    &linux::LinuxAgentEnabled,
+    &linux::KernelBootParameters,
+    &linux::OpensslVersion,
+    &linux::PythonVersion,
     &linux::OsArchitecture,
+    &linux::SecurityThreats,
+    &linux::AgentAutoUpdate,
+    &linux::SackKernelPatch,
+    &linux::GrubNoForbiddenParams,
+    &linux::OmiNotVulnerable,
+    &linux::SshHostKeysRegenerated,
 ];
 
 /// The built-in checks for one OS, in report order.
