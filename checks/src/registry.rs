@@ -8,19 +8,31 @@ use crate::meta::Os;
 /// Every built-in check, Linux first, in report order.
 pub static ALL: &[&dyn Check] = &[
     // Linux
+    &linux::BashHistoryCleared,
+    &linux::LinuxAgentVersion,
+    &linux::LinuxAgentEnabled,
+    &linux::KernelBootParameters,
     &linux::NoSwapOnOsDisk,
     &linux::SingleRootPartition,
     &linux::OsDiskFirstMibFree,
+    &linux::OpensslVersion,
+    &linux::PythonVersion,
     &linux::SshClientAliveInterval,
     &linux::OsArchitecture,
+    &linux::SecurityThreats,
+    &linux::AgentAutoUpdate,
+    &linux::SackKernelPatch,
     &linux::RootPasswordLocked,
     &linux::NoOtherPasswordHashes,
     &linux::NoLeftoverAuthorizedKeys,
     &linux::SudoersNoTargetpw,
     &linux::UdevPersistentNetRulesRemoved,
     &linux::HypervDriversPresent,
+    &linux::GrubNoForbiddenParams,
     &linux::FirewallNoRules,
     &linux::SecurityUpdatesPending,
+    &linux::OmiNotVulnerable,
+    &linux::SshHostKeysRegenerated,
 ];
 
 /// The built-in checks for one OS, in report order.
