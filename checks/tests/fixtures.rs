@@ -1,6 +1,9 @@
 //! Replays every recorded fixture case (`tests/fixtures/<os>/<check-id>/<case>/`) through its
 //! check, asserts the expected status, and snapshots the verdict (`cargo insta review`).
 
+// A test harness: a panic on a malformed fixture tree is the failure message.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,8 +24,13 @@ fn fixtures_root() -> PathBuf {
 }
 
 fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
-    let Ok(rd) = fs::read_dir(dir) else { return Vec::new() };
-    let mut v: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let Ok(rd) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = rd
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     v.sort();
     v
 }
@@ -38,7 +46,11 @@ fn cases() -> Vec<Case> {
                     toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", case_dir.display()));
                 out.push(Case {
                     os,
-                    check: check_dir.file_name().unwrap().to_string_lossy().into_owned(),
+                    check: check_dir
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
                     name: case_dir.file_name().unwrap().to_string_lossy().into_owned(),
                     dir: case_dir,
                     file,
@@ -81,14 +93,21 @@ fn every_case_gives_its_expected_status() {
     let mut wrong = Vec::new();
     for case in cases() {
         let v = evaluate(&case);
-        let expect = case.file.expect.unwrap_or_else(|| panic!("{}: no expect", case.dir.display()));
+        let expect = case
+            .file
+            .expect
+            .unwrap_or_else(|| panic!("{}: no expect", case.dir.display()));
         if v.status != expect {
             wrong.push(format!(
                 "{} {}/{}: expected {expect}, got {} ({})",
                 case.os, case.check, case.name, v.status, v.message
             ));
         }
-        assert!(!case.file.source.trim().is_empty(), "{}: say where the outputs come from", case.dir.display());
+        assert!(
+            !case.file.source.trim().is_empty(),
+            "{}: say where the outputs come from",
+            case.dir.display()
+        );
     }
     assert!(wrong.is_empty(), "wrong statuses:\n{}", wrong.join("\n"));
 }
@@ -108,7 +127,8 @@ fn every_check_has_a_case_for_every_outcome() {
         let m = check.meta();
         for outcome in m.outcomes {
             assert!(
-                all.iter().any(|c| c.os == m.os && c.check == m.id && c.file.expect == Some(*outcome)),
+                all.iter()
+                    .any(|c| c.os == m.os && c.check == m.id && c.file.expect == Some(*outcome)),
                 "{} {}: no fixture case expecting {outcome}",
                 m.os,
                 m.id
@@ -117,7 +137,13 @@ fn every_check_has_a_case_for_every_outcome() {
         // A case expecting a status the check does not declare means `outcomes` is stale.
         for c in all.iter().filter(|c| c.os == m.os && c.check == m.id) {
             let e = c.file.expect.unwrap_or(Status::Error);
-            assert!(m.outcomes.contains(&e), "{} {}/{}: {e} is not in outcomes", m.os, m.id, c.name);
+            assert!(
+                m.outcomes.contains(&e),
+                "{} {}/{}: {e} is not in outcomes",
+                m.os,
+                m.id,
+                c.name
+            );
         }
     }
 }
