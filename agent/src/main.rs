@@ -5,7 +5,13 @@
 
 mod checks_cmd;
 mod cli;
+mod connect_cmd;
+#[allow(
+    dead_code,
+    reason = "the report model is used once the runner lands; drop this on merge"
+)]
 mod report;
+mod ssh;
 
 use std::process::ExitCode;
 
@@ -32,6 +38,7 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Checks(c) => checks_cmd::run(&c),
+        Command::Connect(a) => connect_cmd::run(&a),
         Command::Run(_) | Command::Questionnaire(_) | Command::Report(_) => {
             anyhow::bail!("this subcommand is not built yet")
         }
