@@ -4,3 +4,5 @@
 mod util;
 
 mod cli;
+mod connect;
+mod sshd_fixture;

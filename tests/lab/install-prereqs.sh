@@ -3,7 +3,7 @@
 #: apt packages, then the cached lab root. Needs root.
 set -euo pipefail
 need=()
-for pkg in debootstrap openssh-server openssh-client sshpass iproute2; do
+for pkg in debootstrap openssh-server openssh-client sshpass iproute2 sudo procps; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
