@@ -139,7 +139,7 @@ pub(crate) struct TargetArgs {
     /// Trust an unknown host key on first use and record it in the known-hosts file.
     #[arg(long)]
     pub accept_new_host_key: bool,
-    /// Seconds to wait for the TCP connection.
+    /// Seconds to wait for the TCP connection, and again for the SSH handshake.
     #[arg(long, value_name = "SECS", default_value_t = 15)]
     pub connect_timeout: u64,
 }
@@ -193,9 +193,24 @@ pub(crate) struct RunArgs {
     pub format: Format,
 }
 
+/// Options of `vmcert connect`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ConnectArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Test the connection: host key, authentication, OS facts and whether sudo works.
+    #[command(
+        after_help = "Examples:\n  vmcert connect --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519\n  PASS=... vmcert connect --target ssh://azureuser@10.0.0.5:2222 --password-env PASS --accept-new-host-key\n  vmcert connect --target ssh://azureuser@vm1 --host-key SHA256:WYY1O0BKP83nMYLkonBFVKIZ2R35xQ2bAkJxb1+MAy8 --format json"
+    )]
+    Connect(Box<ConnectArgs>),
     /// Certify one target: run the checks, collect the questionnaire, write the report zip.
     #[command(
         after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 --answers answers.toml"

@@ -6,12 +6,14 @@
 mod blob;
 mod checks_cmd;
 mod cli;
+mod connect_cmd;
 mod probe_script;
 mod questionnaire;
 mod report;
 mod run_cmd;
 mod runner;
 mod sas;
+mod ssh;
 mod transport;
 mod upload;
 mod vhd;
@@ -66,6 +68,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             report,
             container_sas_url,
         }) => upload::run(&report, &container_sas_url),
+        Command::Connect(a) => connect_cmd::run(&a),
         Command::Questionnaire(_) | Command::Report(_) => {
             anyhow::bail!("this subcommand is not built yet")
         }

@@ -10,6 +10,8 @@
 #![allow(clippy::unwrap_used)]
 // A test harness: a panic on a malformed fixture tree is the failure message.
 #![allow(clippy::unwrap_used)]
+// A test harness: a panic on a malformed fixture tree is the failure message.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -5,7 +5,8 @@ set -euo pipefail
 need=()
 # fdisk: sfdisk partitions the OS-disk VHD fixtures; qemu-utils: qemu-img makes every VHD fixture;
 # nodejs/npm/curl: Azurite (tests/lab/azurite.sh).
-for pkg in debootstrap openssh-server openssh-client sshpass iproute2 fdisk qemu-utils curl; do
+# sudo, procps: the sshd fixture and the lab use real sudo and ps.
+for pkg in debootstrap openssh-server openssh-client sshpass iproute2 fdisk qemu-utils curl sudo procps; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 # python3 with venv for the WS-Man test server (tests/winrm/venv.sh); a pyenv python has both.
