@@ -78,11 +78,23 @@ fn list(os: Option<Os>, format: Format) -> anyhow::Result<String> {
             }
         }
         Format::Table => {
-            let w = checks.iter().map(|c| c.meta().id.len()).max().unwrap_or(2).max(2);
+            let w = checks
+                .iter()
+                .map(|c| c.meta().id.len())
+                .max()
+                .unwrap_or(2)
+                .max(2);
             writeln!(out, "{:<8} {:<w$} {:<7} TITLE", "OS", "ID", "TESTID")?;
             for c in checks {
                 let m = c.meta();
-                writeln!(out, "{:<8} {:<w$} {:<7} {}", m.os, m.id, m.test_id.unwrap_or("-"), m.title)?;
+                writeln!(
+                    out,
+                    "{:<8} {:<w$} {:<7} {}",
+                    m.os,
+                    m.id,
+                    m.test_id.unwrap_or("-"),
+                    m.title
+                )?;
             }
         }
     }
@@ -108,13 +120,21 @@ fn show(id: &str, os: Option<Os>, format: Format) -> anyhow::Result<String> {
     let probes: Vec<&probe::Probe> = c
         .probes()
         .iter()
-        .map(|p| probe::find(m.os, p).with_context(|| format!("probe {p} missing from the catalogue")))
+        .map(|p| {
+            probe::find(m.os, p).with_context(|| format!("probe {p} missing from the catalogue"))
+        })
         .collect::<anyhow::Result<_>>()?;
     let thresholds: Vec<(Profile, Vec<(&str, String)>)> = Profile::ALL
         .iter()
         .map(|p| {
             let t = p.thresholds();
-            (*p, m.knobs.iter().map(|k| (*k, t.knob(k).unwrap_or_default())).collect())
+            (
+                *p,
+                m.knobs
+                    .iter()
+                    .map(|k| (*k, t.knob(k).unwrap_or_default()))
+                    .collect(),
+            )
         })
         .collect();
     if format == Format::Json {
@@ -123,24 +143,51 @@ fn show(id: &str, os: Option<Os>, format: Format) -> anyhow::Result<String> {
             #[serde(flatten)]
             meta: &'a Meta,
             probes: &'a [&'a probe::Probe],
-            thresholds: std::collections::BTreeMap<&'static str, std::collections::BTreeMap<&'a str, String>>,
+            thresholds: std::collections::BTreeMap<
+                &'static str,
+                std::collections::BTreeMap<&'a str, String>,
+            >,
         }
         let thresholds = thresholds
             .iter()
             .map(|(p, kv)| (p.as_str(), kv.iter().cloned().collect()))
             .collect();
-        return Ok(serde_json::to_string_pretty(&Show { meta: m, probes: &probes, thresholds })? + "\n");
+        return Ok(serde_json::to_string_pretty(&Show {
+            meta: m,
+            probes: &probes,
+            thresholds,
+        })? + "\n");
     }
     let mut out = String::new();
     writeln!(out, "{} ({}): {}", m.id, m.os, m.title)?;
     if let (Some(tid), Some(name)) = (m.test_id, m.test_case_name) {
         writeln!(out, "Microsoft TestID {tid}, \"{name}\"")?;
     }
-    writeln!(out, "Severity: {:?}   Since: {}{}", m.severity, m.since, if m.inferred { "   (inferred rule: no published threshold)" } else { "" })?;
-    writeln!(out, "\nRule\n  {}\n\nRationale\n  {}\n\nRemediation\n  {}", m.description, m.rationale, m.remediation)?;
+    writeln!(
+        out,
+        "Severity: {:?}   Since: {}{}",
+        m.severity,
+        m.since,
+        if m.inferred {
+            "   (inferred rule: no published threshold)"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(
+        out,
+        "\nRule\n  {}\n\nRationale\n  {}\n\nRemediation\n  {}",
+        m.description, m.rationale, m.remediation
+    )?;
     writeln!(out, "\nProbes")?;
     for p in probes {
-        writeln!(out, "  {}{}: {}", p.id, if p.needs_root { " (root)" } else { "" }, p.description)?;
+        writeln!(
+            out,
+            "  {}{}: {}",
+            p.id,
+            if p.needs_root { " (root)" } else { "" },
+            p.description
+        )?;
         for line in p.command.lines() {
             writeln!(out, "      {line}")?;
         }

@@ -83,7 +83,12 @@ pub(crate) enum AuthArg {
 #[derive(Debug, Clone, Args, Default)]
 pub(crate) struct TargetArgs {
     /// ssh://USER@HOST[:PORT], winrm://USER@HOST[:PORT] (HTTP) or winrms://USER@HOST[:PORT] (HTTPS).
-    #[arg(long, value_name = "URL", conflicts_with = "local", required_unless_present = "local")]
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "local",
+        required_unless_present = "local"
+    )]
     pub target: Option<String>,
     /// Certify this machine itself (inside the VM or an image pipeline); no transport.
     #[arg(long)]
@@ -183,7 +188,9 @@ pub(crate) struct RunArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Certify one target: run the checks, collect the questionnaire, write the report zip.
-    #[command(after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 --answers answers.toml")]
+    #[command(
+        after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 --answers answers.toml"
+    )]
     Run(Box<RunArgs>),
     /// The built-in check catalogue.
     #[command(subcommand)]
@@ -200,7 +207,9 @@ pub(crate) enum Command {
 #[derive(Debug, Subcommand)]
 pub(crate) enum ChecksCommand {
     /// List the checks.
-    #[command(after_help = "Examples:\n  vmcert checks list --os linux\n  vmcert checks list --format json")]
+    #[command(
+        after_help = "Examples:\n  vmcert checks list --os linux\n  vmcert checks list --format json"
+    )]
     List {
         /// Only this OS.
         #[arg(long, value_enum)]

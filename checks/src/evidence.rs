@@ -114,7 +114,10 @@ impl Evidence {
             .get(id)
             .ok_or_else(|| Unevaluable(format!("probe `{id}` was not collected")))?;
         if out.timed_out {
-            return Err(Unevaluable(format!("probe `{id}` timed out after {} ms", out.duration_ms)));
+            return Err(Unevaluable(format!(
+                "probe `{id}` timed out after {} ms",
+                out.duration_ms
+            )));
         }
         if let Some(err) = &out.error {
             return Err(Unevaluable(format!("probe `{id}` did not run: {err}")));
@@ -149,7 +152,11 @@ impl Evidence {
     ///
     /// # Errors
     /// As [`Evidence::stdout`] for every other non-zero exit.
-    pub fn stdout_unless(&self, id: &str, absent_code: i32) -> Result<Option<Cow<'_, str>>, Unevaluable> {
+    pub fn stdout_unless(
+        &self,
+        id: &str,
+        absent_code: i32,
+    ) -> Result<Option<Cow<'_, str>>, Unevaluable> {
         let out = self.completed(id)?;
         match out.exit_code {
             Some(0) => Ok(Some(out.stdout_text())),
@@ -165,7 +172,11 @@ pub const ABSENT: i32 = 127;
 
 fn failed(id: &str, code: i32, out: &ProbeOutput) -> Unevaluable {
     let stderr = out.stderr_text();
-    let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let first = stderr
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
     if first.is_empty() {
         Unevaluable(format!("probe `{id}` exited with status {code}"))
     } else {
@@ -214,8 +225,21 @@ mod tests {
     #[test]
     fn timeout_and_truncation_are_unevaluable() {
         let mut ev = Evidence::default();
-        ev.insert("a", ProbeOutput { timed_out: true, duration_ms: 30_000, ..ProbeOutput::default() });
-        ev.insert("b", ProbeOutput { truncated: true, ..ProbeOutput::exited(0, "x") });
+        ev.insert(
+            "a",
+            ProbeOutput {
+                timed_out: true,
+                duration_ms: 30_000,
+                ..ProbeOutput::default()
+            },
+        );
+        ev.insert(
+            "b",
+            ProbeOutput {
+                truncated: true,
+                ..ProbeOutput::exited(0, "x")
+            },
+        );
         assert!(ev.stdout("a").unwrap_err().0.contains("timed out"));
         assert!(ev.stdout("b").unwrap_err().0.contains("truncated"));
     }

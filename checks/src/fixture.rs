@@ -65,7 +65,10 @@ pub fn evidence_from(case: &CaseFile, files: &BTreeMap<String, Vec<u8>>) -> Evid
     let mut ev = Evidence::new(case.profile);
     let mut ids: Vec<&str> = files
         .keys()
-        .filter_map(|name| name.strip_suffix(".stdout").or_else(|| name.strip_suffix(".stderr")))
+        .filter_map(|name| {
+            name.strip_suffix(".stdout")
+                .or_else(|| name.strip_suffix(".stderr"))
+        })
         .collect();
     ids.extend(case.probe.keys().map(String::as_str));
     ids.sort_unstable();
@@ -74,8 +77,14 @@ pub fn evidence_from(case: &CaseFile, files: &BTreeMap<String, Vec<u8>>) -> Evid
         let details = case.probe.get(id).cloned().unwrap_or_default();
         let ended = !details.timed_out && details.error.is_none();
         let out = ProbeOutput {
-            stdout: files.get(&format!("{id}.stdout")).cloned().unwrap_or_default(),
-            stderr: files.get(&format!("{id}.stderr")).cloned().unwrap_or_default(),
+            stdout: files
+                .get(&format!("{id}.stdout"))
+                .cloned()
+                .unwrap_or_default(),
+            stderr: files
+                .get(&format!("{id}.stderr"))
+                .cloned()
+                .unwrap_or_default(),
             exit_code: details.exit.or(ended.then_some(0)),
             duration_ms: details.duration_ms,
             truncated: details.truncated,
@@ -127,7 +136,13 @@ mod tests {
         let mut b = ProbeOutput::exited(127, "");
         b.stderr = b"nope\n".to_vec();
         ev.insert("b", b);
-        ev.insert("c", ProbeOutput { timed_out: true, ..ProbeOutput::default() });
+        ev.insert(
+            "c",
+            ProbeOutput {
+                timed_out: true,
+                ..ProbeOutput::default()
+            },
+        );
         let (case, files) = to_files(&ev, "test");
         let text = toml::to_string(&case).unwrap();
         let back: CaseFile = toml::from_str(&text).unwrap();

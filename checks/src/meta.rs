@@ -6,7 +6,9 @@ use serde::Serialize;
 use crate::verdict::Status;
 
 /// Which operating system a check or probe is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Os {
     /// Linux over SSH (or `--local`).
@@ -33,7 +35,9 @@ impl std::fmt::Display for Os {
 }
 
 /// How much a failure of this check matters to a reviewer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Certification is refused when this fails.

@@ -54,7 +54,9 @@ impl std::str::FromStr for Profile {
         match s {
             "current" => Ok(Self::Current),
             "toolkit" => Ok(Self::Toolkit),
-            other => Err(format!("unknown profile `{other}` (expected current or toolkit)")),
+            other => Err(format!(
+                "unknown profile `{other}` (expected current or toolkit)"
+            )),
         }
     }
 }
@@ -131,7 +133,10 @@ impl Thresholds {
             ),
             ("history_max_bytes", self.history_max_bytes.to_string()),
             ("openssl_min", self.openssl_min.to_string()),
-            ("openssl_series_allowed", self.openssl_series_allowed.join(", ")),
+            (
+                "openssl_series_allowed",
+                self.openssl_series_allowed.join(", "),
+            ),
             (
                 "python_fail_below",
                 self.python_fail_below.unwrap_or("-").to_string(),
@@ -139,13 +144,17 @@ impl Thresholds {
             ("python_warn_below", self.python_warn_below.to_string()),
             (
                 "client_alive_range",
-                format!("{}..={}", self.client_alive_range.0, self.client_alive_range.1),
+                format!(
+                    "{}..={}",
+                    self.client_alive_range.0, self.client_alive_range.1
+                ),
             ),
             ("arm64_status", self.arm64_status.to_string()),
             ("windows_os_disk_gib", range(self.windows_os_disk_gib)),
             (
                 "windows_os_disk_warn_gib",
-                self.windows_os_disk_warn_gib.map_or_else(|| "-".to_string(), range),
+                self.windows_os_disk_warn_gib
+                    .map_or_else(|| "-".to_string(), range),
             ),
         ]
     }
@@ -153,7 +162,10 @@ impl Thresholds {
     /// The value of one knob by name.
     #[must_use]
     pub fn knob(&self, name: &str) -> Option<String> {
-        self.knobs().into_iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+        self.knobs()
+            .into_iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
     }
 }
 
@@ -169,7 +181,10 @@ mod tests {
 
     #[test]
     fn knob_lookup() {
-        assert_eq!(Profile::Toolkit.thresholds().knob("agent_min").as_deref(), Some("2.2.41"));
+        assert_eq!(
+            Profile::Toolkit.thresholds().knob("agent_min").as_deref(),
+            Some("2.2.41")
+        );
         assert_eq!(Profile::Current.thresholds().knob("nope"), None);
     }
 }

@@ -37,7 +37,12 @@ mod tests {
         for c in ALL {
             let m = c.meta();
             assert!(re.is_match(m.id), "malformed id {}", m.id);
-            assert!(seen.insert((m.os, m.id)), "duplicate id {} for {}", m.id, m.os);
+            assert!(
+                seen.insert((m.os, m.id)),
+                "duplicate id {} for {}",
+                m.id,
+                m.os
+            );
         }
     }
 
@@ -47,7 +52,11 @@ mod tests {
             let m = c.meta();
             assert!(!c.probes().is_empty(), "{} declares no probe", m.id);
             for id in c.probes() {
-                assert!(probe::find(m.os, id).is_some(), "{}: unknown probe {id}", m.id);
+                assert!(
+                    probe::find(m.os, id).is_some(),
+                    "{}: unknown probe {id}",
+                    m.id
+                );
             }
         }
     }
@@ -65,8 +74,17 @@ mod tests {
             ] {
                 assert!(!text.trim().is_empty(), "{}: empty {field}", m.id);
             }
-            assert_eq!(m.test_id.is_some(), m.test_case_name.is_some(), "{}: TestID without name", m.id);
-            assert!(m.outcomes.contains(&Status::Error), "{}: every check can end in Error", m.id);
+            assert_eq!(
+                m.test_id.is_some(),
+                m.test_case_name.is_some(),
+                "{}: TestID without name",
+                m.id
+            );
+            assert!(
+                m.outcomes.contains(&Status::Error),
+                "{}: every check can end in Error",
+                m.id
+            );
             for knob in m.knobs {
                 assert!(
                     crate::Profile::Current.thresholds().knob(knob).is_some(),

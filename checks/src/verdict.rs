@@ -21,7 +21,13 @@ pub enum Status {
 
 impl Status {
     /// All statuses, in report order.
-    pub const ALL: [Self; 5] = [Self::Pass, Self::Warning, Self::Fail, Self::NotApplicable, Self::Error];
+    pub const ALL: [Self; 5] = [
+        Self::Pass,
+        Self::Warning,
+        Self::Fail,
+        Self::NotApplicable,
+        Self::Error,
+    ];
 
     /// The name used in JSON and reports.
     #[must_use]

@@ -43,7 +43,9 @@ impl Version {
     /// True when `self` starts with all components of `series` (`1.1.1w` is in `1.1.1`).
     #[must_use]
     pub fn in_series(&self, series: &str) -> bool {
-        let Some(s) = Self::parse(series) else { return false };
+        let Some(s) = Self::parse(series) else {
+            return false;
+        };
         s.parts.len() <= self.parts.len()
             && s.parts.iter().zip(&self.parts).all(|(a, b)| a.0 == b.0)
     }
@@ -97,6 +99,9 @@ mod tests {
         assert!(!v.in_series("1.1.0"));
         assert_eq!(compare("1.1.1w", "1.1.1k"), Some(Ordering::Greater));
         assert_eq!(compare("3.0.11", "3.0.0"), Some(Ordering::Greater));
-        assert_eq!(compare("4.9.168-1+deb9u3", "4.9.168-1"), Some(Ordering::Greater));
+        assert_eq!(
+            compare("4.9.168-1+deb9u3", "4.9.168-1"),
+            Some(Ordering::Greater)
+        );
     }
 }

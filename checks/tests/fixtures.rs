@@ -21,8 +21,13 @@ fn fixtures_root() -> PathBuf {
 }
 
 fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
-    let Ok(rd) = fs::read_dir(dir) else { return Vec::new() };
-    let mut v: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let Ok(rd) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = rd
+        .map(|e| e.expect("fixture directory entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
     v.sort();
     v
 }
@@ -38,8 +43,16 @@ fn cases() -> Vec<Case> {
                     toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", case_dir.display()));
                 out.push(Case {
                     os,
-                    check: check_dir.file_name().unwrap().to_string_lossy().into_owned(),
-                    name: case_dir.file_name().unwrap().to_string_lossy().into_owned(),
+                    check: check_dir
+                        .file_name()
+                        .expect("check directory name")
+                        .to_string_lossy()
+                        .into_owned(),
+                    name: case_dir
+                        .file_name()
+                        .expect("case directory name")
+                        .to_string_lossy()
+                        .into_owned(),
                     dir: case_dir,
                     file,
                 });
@@ -51,11 +64,15 @@ fn cases() -> Vec<Case> {
 
 fn files_of(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
-    for e in fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+    for e in fs::read_dir(dir).expect("fixture case directory") {
+        let p = e.expect("fixture file entry").path();
+        let name = p
+            .file_name()
+            .expect("fixture file name")
+            .to_string_lossy()
+            .into_owned();
         if name.ends_with(".stdout") || name.ends_with(".stderr") {
-            files.insert(name, fs::read(&p).unwrap());
+            files.insert(name, fs::read(&p).expect("fixture file"));
         }
     }
     files
@@ -81,14 +98,21 @@ fn every_case_gives_its_expected_status() {
     let mut wrong = Vec::new();
     for case in cases() {
         let v = evaluate(&case);
-        let expect = case.file.expect.unwrap_or_else(|| panic!("{}: no expect", case.dir.display()));
+        let expect = case
+            .file
+            .expect
+            .unwrap_or_else(|| panic!("{}: no expect", case.dir.display()));
         if v.status != expect {
             wrong.push(format!(
                 "{} {}/{}: expected {expect}, got {} ({})",
                 case.os, case.check, case.name, v.status, v.message
             ));
         }
-        assert!(!case.file.source.trim().is_empty(), "{}: say where the outputs come from", case.dir.display());
+        assert!(
+            !case.file.source.trim().is_empty(),
+            "{}: say where the outputs come from",
+            case.dir.display()
+        );
     }
     assert!(wrong.is_empty(), "wrong statuses:\n{}", wrong.join("\n"));
 }
@@ -108,7 +132,8 @@ fn every_check_has_a_case_for_every_outcome() {
         let m = check.meta();
         for outcome in m.outcomes {
             assert!(
-                all.iter().any(|c| c.os == m.os && c.check == m.id && c.file.expect == Some(*outcome)),
+                all.iter()
+                    .any(|c| c.os == m.os && c.check == m.id && c.file.expect == Some(*outcome)),
                 "{} {}: no fixture case expecting {outcome}",
                 m.os,
                 m.id
@@ -117,7 +142,13 @@ fn every_check_has_a_case_for_every_outcome() {
         // A case expecting a status the check does not declare means `outcomes` is stale.
         for c in all.iter().filter(|c| c.os == m.os && c.check == m.id) {
             let e = c.file.expect.unwrap_or(Status::Error);
-            assert!(m.outcomes.contains(&e), "{} {}/{}: {e} is not in outcomes", m.os, m.id, c.name);
+            assert!(
+                m.outcomes.contains(&e),
+                "{} {}/{}: {e} is not in outcomes",
+                m.os,
+                m.id,
+                c.name
+            );
         }
     }
 }

@@ -5,7 +5,11 @@ use crate::util::vmcert;
 #[test]
 fn checks_list_json_lists_linux_checks_with_test_ids() {
     let out = vmcert(&["checks", "list", "--format", "json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let arch = rows
         .as_array()

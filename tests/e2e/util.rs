@@ -23,5 +23,8 @@ pub(crate) fn vmcert_bin() -> PathBuf {
 
 /// Runs `vmcert` with `args`.
 pub(crate) fn vmcert(args: &[&str]) -> Output {
-    Command::new(vmcert_bin()).args(args).output().expect("run vmcert")
+    Command::new(vmcert_bin())
+        .args(args)
+        .output()
+        .expect("run vmcert")
 }

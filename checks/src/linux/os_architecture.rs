@@ -56,7 +56,10 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             ev.thresholds().arm64_status,
             format!("{arch} is 64-bit Arm; it needs Arm64 VM sizes."),
         ),
-        other => (Status::Fail, format!("{other} is not a 64-bit architecture Azure runs.")),
+        other => (
+            Status::Fail,
+            format!("{other} is not a 64-bit architecture Azure runs."),
+        ),
     };
     Ok(Verdict::new(status, arch, REQUIRED, message))
 }
