@@ -4,7 +4,17 @@ use std::collections::BTreeMap;
 
 use vmcert_checks::Evidence;
 
+pub(crate) mod cmd;
+mod junit;
+mod logs;
+mod manifest;
 pub(crate) mod model;
+pub(crate) mod read;
+mod render;
+mod selftest;
+#[cfg(test)]
+pub(crate) mod testdata;
+pub(crate) mod write;
 
 /// Everything the report writer needs from a finished (or interrupted) run.
 #[derive(Debug, Clone)]
