@@ -3,7 +3,8 @@
 #: apt packages, then the cached lab root. Needs root.
 set -euo pipefail
 need=()
-for pkg in debootstrap openssh-server openssh-client sshpass iproute2; do
+# chromium: the e2e test that renders report.html in a real browser.
+for pkg in debootstrap openssh-server openssh-client sshpass iproute2 chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
