@@ -4,14 +4,6 @@
     clippy::unwrap_used,
     reason = "test harness: a panic is the failure report"
 )]
-// Test code: a panic is a test failure, so unwrap is the clearest way to say "must not fail".
-#![allow(clippy::unwrap_used)]
-// A test harness: a panic on a malformed fixture tree is the failure message.
-#![allow(clippy::unwrap_used)]
-// A test harness: a panic on a malformed fixture tree is the failure message.
-#![allow(clippy::unwrap_used)]
-// A test harness: a panic on a malformed fixture tree is the failure message.
-#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -37,7 +29,7 @@ fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
         return Vec::new();
     };
     let mut v: Vec<PathBuf> = rd
-        .map(|e| e.unwrap().path())
+        .map(|e| e.expect("fixture directory entry").path())
         .filter(|p| p.is_dir())
         .collect();
     v.sort();
@@ -57,10 +49,14 @@ fn cases() -> Vec<Case> {
                     os,
                     check: check_dir
                         .file_name()
-                        .unwrap()
+                        .expect("check directory name")
                         .to_string_lossy()
                         .into_owned(),
-                    name: case_dir.file_name().unwrap().to_string_lossy().into_owned(),
+                    name: case_dir
+                        .file_name()
+                        .expect("case directory name")
+                        .to_string_lossy()
+                        .into_owned(),
                     dir: case_dir,
                     file,
                 });
@@ -72,11 +68,15 @@ fn cases() -> Vec<Case> {
 
 fn files_of(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
-    for e in fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+    for e in fs::read_dir(dir).expect("fixture case directory") {
+        let p = e.expect("fixture file entry").path();
+        let name = p
+            .file_name()
+            .expect("fixture file name")
+            .to_string_lossy()
+            .into_owned();
         if name.ends_with(".stdout") || name.ends_with(".stderr") {
-            files.insert(name, fs::read(&p).unwrap());
+            files.insert(name, fs::read(&p).expect("fixture file"));
         }
     }
     files

@@ -10,6 +10,7 @@ mod azurite;
 
 mod cli;
 mod connect;
+mod report;
 mod run_local;
 mod sas;
 mod sshd_fixture;

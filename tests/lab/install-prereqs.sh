@@ -6,7 +6,8 @@ need=()
 # fdisk: sfdisk partitions the OS-disk VHD fixtures; qemu-utils: qemu-img makes every VHD fixture;
 # nodejs/npm/curl: Azurite (tests/lab/azurite.sh).
 # sudo, procps: the sshd fixture and the lab use real sudo and ps.
-for pkg in debootstrap openssh-server openssh-client sshpass iproute2 fdisk qemu-utils curl sudo procps; do
+# chromium: the e2e test that renders report.html in a real browser.
+for pkg in debootstrap openssh-server openssh-client sshpass iproute2 fdisk qemu-utils curl sudo procps chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 # python3 with venv for the WS-Man test server (tests/winrm/venv.sh); a pyenv python has both.
