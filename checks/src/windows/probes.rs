@@ -308,7 +308,9 @@ mod tests {
                 p.id
             );
             assert!(
-                !p.command.lines().any(|l| l.trim_start().starts_with("exit")),
+                !p.command
+                    .lines()
+                    .any(|l| l.trim_start().starts_with("exit")),
                 "{} calls exit, which would end the whole probe script",
                 p.id
             );
