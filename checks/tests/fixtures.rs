@@ -156,3 +156,25 @@ fn every_check_has_a_case_for_every_outcome() {
         }
     }
 }
+
+#[test]
+fn windows_golden_machine_passes_every_check() {
+    // tests/winrm/README.md promises one case per Windows check rendered from the golden
+    // machine profile, and that the profile passes (wannacry-patch: NotApplicable on 2019).
+    let all = cases();
+    for check in registry::for_os(Os::Windows) {
+        let id = check.meta().id;
+        let golden: Vec<&Case> = all
+            .iter()
+            .filter(|c| c.os == Os::Windows && c.check == id)
+            .filter(|c| c.file.source.starts_with("golden machine"))
+            .collect();
+        assert_eq!(golden.len(), 1, "{id}: exactly one golden-machine case");
+        let status = evaluate(golden[0]).status;
+        assert!(
+            matches!(status, Status::Pass | Status::NotApplicable),
+            "{id}/{}: the golden machine gives {status}",
+            golden[0].name
+        );
+    }
+}
