@@ -89,6 +89,10 @@ pub struct WinrmConfig {
     /// and the shell is best-effort closed. Set to `None` to disable the
     /// cap (pre-1.1 behaviour).
     pub max_output_bytes: Option<usize>,
+    /// vmcert patch (see VMCERT-PATCHES.md, 4): PEM text of the CA certificates that HTTPS trusts.
+    /// `None` (default) trusts the system's roots (rustls-native-certs, which honours
+    /// `SSL_CERT_FILE`/`SSL_CERT_DIR`) plus the built-in webpki roots. `Some` trusts only these.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl Default for WinrmConfig {
@@ -112,6 +116,7 @@ impl Default for WinrmConfig {
             env_vars: Vec::new(),
             idle_timeout_secs: None,
             max_output_bytes: Some(64 * 1024 * 1024),
+            ca_pem: None,
         }
     }
 }

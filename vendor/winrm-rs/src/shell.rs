@@ -57,6 +57,13 @@ impl<'a> Shell<'a> {
         }
     }
 
+    /// vmcert patch (see VMCERT-PATCHES.md, 6): a handle on a cmd shell made earlier with
+    /// [`WinrmClient::create_shell`], so a caller can keep the shell id across calls instead of
+    /// a `Shell` that borrows the client. Close it (or delete the shell) when done.
+    pub fn attach(client: &'a WinrmClient, host: &str, shell_id: &str) -> Self {
+        Self::new(client, host.to_string(), shell_id.to_string())
+    }
+
     /// The resource URI this shell was created with.
     pub fn resource_uri(&self) -> &str {
         &self.resource_uri

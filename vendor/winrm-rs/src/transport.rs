@@ -153,8 +153,34 @@ impl HttpTransport {
         let cert_handle = if config.use_tls {
             // Ensure a rustls CryptoProvider is installed (idempotent)
             let _ = rustls::crypto::ring::default_provider().install_default();
-            let root_store =
-                rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            // vmcert patch (see VMCERT-PATCHES.md, 4): a caller's CA file, else the system roots
+            // as well as the built-in ones (upstream trusts only webpki_roots).
+            let root_store = match &config.ca_pem {
+                Some(pem) => {
+                    use rustls::pki_types::CertificateDer;
+                    use rustls::pki_types::pem::PemObject;
+                    let certs = CertificateDer::pem_slice_iter(pem)
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| {
+                            WinrmError::AuthFailed(format!("TLS: unreadable CA certificate: {e}"))
+                        })?;
+                    let mut store = rustls::RootCertStore::empty();
+                    let (added, _) = store.add_parsable_certificates(certs);
+                    if added == 0 {
+                        return Err(WinrmError::AuthFailed(
+                            "TLS: the CA certificates hold no usable certificate".into(),
+                        ));
+                    }
+                    store
+                }
+                None => {
+                    let mut store = rustls::RootCertStore::from_iter(
+                        webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
+                    );
+                    store.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+                    store
+                }
+            };
             let inner_verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> =
                 if config.accept_invalid_certs {
                     Arc::new(crate::tls::NoVerifier)
@@ -321,23 +347,22 @@ impl HttpTransport {
             }
         }
 
-        // No cached session: do full handshake with plaintext body
+        // vmcert patch (see VMCERT-PATCHES.md, 1): no cached session: authenticate the
+        // connection with an empty body, then send this body sealed like every later one. (The
+        // body never travels in clear: Windows with AllowUnencrypted=false refuses that.)
         let auth = NtlmAuth {
             username: self.credentials.username.clone(),
             password: Zeroizing::new(self.credentials.password.expose_secret().to_string()),
             domain: self.credentials.domain.clone(),
             cert_handle: self.cert_handle.clone(),
         };
-        let (response, session_key) = auth.handshake_and_send(&self.http, url, &body).await?;
-
-        // Cache the session for subsequent sealed requests
-        let session = NtlmSession::from_auth(&session_key);
-        *self.ntlm_cache.lock().await = Some(NtlmSessionCache {
+        let session_key = auth.authenticate_connection(&self.http, url).await?;
+        let mut cache = self.ntlm_cache.lock().await;
+        let c = cache.insert(NtlmSessionCache {
             host: host.to_string(),
-            session,
+            session: NtlmSession::from_auth(&session_key),
         });
-
-        Ok(response)
+        self.send_sealed_body(&mut c.session, url, &body).await
     }
 
     /// Send a sealed body on an already-authenticated keep-alive connection.
@@ -362,19 +387,30 @@ impl HttpTransport {
             return Err(WinrmError::AuthFailed("NTLM session expired".into()));
         }
 
-        if !resp.status().is_success() {
-            let status = resp.status();
-            let text = resp.text().await.unwrap_or_default();
-            if status.as_u16() == 500
-                && let Err(soap_err) = crate::soap::parser::check_soap_fault(&text)
-            {
-                return Err(WinrmError::Soap(soap_err));
-            }
-            return Err(WinrmError::AuthFailed(format!("HTTP {status}: {text}")));
-        }
-
+        // vmcert patch (see VMCERT-PATCHES.md, 3): Windows seals its faults (HTTP 500) too, e.g.
+        // the w:TimedOut of a Receive that found no output yet. They must be unsealed, both to
+        // read the fault and to keep the server-to-client RC4 stream and sequence in step.
+        let status = resp.status();
+        let sealed = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("multipart/encrypted"));
         let resp_bytes = resp.bytes().await.map_err(WinrmError::Http)?;
-        ntlm_auth::unseal_body(session, &resp_bytes)
+        if status.is_success() {
+            return ntlm_auth::unseal_body(session, &resp_bytes);
+        }
+        let text = if sealed {
+            ntlm_auth::unseal_body(session, &resp_bytes)?
+        } else {
+            String::from_utf8_lossy(&resp_bytes).into_owned()
+        };
+        if status.as_u16() == 500
+            && let Err(soap_err) = crate::soap::parser::check_soap_fault(&text)
+        {
+            return Err(WinrmError::Soap(soap_err));
+        }
+        Err(WinrmError::AuthFailed(format!("HTTP {status}: {text}")))
     }
 
     /// Send an authenticated SOAP request with optional retry on transient HTTP errors.

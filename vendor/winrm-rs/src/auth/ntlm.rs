@@ -80,12 +80,25 @@ pub(crate) fn unseal_body(
 
     let sealed_start = encrypted_start + 4;
 
-    // Find the end boundary
-    let end_marker = format!("\r\n{ENCRYPTED_BOUNDARY}--").into_bytes();
-    let sealed_end = data[sealed_start..]
-        .windows(end_marker.len())
-        .position(|w| w == end_marker.as_slice())
-        .map_or(data.len(), |p| sealed_start + p);
+    // vmcert patch (see VMCERT-PATCHES.md, 2): Windows puts the closing boundary right after
+    // the ciphertext, with no CRLF, and names the plaintext length in `OriginalContent:
+    // ...;Length=N`. RC4 keeps the length, so the sealed part is the signature plus N bytes.
+    let sealed_end = match original_length(&data[..pos]) {
+        Some(n) => sealed_start
+            .checked_add(sig_len)
+            .and_then(|e| e.checked_add(n))
+            .filter(|&e| e <= data.len())
+            .ok_or_else(|| {
+                WinrmError::AuthFailed("sealed response: shorter than its Length".into())
+            })?,
+        None => {
+            let end_marker = format!("\r\n{ENCRYPTED_BOUNDARY}--").into_bytes();
+            data[sealed_start..]
+                .windows(end_marker.len())
+                .position(|w| w == end_marker.as_slice())
+                .map_or(data.len(), |p| sealed_start + p)
+        }
+    };
 
     let sealed_data = &data[sealed_start..sealed_end];
     if sealed_data.len() < sig_len {
@@ -99,20 +112,30 @@ pub(crate) fn unseal_body(
         .map_err(|e| WinrmError::AuthFailed(format!("sealed response: invalid UTF-8: {e}")))
 }
 
+/// vmcert patch: the `Length=N` of the `OriginalContent` header in the MIME headers before the
+/// octet-stream part, if there is one.
+fn original_length(headers: &[u8]) -> Option<usize> {
+    let text = std::str::from_utf8(headers).ok()?;
+    let at = text.find("Length=")? + "Length=".len();
+    let digits: String = text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
 impl NtlmAuth {
-    /// Perform the NTLM 3-step handshake and send the body as plaintext.
-    ///
-    /// Returns `(response_text, session_key)`. The session key can be used to
-    /// create an [`NtlmSession`](crate::ntlm::NtlmSession) for sealing
-    /// subsequent requests on the same keep-alive connection.
-    pub(crate) async fn handshake_and_send(
+    /// vmcert patch (see VMCERT-PATCHES.md, 1): authenticates the keep-alive connection with an
+    /// empty body, as pywinrm and pypsrp do before sealing, and returns the session key. It replaces
+    /// upstream's `handshake_and_send`, which sent the first SOAP body in clear with the
+    /// authenticate message: a host with `AllowUnencrypted=false` refuses that.
+    pub(crate) async fn authenticate_connection(
         &self,
         http: &reqwest::Client,
         url: &str,
-        body: &str,
-    ) -> Result<(String, Zeroizing<[u8; 16]>), WinrmError> {
-        let (response, session_key) = self.do_handshake(http, url, body, false).await?;
-        Ok((response, session_key))
+    ) -> Result<Zeroizing<[u8; 16]>, WinrmError> {
+        let (_, session_key) = self.do_handshake(http, url, "", false).await?;
+        Ok(session_key)
     }
 
     /// Core NTLM handshake: Type 1 → Type 2 → Type 3.

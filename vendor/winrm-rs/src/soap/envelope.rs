@@ -361,6 +361,16 @@ pub(crate) fn execute_command_request_with_uri(
         );
     }
     let escaped_command = xml_escape(command);
+    // vmcert patch (see VMCERT-PATCHES.md, 5): stdin is a pipe, not a console, as pywinrm and
+    // Ansible ask when they stream a script into a command's stdin.
+    let header = header.replace(
+        "</s:Header>",
+        r#"
+    <wsman:OptionSet>
+      <wsman:Option Name="WINRS_CONSOLEMODE_STDIN">FALSE</wsman:Option>
+    </wsman:OptionSet>
+  </s:Header>"#,
+    );
     format!(
         r"<s:Envelope {NS_DECL_WITH_RSP}>
 {header}
