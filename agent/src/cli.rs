@@ -184,12 +184,27 @@ pub(crate) struct RunArgs {
     pub format: Format,
 }
 
+/// Options of `vmcert connect`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ConnectArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Test the connection: authentication, OS facts and whether the account can run every probe.
+    #[command(
+        after_help = "Examples:\n  PASS=... vmcert connect --target winrms://azureuser@10.0.0.6 --password-env PASS --ca-file winrm-ca.pem\n  vmcert connect --target winrm://azureuser@10.0.0.6 --auth ntlm --password-stdin --format json < pw.txt"
+    )]
+    Connect(Box<ConnectArgs>),
     /// Certify one target: run the checks, collect the questionnaire, write the report zip.
     #[command(
-        after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 --answers answers.toml"
+        after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 --answers answers.toml\n  PASS=... vmcert run --target winrms://azureuser@10.0.0.6 --password-env PASS --ca-file winrm-ca.pem --answers answers.toml"
     )]
     Run(Box<RunArgs>),
     /// The built-in check catalogue.

@@ -10,6 +10,7 @@ mod questionnaire;
 mod report;
 mod run_cmd;
 mod runner;
+mod secret;
 mod transport;
 
 use std::process::ExitCode;
@@ -38,6 +39,12 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Checks(c) => checks_cmd::run(&c),
         Command::Run(args) => run_cmd::run(&args),
+        Command::Connect(args) => match args.target.target.as_deref() {
+            Some(url) if transport::winrm::is_winrm_url(url) => {
+                transport::winrm::connect::run(&args, url)
+            }
+            _ => anyhow::bail!("connect: this build reaches winrm:// and winrms:// targets only"),
+        },
         Command::Questionnaire(_) | Command::Report(_) => {
             anyhow::bail!("this subcommand is not built yet")
         }

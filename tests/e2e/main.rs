@@ -7,5 +7,5 @@
 mod util;
 
 mod cli;
-mod winrm_server;
 mod run_local;
+mod winrm_server;

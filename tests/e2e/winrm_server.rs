@@ -339,7 +339,10 @@ fn patched_winrm_rs_seals_ntlm_over_http_as_windows_expects() {
         (out, code, timeouts)
     });
     assert_eq!((out.as_slice(), code), (&b"start\r\nend\r\n"[..], 0));
-    assert!(timeouts >= 1, "a 2 s pause with a 1 s OperationTimeout must time out");
+    assert!(
+        timeouts >= 1,
+        "a 2 s pause with a 1 s OperationTimeout must time out"
+    );
     let stats = strict.stats();
     assert_eq!(stats["unencrypted_rejected"], 0, "{stats}");
     assert_eq!(stats["faults"]["w:TimedOut"], timeouts, "{stats}");
