@@ -67,6 +67,15 @@ impl From<ProfileArg> for Profile {
     }
 }
 
+/// Role of a disk in an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RoleArg {
+    /// The OS disk.
+    Os,
+    /// A data disk.
+    Data,
+}
+
 /// WinRM authentication method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub(crate) enum AuthArg {
@@ -130,7 +139,7 @@ pub(crate) struct TargetArgs {
     /// Trust an unknown host key on first use and record it in the known-hosts file.
     #[arg(long)]
     pub accept_new_host_key: bool,
-    /// Seconds to wait for the TCP connection.
+    /// Seconds to wait for the TCP connection, and again for the SSH handshake.
     #[arg(long, value_name = "SECS", default_value_t = 15)]
     pub connect_timeout: u64,
 }
@@ -197,9 +206,10 @@ pub(crate) struct ConnectArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Test the connection: authentication, OS facts and whether the account can run every probe.
+    /// Test the connection: host key or TLS, authentication, OS facts, and whether sudo or an
+    /// administrator account lets every probe run.
     #[command(
-        after_help = "Examples:\n  PASS=... vmcert connect --target winrms://azureuser@10.0.0.6 --password-env PASS --ca-file winrm-ca.pem\n  vmcert connect --target winrm://azureuser@10.0.0.6 --auth ntlm --password-stdin --format json < pw.txt"
+        after_help = "Examples:\n  vmcert connect --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519\n  PASS=... vmcert connect --target ssh://azureuser@10.0.0.5:2222 --password-env PASS --accept-new-host-key\n  vmcert connect --target ssh://azureuser@vm1 --host-key SHA256:WYY1O0BKP83nMYLkonBFVKIZ2R35xQ2bAkJxb1+MAy8 --format json\n  PASS=... vmcert connect --target winrms://azureuser@10.0.0.6 --password-env PASS --ca-file winrm-ca.pem\n  vmcert connect --target winrm://azureuser@10.0.0.6 --auth ntlm --password-stdin --format json < pw.txt"
     )]
     Connect(Box<ConnectArgs>),
     /// Certify one target: run the checks, collect the questionnaire, write the report zip.
@@ -213,9 +223,61 @@ pub(crate) enum Command {
     /// The certification questionnaire.
     #[command(subcommand)]
     Questionnaire(QuestionnaireCommand),
-    /// Read, verify and compare report zips.
+    /// Read, verify, compare and upload report zips.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Check a VHD (local file or SAS URL) before submission.
+    #[command(subcommand)]
+    Vhd(VhdCommand),
+    /// Check a VHD's SAS URL before submission.
+    #[command(subcommand)]
+    Sas(SasCommand),
+}
+
+/// `vmcert vhd ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum VhdCommand {
+    /// Read a VHD's footer and partition table and apply Azure's VHD rules. Only the footer,
+    /// the first sectors and the partition table are read, so any size costs the same; over a
+    /// SAS URL only ranged GETs (and one HEAD) are made. Exit 0 acceptable, 1 a rule violated,
+    /// 2 could not read.
+    #[command(
+        after_help = "Examples:\n  vmcert vhd inspect disk.vhd --role os --os linux\n  vmcert vhd inspect 'https://acct.blob.core.windows.net/vhds/os.vhd?sv=...&sig=...' --format json"
+    )]
+    Inspect {
+        /// Local file, or the blob's SAS URL (quote it in the shell).
+        target: String,
+        /// OS or data disk (--os implies --role os).
+        #[arg(long, value_enum)]
+        role: Option<RoleArg>,
+        /// OS of the OS disk, for the size rule.
+        #[arg(long, value_enum)]
+        os: Option<OsArg>,
+        /// Threshold profile of the OS disk size rule.
+        #[arg(long, value_enum, default_value_t)]
+        profile: ProfileArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+/// `vmcert sas ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum SasCommand {
+    /// Check a VHD SAS URL against Partner Center's rules, offline: read+list only, start and
+    /// expiry, blob name, https, signature present. The signature is never printed. Exit 0
+    /// acceptable, 1 a rule violated, 2 not a URL.
+    #[command(
+        after_help = "Example:\n  vmcert sas check 'https://acct.blob.core.windows.net/vhds/os.vhd?sv=2022-11-02&sr=c&sp=rl&st=...&se=...&sig=...'"
+    )]
+    Check {
+        /// The SAS URL (quote it in the shell).
+        url: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
 }
 
 /// `vmcert checks ...`
@@ -276,6 +338,17 @@ pub(crate) enum ReportCommand {
     Verify {
         /// Report zip.
         report: PathBuf,
+    },
+    /// Upload a report zip into an Azure Blob container (next to the VHDs), verify it, print
+    /// the blob URL (without its signature). Never overwrites a different blob of the same name.
+    #[command(
+        after_help = "Example:\n  vmcert report upload myimage_20261121-101500.zip 'https://acct.blob.core.windows.net/reports?sv=...&sp=cw&sig=...'"
+    )]
+    Upload {
+        /// Report zip.
+        report: PathBuf,
+        /// Container SAS URL with Create and Write permission (quote it in the shell).
+        container_sas_url: String,
     },
     /// Compare two reports check by check.
     #[command(after_help = "Example:\n  vmcert report diff old.zip new.zip")]

@@ -3,33 +3,51 @@
 //! interface contract: 0 no Fail/Error, 1 a Fail, 2 could not complete (usage, bad input,
 //! connection or auth failure, a check in Error). Errors print as one line on stderr.
 
+mod blob;
 mod checks_cmd;
 mod cli;
+mod connect_cmd;
 mod probe_script;
 mod questionnaire;
 mod report;
 mod run_cmd;
 mod runner;
+mod sas;
 mod secret;
+mod ssh;
 mod transport;
+mod upload;
+mod vhd;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ReportCommand, SasCommand, VhdCommand};
 
 /// Exit status when the command could not complete.
 pub(crate) const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Usage errors can echo arguments, and arguments can be SAS URLs.
+        Err(e) => {
+            let text = sas::redact(&e.render().to_string());
+            if e.use_stderr() {
+                eprint!("{text}");
+            } else {
+                print!("{text}");
+            }
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_ERROR));
+        }
+    };
     init_logging(cli.verbose);
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(err) => {
-            // `{:#}` prints the whole context chain on one line.
-            eprintln!("vmcert: error: {err:#}");
+            // `{:#}` prints the whole context chain on one line; a SAS signature never shows.
+            eprintln!("vmcert: error: {}", sas::redact(&format!("{err:#}")));
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -39,12 +57,19 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Checks(c) => checks_cmd::run(&c),
         Command::Run(args) => run_cmd::run(&args),
-        Command::Connect(args) => match args.target.target.as_deref() {
-            Some(url) if transport::winrm::is_winrm_url(url) => {
-                transport::winrm::connect::run(&args, url)
-            }
-            _ => anyhow::bail!("connect: this build reaches winrm:// and winrms:// targets only"),
-        },
+        Command::Vhd(VhdCommand::Inspect {
+            target,
+            role,
+            os,
+            profile,
+            format,
+        }) => vhd::run(&target, vhd::intent(role, os, profile), format),
+        Command::Sas(SasCommand::Check { url, format }) => sas::run(&url, format),
+        Command::Report(ReportCommand::Upload {
+            report,
+            container_sas_url,
+        }) => upload::run(&report, &container_sas_url),
+        Command::Connect(a) => connect_cmd::run(&a),
         Command::Questionnaire(_) | Command::Report(_) => {
             anyhow::bail!("this subcommand is not built yet")
         }

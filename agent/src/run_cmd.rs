@@ -36,12 +36,12 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             winrm::WinrmTarget::parse(url).map_err(|e| anyhow::anyhow!("--target {url}: {e}"))?,
         ),
         Some(target) => bail!(
-            "--target {target}: this build runs --local and winrm:// or winrms:// targets; the SSH transport is not built yet"
+            "--target {target}: `run` reaches --local and winrm:// or winrms:// targets in this build; ssh:// is not wired into `run` yet"
         ),
         None => None,
     };
-    if args.upload.is_some() {
-        bail!("--upload is not supported by this build yet");
+    if let Some(url) = &args.upload {
+        crate::upload::container_url(url).context("--upload")?;
     }
     if args.timeout == 0 {
         bail!("--timeout must be at least 1 second");
@@ -227,13 +227,23 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         Format::Table | Format::Md => summary_text(&bundle.results, &out),
     };
     print!("{text}");
-    match written {
-        Ok(()) => Ok(ExitCode::from(code)),
-        Err(e) => Err(e.context(format!(
+    if let Err(e) = written {
+        return Err(e.context(format!(
             "the run finished but the report could not be written to {}",
             out.display()
-        ))),
+        )));
     }
+    if let Some(url) = &args.upload {
+        // The zip is complete on disk before the upload starts; a failed upload leaves it there.
+        let outcome = crate::upload::upload_report(&out, url).with_context(|| {
+            format!(
+                "the report is kept at {} but could not be uploaded",
+                out.display()
+            )
+        })?;
+        eprintln!("{}", crate::sas::redact(&outcome.to_string()));
+    }
+    Ok(ExitCode::from(code))
 }
 
 /// Reads every `--check-pack` (a file, or each `*.toml` of a directory, in name order).

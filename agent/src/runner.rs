@@ -531,16 +531,19 @@ mod tests {
     #[test]
     fn selection_by_os_only_and_skip() {
         let packs = pack();
+        let builtin: Vec<&str> = registry::for_os(Os::Linux).map(|c| c.meta().id).collect();
         let all = select(Os::Linux, &packs, &[], &[]).unwrap();
-        assert_eq!(ids(&all), ["os-architecture", "always-true"]);
-        assert_eq!(all[1].source, "site.toml");
+        let mut expected = builtin.clone();
+        expected.push("always-true");
+        assert_eq!(ids(&all), expected);
+        assert_eq!(all[builtin.len()].source, "site.toml");
         assert_eq!(
             ids(&select(Os::Linux, &packs, &["always-true".into()], &[]).unwrap()),
             ["always-true"]
         );
         assert_eq!(
             ids(&select(Os::Linux, &packs, &[], &["always-true".into()]).unwrap()),
-            ["os-architecture"]
+            builtin
         );
         let e = select(Os::Linux, &packs, &["nope".into()], &[])
             .err()
@@ -561,7 +564,8 @@ mod tests {
     #[test]
     fn probe_union_puts_facts_first_and_dedups() {
         let packs = pack();
-        let sel = select(Os::Linux, &packs, &[], &[]).unwrap();
+        let only = ["os-architecture".to_string(), "always-true".to_string()];
+        let sel = select(Os::Linux, &packs, &only, &[]).unwrap();
         let specs = probe_specs(Os::Linux, &sel, 7).unwrap();
         let ids: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
         // uname-m is a fact probe and os-architecture's probe: listed once.
@@ -594,7 +598,8 @@ command = 'sleep 1; t=$(dirname "$(dirname "$0")"); kill -KILL $(ps -o ppid= -p 
 "#,
         )
         .unwrap();
-        let sel = select(Os::Linux, &packs, &[], &[]).unwrap();
+        let only = ["os-architecture".to_string(), "cuts-the-line".to_string()];
+        let sel = select(Os::Linux, &packs, &only, &[]).unwrap();
         let specs = probe_specs(Os::Linux, &sel, 30).unwrap();
         let mut log = RunLog::default();
         let mut seen = Vec::new();

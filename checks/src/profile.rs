@@ -86,6 +86,10 @@ pub struct Thresholds {
     pub windows_os_disk_gib: (u64, u64),
     /// Windows OS disk sizes (GiB, inclusive) outside which the check warns (inside the fail range).
     pub windows_os_disk_warn_gib: Option<(u64, u64)>,
+    /// Linux OS disk sizes (GiB, inclusive) outside which `vhd inspect` fails.
+    pub linux_os_disk_gib: (u64, u64),
+    /// Linux OS disk sizes (GiB, inclusive) outside which `vhd inspect` warns (inside the fail range).
+    pub linux_os_disk_warn_gib: Option<(u64, u64)>,
 }
 
 /// The profile table, in [`Profile::ALL`] order.
@@ -103,6 +107,9 @@ pub static PROFILES: [Thresholds; 2] = [
         arm64_status: Status::Pass,
         windows_os_disk_gib: (30, 1023),
         windows_os_disk_warn_gib: Some((30, 250)),
+        // FAQ 2021 "recommended VHD size" 1-1023 GB, issues page 2020 30-1023 GB: below 30 warns.
+        linux_os_disk_gib: (1, 1023),
+        linux_os_disk_warn_gib: Some((30, 1023)),
     },
     // toolkit
     Thresholds {
@@ -117,6 +124,9 @@ pub static PROFILES: [Thresholds; 2] = [
         arm64_status: Status::Warning,
         windows_os_disk_gib: (127, 128),
         windows_os_disk_warn_gib: None,
+        // 2015 "not < 30 GB, > 50 GB case by case", 2018 "30-50 GB"; 1023 GB platform maximum.
+        linux_os_disk_gib: (30, 1023),
+        linux_os_disk_warn_gib: Some((30, 50)),
     },
 ];
 
@@ -154,6 +164,12 @@ impl Thresholds {
             (
                 "windows_os_disk_warn_gib",
                 self.windows_os_disk_warn_gib
+                    .map_or_else(|| "-".to_string(), range),
+            ),
+            ("linux_os_disk_gib", range(self.linux_os_disk_gib)),
+            (
+                "linux_os_disk_warn_gib",
+                self.linux_os_disk_warn_gib
                     .map_or_else(|| "-".to_string(), range),
             ),
         ]

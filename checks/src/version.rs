@@ -58,13 +58,50 @@ impl Ord for Version {
         for i in 0..n {
             let a = self.parts.get(i).unwrap_or(&zero);
             let b = other.parts.get(i).unwrap_or(&zero);
-            match a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)) {
+            match a.0.cmp(&b.0).then_with(|| cmp_suffix(&a.1, &b.1)) {
                 Ordering::Equal => {}
                 o => return o,
             }
         }
         Ordering::Equal
     }
+}
+
+/// Compares the non-numeric tails of two components (`w`, `deb9u3`, `el7`) as alternating runs of
+/// digits (numerically) and other characters (lexicographically), so `deb9u10` > `deb9u3`.
+fn cmp_suffix(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a, b);
+    loop {
+        match (a.is_empty(), b.is_empty()) {
+            (true, true) => return Ordering::Equal,
+            (true, false) => return Ordering::Less,
+            (false, true) => return Ordering::Greater,
+            (false, false) => {}
+        }
+        let (ra, rest_a) = leading_run(a);
+        let (rb, rest_b) = leading_run(b);
+        let both_digits = ra.starts_with(|c: char| c.is_ascii_digit())
+            && rb.starts_with(|c: char| c.is_ascii_digit());
+        let ord = if both_digits {
+            let (na, nb) = (ra.trim_start_matches('0'), rb.trim_start_matches('0'));
+            na.len().cmp(&nb.len()).then_with(|| na.cmp(nb))
+        } else {
+            ra.cmp(rb)
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+        (a, b) = (rest_a, rest_b);
+    }
+}
+
+/// The leading run of `s` (all digits, or all non-digits) and the rest.
+fn leading_run(s: &str) -> (&str, &str) {
+    let digits = s.starts_with(|c: char| c.is_ascii_digit());
+    let end = s
+        .find(|c: char| c.is_ascii_digit() != digits)
+        .unwrap_or(s.len());
+    s.split_at(end)
 }
 
 impl PartialOrd for Version {
@@ -102,6 +139,26 @@ mod tests {
         assert_eq!(
             compare("4.9.168-1+deb9u3", "4.9.168-1"),
             Some(Ordering::Greater)
+        );
+    }
+
+    #[test]
+    fn numbers_inside_suffixes_compare_numerically() {
+        assert_eq!(
+            compare("4.9.168-1+deb9u10", "4.9.168-1+deb9u3"),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            compare("4.9.168-1+deb9u2", "4.9.168-1+deb9u3"),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            compare("3.10.0-957.21.3.el7.x86_64", "3.10.0-957.21.3"),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            compare("3.10.0-957.el7.x86_64", "3.10.0-957.21.3"),
+            Some(Ordering::Less)
         );
     }
 }

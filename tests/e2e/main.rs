@@ -6,6 +6,13 @@
 
 mod util;
 
+mod azurite;
+
 mod cli;
+mod connect;
 mod run_local;
+mod sas;
+mod sshd_fixture;
+mod upload;
+mod vhd;
 mod winrm_server;

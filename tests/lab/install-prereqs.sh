@@ -3,16 +3,22 @@
 #: apt packages, the WS-Man test server's Python venv, then the cached lab root. Needs root.
 set -euo pipefail
 need=()
-for pkg in debootstrap openssh-server openssh-client sshpass iproute2; do
+# fdisk: sfdisk partitions the OS-disk VHD fixtures; qemu-utils: qemu-img makes every VHD fixture;
+# nodejs/npm/curl: Azurite (tests/lab/azurite.sh).
+# sudo, procps: the sshd fixture and the lab use real sudo and ps.
+for pkg in debootstrap openssh-server openssh-client sshpass iproute2 fdisk qemu-utils curl sudo procps; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 # python3 with venv for the WS-Man test server (tests/winrm/venv.sh); a pyenv python has both.
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   need+=(python3 python3-venv)
 fi
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 # The WS-Man test server's venv (pinned pywinrm, pyspnego, cryptography), outside the repository.
 bash "$(dirname "$0")/../winrm/venv.sh" >/dev/null
+bash "$(dirname "$0")/azurite.sh" install

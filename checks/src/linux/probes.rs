@@ -58,6 +58,12 @@ pub static PROBES: &[Probe] = &[
         "[ -e /etc/default/grub ] || exit 127\ncat /etc/default/grub",
     ),
     p(
+        "default-grub-d",
+        false,
+        "drop-ins /etc/default/grub.d/*.cfg as `file:line` (grep -H), sourced after /etc/default/grub",
+        "set -- /etc/default/grub.d/*.cfg\n[ -e \"$1\" ] || exit 0\ngrep -H '' \"$@\"\n[ $? -le 1 ]",
+    ),
+    p(
         "login-user",
         false,
         "the account vmcert logged in as (SUDO_USER under sudo)",
@@ -126,8 +132,8 @@ pub static PROBES: &[Probe] = &[
     p(
         "openssl-version",
         false,
-        "`openssl version` (exit 127: not installed)",
-        "command -v openssl >/dev/null 2>&1 || exit 127\nopenssl version",
+        "`openssl version` (exit 127: not installed; 126: installed but cannot run)",
+        "command -v openssl >/dev/null 2>&1 || exit 127\nopenssl version\ns=$?\n[ $s -ne 127 ] || s=126\nexit $s",
     ),
     p(
         "python-version",
@@ -156,8 +162,8 @@ pub static PROBES: &[Probe] = &[
     p(
         "glibc-version",
         false,
-        "glibc version (`getconf GNU_LIBC_VERSION`, else `ldd --version`)",
-        "getconf GNU_LIBC_VERSION 2>/dev/null || ldd --version 2>&1 | head -n 1",
+        "C library version: `getconf GNU_LIBC_VERSION`, else the first line of `ldd --version` (exit 127: neither tool)",
+        "getconf GNU_LIBC_VERSION 2>/dev/null && exit 0\ncommand -v ldd >/dev/null 2>&1 || exit 127\nldd --version 2>&1 | head -n 1",
     ),
     p(
         "authorized-keys",
@@ -205,7 +211,7 @@ pub static PROBES: &[Probe] = &[
         "omi-version",
         false,
         "installed OMI version (exit 127: OMI not installed)",
-        "if [ -x /opt/omi/bin/omiserver ]; then /opt/omi/bin/omiserver --version\nelif command -v dpkg-query >/dev/null 2>&1 && dpkg-query -W omi >/dev/null 2>&1; then dpkg-query -W omi\nelif command -v rpm >/dev/null 2>&1 && rpm -q omi >/dev/null 2>&1; then rpm -q omi\nelse exit 127; fi",
+        "if [ -x /opt/omi/bin/omiserver ]; then /opt/omi/bin/omiserver --version\nelif command -v dpkg-query >/dev/null 2>&1 && [ \"$(dpkg-query -W -f='${Status}' omi 2>/dev/null)\" = 'install ok installed' ]; then dpkg-query -W omi\nelif command -v rpm >/dev/null 2>&1 && rpm -q omi >/dev/null 2>&1; then rpm -q omi\nelse exit 127; fi",
     ),
     p(
         "cloud-init",

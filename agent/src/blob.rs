@@ -1,0 +1,378 @@
+//! A small Azure Blob REST client for SAS URLs: the few requests vmcert makes (HEAD, ranged GET,
+//! Put Blob), with bounded retries on timeouts and server errors, and errors that never carry the
+//! signature.
+//!
+//! Why not the `azure_storage_blob` SDK: 1.1.0 builds with Rust 1.95 and accepts a SAS URL
+//! (tested against Azurite: 201), but it adds 33 crates (azure_core, typespec...) for three
+//! requests, and the `Debug` form of its transport errors contains the reqwest URL with `sig=`.
+//! reqwest (rustls) is already in the dependency tree through winrm-rs.
+//!
+//! Blocking on purpose: callers are synchronous commands. Do not call from inside a Tokio runtime
+//! thread (reqwest's blocking client refuses); [`crate::upload::upload_report`] runs it on its own
+//! thread for that reason.
+
+use std::io::Read as _;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::header::HeaderMap;
+
+use crate::sas::{SasUrl, redact};
+
+/// REST API version sent as `x-ms-version` (supported by Azure and by Azurite 3.35).
+pub(crate) const API_VERSION: &str = "2023-11-03";
+
+/// How often and how patiently a request is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RetryPolicy {
+    /// Attempts in total, at least 1.
+    pub attempts: u32,
+    /// Wait after the first failed attempt; doubled after each further one.
+    pub first_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// Four attempts, waiting 0.5 s, 1 s, 2 s in between (3.5 s at most).
+    pub(crate) const DEFAULT: Self = Self {
+        attempts: 4,
+        first_delay: Duration::from_millis(500),
+    };
+
+    /// The wait after failed attempt `n` (1-based).
+    pub(crate) fn delay(&self, n: u32) -> Duration {
+        self.first_delay
+            .saturating_mul(1 << n.saturating_sub(1).min(16))
+    }
+}
+
+/// What one attempt came to.
+#[derive(Debug)]
+pub(crate) enum Attempt<T> {
+    /// Finished (successfully or with an answer that retrying will not change).
+    Done(T),
+    /// Failed in a way worth retrying; the text says how.
+    Retry(String),
+}
+
+/// Runs `op` until it is [`Attempt::Done`] or the policy's attempts are used up; `sleep` waits
+/// between attempts. Returns the outcome and the number of attempts made, or the last failure.
+pub(crate) fn with_retries<T>(
+    policy: RetryPolicy,
+    mut op: impl FnMut() -> Attempt<T>,
+    mut sleep: impl FnMut(Duration),
+) -> Result<(T, u32), (String, u32)> {
+    let mut n = 1;
+    loop {
+        match op() {
+            Attempt::Done(v) => return Ok((v, n)),
+            Attempt::Retry(why) if n >= policy.attempts.max(1) => return Err((why, n)),
+            Attempt::Retry(why) => {
+                tracing::info!("attempt {n} failed ({why}); retrying");
+                sleep(policy.delay(n));
+                n += 1;
+            }
+        }
+    }
+}
+
+/// Whether a status is worth retrying: request timeout, throttling and server errors.
+pub(crate) fn retryable(status: StatusCode) -> bool {
+    status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error()
+}
+
+/// An answer from the service.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// Body, at most the limit given to [`BlobClient::send`].
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A header as text.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The storage error code (`x-ms-error-code`, else `<Code>` of the XML body).
+    pub(crate) fn error_code(&self) -> Option<String> {
+        self.header("x-ms-error-code")
+            .map(str::to_string)
+            .or_else(|| xml_tag(&self.body, "Code"))
+    }
+
+    /// `HTTP 403 AuthorizationFailure (first line of the service's message)`.
+    pub(crate) fn describe(&self) -> String {
+        let mut s = format!("HTTP {}", self.status.as_u16());
+        if let Some(code) = self.error_code() {
+            s.push(' ');
+            s.push_str(&code);
+        }
+        if let Some(msg) = xml_tag(&self.body, "Message")
+            && let Some(first) = msg.lines().next().filter(|l| !l.trim().is_empty())
+        {
+            s.push_str(&format!(" ({})", first.trim()));
+        }
+        redact(&s)
+    }
+}
+
+fn xml_tag(body: &[u8], tag: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let open = format!("<{tag}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{tag}>"))? + start;
+    Some(text[start..end].to_string())
+}
+
+/// A request that failed for good.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {reason} (after {attempts} attempt{})", if *.attempts == 1 { "" } else { "s" })]
+pub(crate) struct GaveUp {
+    /// What was being done (`GET https://.../disk.vhd`, no query).
+    pub what: String,
+    /// The last failure, redacted.
+    pub reason: String,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+/// One request, rebuilt for every attempt.
+pub(crate) struct Request<'a> {
+    /// `GET`, `HEAD`, `PUT`.
+    pub method: reqwest::Method,
+    /// Target (its SAS carries the signature).
+    pub url: &'a SasUrl,
+    /// Extra headers.
+    pub headers: Vec<(&'static str, String)>,
+    /// Body to send.
+    pub body: Option<&'a [u8]>,
+    /// Most bytes of the response body kept.
+    pub max_body: u64,
+}
+
+/// The HTTP client.
+pub(crate) struct BlobClient {
+    http: Client,
+    policy: RetryPolicy,
+    requests: u32,
+}
+
+/// The error text of a transport failure: reqwest's message and its causes, without the URL.
+fn transport_reason(e: reqwest::Error) -> String {
+    let timeout = e.is_timeout();
+    let e = e.without_url();
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(cause) = src {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        src = cause.source();
+    }
+    if timeout && !s.contains("timed out") {
+        s.push_str(" (timed out)");
+    }
+    redact(&s)
+}
+
+impl BlobClient {
+    /// A client whose requests time out after `timeout`.
+    pub(crate) fn new(timeout: Duration, policy: RetryPolicy) -> anyhow::Result<Self> {
+        let http = Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .timeout(timeout)
+            .user_agent(concat!("vmcert/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                anyhow::anyhow!("cannot set up the HTTP client: {}", transport_reason(e))
+            })?;
+        Ok(Self {
+            http,
+            policy,
+            requests: 0,
+        })
+    }
+
+    /// Requests sent so far (every attempt counts).
+    pub(crate) const fn requests(&self) -> u32 {
+        self.requests
+    }
+
+    fn build(&self, r: &Request<'_>) -> RequestBuilder {
+        let mut b = self
+            .http
+            .request(r.method.clone(), r.url.secret_url().clone())
+            .header("x-ms-version", API_VERSION);
+        for (k, v) in &r.headers {
+            b = b.header(*k, v);
+        }
+        if let Some(body) = r.body {
+            b = b.body(body.to_vec());
+        }
+        b
+    }
+
+    /// Sends `r`, retrying timeouts, connection failures and retryable statuses
+    /// ([`retryable`]). Any other status, success or not, is returned for the caller to judge.
+    pub(crate) fn send(&mut self, r: &Request<'_>) -> Result<Reply, GaveUp> {
+        let what = format!("{} {}", r.method, r.url.without_query());
+        let policy = self.policy;
+        let mut sent = 0;
+        let result = with_retries(
+            policy,
+            || {
+                sent += 1;
+                tracing::debug!("{what} (attempt {sent})");
+                let resp = match self.build(r).send() {
+                    Ok(resp) => resp,
+                    Err(e) => return Attempt::Retry(transport_reason(e)),
+                };
+                let status = resp.status();
+                let headers = resp.headers().clone();
+                let mut body = Vec::new();
+                if let Err(e) = resp.take(r.max_body).read_to_end(&mut body) {
+                    return Attempt::Retry(redact(&format!("reading the response: {e}")));
+                }
+                let reply = Reply {
+                    status,
+                    headers,
+                    body,
+                };
+                if retryable(status) {
+                    return Attempt::Retry(reply.describe());
+                }
+                Attempt::Done(reply)
+            },
+            std::thread::sleep,
+        );
+        self.requests += sent;
+        result
+            .map(|(reply, _)| reply)
+            .map_err(|(reason, attempts)| GaveUp {
+                what,
+                reason,
+                attempts,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    #[test]
+    fn backoff_doubles() {
+        let p = RetryPolicy::DEFAULT;
+        let d: Vec<u128> = (1..=3).map(|n| p.delay(n).as_millis()).collect();
+        assert_eq!(d, [500, 1000, 2000]);
+    }
+
+    #[test]
+    fn retries_until_done_and_waits_between() {
+        let waits = RefCell::new(Vec::new());
+        let mut calls = 0;
+        let r = with_retries(
+            RetryPolicy::DEFAULT,
+            || {
+                calls += 1;
+                if calls < 3 {
+                    Attempt::Retry(format!("HTTP 503 #{calls}"))
+                } else {
+                    Attempt::Done("ok")
+                }
+            },
+            |d| waits.borrow_mut().push(d.as_millis()),
+        );
+        assert_eq!(r, Ok(("ok", 3)));
+        assert_eq!(*waits.borrow(), [500, 1000]);
+    }
+
+    #[test]
+    fn gives_up_after_the_bound_with_the_last_reason() {
+        let mut calls = 0;
+        let r: Result<((), u32), _> = with_retries(
+            RetryPolicy {
+                attempts: 3,
+                first_delay: Duration::ZERO,
+            },
+            || {
+                calls += 1;
+                Attempt::Retry(format!("timed out #{calls}"))
+            },
+            |_| {},
+        );
+        assert_eq!(r, Err(("timed out #3".to_string(), 3)));
+        assert_eq!(calls, 3);
+    }
+
+    #[test]
+    fn a_final_answer_is_not_retried() {
+        let mut calls = 0;
+        let r = with_retries(
+            RetryPolicy::DEFAULT,
+            || {
+                calls += 1;
+                Attempt::Done(403)
+            },
+            |_| panic!("no wait"),
+        );
+        assert_eq!(r, Ok((403, 1)));
+    }
+
+    #[test]
+    fn which_statuses_are_retried() {
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(retryable(StatusCode::from_u16(s).unwrap()), "{s}");
+        }
+        for s in [200, 201, 206, 400, 403, 404, 409, 412] {
+            assert!(!retryable(StatusCode::from_u16(s).unwrap()), "{s}");
+        }
+    }
+
+    #[test]
+    fn storage_errors_are_described_from_header_and_xml() {
+        // What Azurite 3.35.0 answered to a Put Blob with a read-only (sp=rl) container SAS.
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-ms-error-code",
+            "AuthorizationPermissionMismatch".parse().unwrap(),
+        );
+        let body = b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Error>\n  <Code>AuthorizationPermissionMismatch</Code>\n  <Message>This request is not authorized to perform this operation using this permission.\nRequestId:40a6bbd1-af23-42ba-88e0-a2d14e9f3bd9\nTime:2026-11-21T23:27:15.725Z</Message>\n</Error>".to_vec();
+        let r = Reply {
+            status: StatusCode::FORBIDDEN,
+            headers,
+            body,
+        };
+        assert_eq!(
+            r.error_code().as_deref(),
+            Some("AuthorizationPermissionMismatch")
+        );
+        assert_eq!(
+            r.describe(),
+            "HTTP 403 AuthorizationPermissionMismatch (This request is not authorized to perform this operation using this permission.)"
+        );
+        let bare = Reply {
+            status: StatusCode::FORBIDDEN,
+            headers: HeaderMap::new(),
+            body: r.body.clone(),
+        };
+        assert_eq!(
+            bare.error_code().as_deref(),
+            Some("AuthorizationPermissionMismatch"),
+            "from the XML body"
+        );
+        let empty = Reply {
+            status: StatusCode::NOT_FOUND,
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+        };
+        assert_eq!(empty.describe(), "HTTP 404");
+    }
+}

@@ -1,0 +1,311 @@
+//! Looking at an `--identity` file before handing it to libssh2. libssh2 answers most problems
+//! with the same "Unable to extract public key from private key" error (unreadable, a public key,
+//! a PuTTY file, an encrypted OpenSSH key without or with the wrong passphrase), so we read the
+//! file first: to say precisely what is wrong, to know whether a passphrase is needed before
+//! connecting, and to tell a wrong passphrase from a broken key afterwards.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use zeroize::Zeroizing;
+
+use super::error::SshError;
+
+/// The container format of a private key file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyFormat {
+    /// `-----BEGIN OPENSSH PRIVATE KEY-----` (ssh-keygen's default since OpenSSH 7.8).
+    OpenSsh,
+    /// `-----BEGIN RSA PRIVATE KEY-----` (PKCS#1).
+    PemRsa,
+    /// `-----BEGIN EC PRIVATE KEY-----` (SEC1).
+    PemEc,
+    /// `-----BEGIN PRIVATE KEY-----` or `ENCRYPTED PRIVATE KEY` (PKCS#8).
+    Pkcs8,
+}
+
+impl KeyFormat {
+    fn name(self) -> &'static str {
+        match self {
+            Self::OpenSsh => "OpenSSH",
+            Self::PemRsa => "PEM RSA",
+            Self::PemEc => "PEM EC",
+            Self::Pkcs8 => "PKCS#8",
+        }
+    }
+}
+
+/// A private key file that libssh2 should be able to use.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyFile {
+    /// Where it is.
+    pub(crate) path: PathBuf,
+    /// Container format.
+    pub(crate) format: KeyFormat,
+    /// Key type when the container names it (`ssh-ed25519`, `ssh-rsa`, `ecdsa-sha2-nistp256`...).
+    pub(crate) key_type: Option<String>,
+    /// Whether a passphrase is needed.
+    pub(crate) encrypted: bool,
+}
+
+impl KeyFile {
+    /// Reads and classifies the key at `path`.
+    pub(crate) fn inspect(path: &Path) -> Result<Self, SshError> {
+        let fail = |reason: String| SshError::KeyFile {
+            file: path.to_path_buf(),
+            reason,
+        };
+        if path.is_dir() {
+            return Err(fail("is a directory".to_owned()));
+        }
+        let bytes = Zeroizing::new(fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?);
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            fail("not a text key file; expected an OpenSSH or PEM private key".to_owned())
+        })?;
+        let (format, key_type, encrypted) = classify(text).map_err(fail)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            format,
+            key_type,
+            encrypted,
+        })
+    }
+
+    /// `OpenSSH ssh-ed25519, encrypted` and the like, for reports.
+    pub(crate) fn describe(&self) -> String {
+        let mut s = self.format.name().to_owned();
+        if let Some(t) = &self.key_type {
+            s.push(' ');
+            s.push_str(t);
+        }
+        if self.encrypted {
+            s.push_str(", encrypted");
+        }
+        s
+    }
+}
+
+/// Key types libssh2 1.11 (OpenSSL backend) signs with and OpenSSH servers accept.
+const SUPPORTED_TYPES: [&str; 5] = [
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+];
+
+fn classify(text: &str) -> Result<(KeyFormat, Option<String>, bool), String> {
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let label = first
+        .strip_prefix("-----BEGIN ")
+        .and_then(|l| l.strip_suffix("-----"));
+    let pem_encrypted = text.lines().any(|l| l.trim() == "Proc-Type: 4,ENCRYPTED");
+    match label {
+        Some("OPENSSH PRIVATE KEY") => {
+            let (key_type, encrypted) = openssh_header(text)?;
+            if !SUPPORTED_TYPES.contains(&key_type.as_str()) {
+                return Err(format!(
+                    "{key_type} keys are not supported; use an ed25519, RSA or ECDSA key"
+                ));
+            }
+            Ok((KeyFormat::OpenSsh, Some(key_type), encrypted))
+        }
+        Some("RSA PRIVATE KEY") => {
+            Ok((KeyFormat::PemRsa, Some("ssh-rsa".to_owned()), pem_encrypted))
+        }
+        Some("EC PRIVATE KEY") => Ok((KeyFormat::PemEc, None, pem_encrypted)),
+        Some("PRIVATE KEY") => Ok((KeyFormat::Pkcs8, None, false)),
+        Some("ENCRYPTED PRIVATE KEY") => Ok((KeyFormat::Pkcs8, None, true)),
+        Some("DSA PRIVATE KEY") => {
+            Err("DSA keys are not supported; use an ed25519, RSA or ECDSA key".to_owned())
+        }
+        Some(other) => Err(format!(
+            "`{other}` is not a supported private key; expected an OpenSSH or PEM private key"
+        )),
+        None if first.starts_with("PuTTY-User-Key-File-") => Err(
+            "a PuTTY key; convert it with `puttygen KEY -O private-openssh -o KEY.openssh`"
+                .to_owned(),
+        ),
+        None if first.starts_with("---- BEGIN SSH2") => {
+            Err("an SSH.com (RFC 4716) key; convert it with `ssh-keygen -i -f KEY`".to_owned())
+        }
+        None if is_public_key_line(first) => {
+            Err("this is a public key; give the private key (the file without .pub)".to_owned())
+        }
+        None => Err("not a private key in a supported format (OpenSSH or PEM)".to_owned()),
+    }
+}
+
+fn is_public_key_line(line: &str) -> bool {
+    ["ssh-", "ecdsa-", "sk-"]
+        .iter()
+        .any(|p| line.starts_with(p))
+        && line.split_whitespace().count() >= 2
+}
+
+/// Reads the unencrypted header of an `openssh-key-v1` container (PROTOCOL.key): cipher name
+/// and the first public key's type.
+fn openssh_header(text: &str) -> Result<(String, bool), String> {
+    let malformed = || "malformed OpenSSH private key".to_owned();
+    let body: String = text
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| !l.starts_with("-----BEGIN"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    let raw = Zeroizing::new(STANDARD.decode(body).map_err(|_| malformed())?);
+    let rest = raw
+        .strip_prefix(b"openssh-key-v1\0".as_slice())
+        .ok_or_else(malformed)?;
+    let (cipher, rest) = ssh_string(rest).ok_or_else(malformed)?;
+    let (_kdf, rest) = ssh_string(rest).ok_or_else(malformed)?;
+    let (_kdf_options, rest) = ssh_string(rest).ok_or_else(malformed)?;
+    let rest = rest.get(4..).ok_or_else(malformed)?; // number of keys
+    let (public, _) = ssh_string(rest).ok_or_else(malformed)?;
+    let (key_type, _) = ssh_string(public).ok_or_else(malformed)?;
+    let key_type = String::from_utf8(key_type.to_vec()).map_err(|_| malformed())?;
+    Ok((key_type, cipher != b"none"))
+}
+
+/// An SSH `string`: u32 big-endian length, then the bytes.
+fn ssh_string(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = u32::from_be_bytes(b.get(..4)?.try_into().ok()?) as usize;
+    let end = 4usize.checked_add(len)?;
+    Some((b.get(4..end)?, b.get(end..)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    use super::*;
+
+    /// Makes a real key with ssh-keygen (openssh-client is a test prerequisite).
+    fn keygen(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+        let path = dir.join(name);
+        let out = Command::new("ssh-keygen")
+            .args(["-q", "-C", "", "-f"])
+            .arg(&path)
+            .args(args)
+            .output()
+            .expect("ssh-keygen is missing: install openssh-client (tests/lab/install-prereqs.sh)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        path
+    }
+
+    #[test]
+    fn classifies_real_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let cases = [
+            (
+                keygen(d, "ed", &["-t", "ed25519", "-N", ""]),
+                "OpenSSH ssh-ed25519",
+            ),
+            (
+                keygen(d, "ed_enc", &["-t", "ed25519", "-N", "pass-phrase"]),
+                "OpenSSH ssh-ed25519, encrypted",
+            ),
+            (
+                keygen(d, "ec", &["-t", "ecdsa", "-N", ""]),
+                "OpenSSH ecdsa-sha2-nistp256",
+            ),
+            (
+                keygen(
+                    d,
+                    "rsa_pem",
+                    &["-t", "rsa", "-b", "2048", "-m", "PEM", "-N", ""],
+                ),
+                "PEM RSA ssh-rsa",
+            ),
+            (
+                keygen(
+                    d,
+                    "rsa_pem_enc",
+                    &["-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "pass-phrase"],
+                ),
+                "PEM RSA ssh-rsa, encrypted",
+            ),
+            (
+                keygen(d, "ec_pem", &["-t", "ecdsa", "-m", "PEM", "-N", ""]),
+                "PEM EC",
+            ),
+            (
+                keygen(
+                    d,
+                    "p8_enc",
+                    &[
+                        "-t",
+                        "rsa",
+                        "-b",
+                        "2048",
+                        "-m",
+                        "PKCS8",
+                        "-N",
+                        "pass-phrase",
+                    ],
+                ),
+                "PKCS#8, encrypted",
+            ),
+        ];
+        for (path, want) in cases {
+            let k = KeyFile::inspect(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(k.describe(), want, "{}", path.display());
+        }
+    }
+
+    #[test]
+    fn refuses_what_libssh2_cannot_use_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let ed = keygen(d, "ed", &["-t", "ed25519", "-N", ""]);
+        let putty = d.join("k.ppk");
+        fs::write(
+            &putty,
+            "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n",
+        )
+        .unwrap();
+        let junk = d.join("junk");
+        fs::write(&junk, "hello\n").unwrap();
+        let binary = d.join("bin");
+        fs::write(&binary, [0xff, 0xfe, 0x00]).unwrap();
+        for (path, want) in [
+            (ed.with_extension("pub"), "this is a public key"),
+            (putty, "PuTTY"),
+            (junk, "not a private key"),
+            (binary, "not a text key file"),
+            (d.join("missing"), "cannot read: No such file"),
+            (d.to_path_buf(), "is a directory"),
+        ] {
+            let err = KeyFile::inspect(&path).unwrap_err().to_string();
+            assert!(err.contains(want), "{}: {err}", path.display());
+            assert!(
+                err.starts_with(&format!("key file {}: ", path.display())),
+                "{err}"
+            );
+        }
+        let broken = d.join("broken");
+        fs::write(
+            &broken,
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        assert!(
+            KeyFile::inspect(&broken)
+                .unwrap_err()
+                .to_string()
+                .contains("malformed")
+        );
+    }
+}

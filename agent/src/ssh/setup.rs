@@ -1,0 +1,211 @@
+//! Turning the target flags into everything a connection needs, before any network traffic:
+//! the parsed target, the host key policy and the credentials. Secrets are fetched here from
+//! their only allowed sources (an environment variable named by a flag, the first line of stdin,
+//! or a no-echo prompt on a terminal), so a prompt never holds an open connection waiting and a
+//! missing secret is reported before connecting.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use super::error::SshError;
+use super::host_key::{Fingerprint, HostKeyPolicy};
+use super::keyfile::KeyFile;
+use super::secret::Secret;
+use super::target::SshTarget;
+use crate::cli::TargetArgs;
+
+/// The system-wide known hosts file, read (never written) when `--known-hosts` is not given.
+const GLOBAL_KNOWN_HOSTS: &str = "/etc/ssh/ssh_known_hosts";
+
+/// A private key and the passphrase that unlocks it.
+#[derive(Debug, Clone)]
+pub(crate) struct Identity {
+    /// The key file.
+    pub(crate) key: KeyFile,
+    /// Its passphrase, when the key is encrypted.
+    pub(crate) passphrase: Option<Secret>,
+}
+
+/// The credentials to try, in this order: key, agent, password.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Credentials {
+    /// `--identity` (plus passphrase).
+    pub(crate) identity: Option<Identity>,
+    /// The `SSH_AUTH_SOCK` to use, when neither a key nor a password was given.
+    pub(crate) agent: Option<String>,
+    /// Login password (`--password-env`, `--password-stdin` or the prompt).
+    pub(crate) password: Option<Secret>,
+    /// sudo password: `--sudo-password-env`, else the login password; none means `sudo -n`.
+    pub(crate) sudo_password: Option<Secret>,
+}
+
+/// Everything needed to open an authenticated session.
+#[derive(Debug, Clone)]
+pub(crate) struct SshSetup {
+    /// Where to connect.
+    pub(crate) target: SshTarget,
+    /// Limit for the TCP connect and, separately, for the SSH handshake.
+    pub(crate) connect_timeout: Duration,
+    /// Which host keys to trust.
+    pub(crate) host_keys: HostKeyPolicy,
+    /// Who to log in as.
+    pub(crate) credentials: Credentials,
+}
+
+impl SshSetup {
+    /// Builds the setup for `url` (an `ssh://` target) from the target flags, reading secrets from
+    /// the environment, stdin or the terminal as the flags say.
+    pub(crate) fn from_args(url: &str, args: &TargetArgs) -> Result<Self, SshError> {
+        let target = SshTarget::parse(url).map_err(|reason| SshError::BadTarget {
+            url: url.to_owned(),
+            reason,
+        })?;
+        if args.connect_timeout == 0 {
+            return Err(SshError::Input(
+                "--connect-timeout must be at least 1 second".to_owned(),
+            ));
+        }
+        let host_keys = host_key_policy(args)?;
+        let interactive = std::io::stdin().is_terminal();
+
+        let identity = match &args.identity {
+            None => None,
+            Some(path) => {
+                let key = KeyFile::inspect(path)?;
+                let passphrase = if !key.encrypted {
+                    if args.passphrase_env.is_some() {
+                        tracing::warn!(
+                            "{} is not encrypted; --passphrase-env is not used",
+                            path.display()
+                        );
+                    }
+                    None
+                } else if let Some(var) = &args.passphrase_env {
+                    Some(env_secret("--passphrase-env", var)?)
+                } else if interactive {
+                    Some(prompt(&format!("Passphrase for key {}: ", path.display()))?)
+                } else {
+                    return Err(SshError::Input(format!(
+                        "key file {} is encrypted: give --passphrase-env VAR (no terminal to ask on)",
+                        path.display()
+                    )));
+                };
+                Some(Identity { key, passphrase })
+            }
+        };
+
+        let agent_socket = std::env::var("SSH_AUTH_SOCK")
+            .ok()
+            .filter(|s| !s.is_empty());
+        let password = if let Some(var) = &args.password_env {
+            Some(env_secret("--password-env", var)?)
+        } else if args.password_stdin {
+            Some(stdin_secret()?)
+        } else if identity.is_none() && agent_socket.is_none() && interactive {
+            Some(prompt(&format!(
+                "Password for {}@{}: ",
+                target.user, target.host
+            ))?)
+        } else {
+            None
+        };
+        let agent = if identity.is_none() && password.is_none() {
+            agent_socket
+        } else {
+            None
+        };
+        if identity.is_none() && password.is_none() && agent.is_none() {
+            return Err(SshError::NoCredentials {
+                target: format!("{}@{}", target.user, target.host),
+            });
+        }
+        let sudo_password = match &args.sudo_password_env {
+            Some(var) => Some(env_secret("--sudo-password-env", var)?),
+            None => password.clone(),
+        };
+        Ok(Self {
+            target,
+            connect_timeout: Duration::from_secs(args.connect_timeout),
+            host_keys,
+            credentials: Credentials {
+                identity,
+                agent,
+                password,
+                sudo_password,
+            },
+        })
+    }
+}
+
+fn host_key_policy(args: &TargetArgs) -> Result<HostKeyPolicy, SshError> {
+    let pin = match &args.host_key {
+        Some(p) => Some(
+            Fingerprint::parse(p).map_err(|e| SshError::Input(format!("--host-key {p}: {e}")))?,
+        ),
+        None => None,
+    };
+    let (known_hosts, read_only) = match &args.known_hosts {
+        Some(f) => (f.clone(), Vec::new()),
+        None => {
+            let home = std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .ok_or_else(|| {
+                    SshError::Input(
+                        "cannot find ~/.ssh/known_hosts: HOME is not set; pass --known-hosts FILE"
+                            .to_owned(),
+                    )
+                })?;
+            (
+                PathBuf::from(home).join(".ssh/known_hosts"),
+                vec![PathBuf::from(GLOBAL_KNOWN_HOSTS)],
+            )
+        }
+    };
+    Ok(HostKeyPolicy {
+        known_hosts,
+        read_only,
+        pin,
+        accept_new: args.accept_new_host_key,
+    })
+}
+
+/// A secret from the environment variable `var`, named by `flag`.
+fn env_secret(flag: &str, var: &str) -> Result<Secret, SshError> {
+    match std::env::var(var) {
+        Ok(v) if v.is_empty() => Err(SshError::Input(format!(
+            "{flag} {var}: the environment variable is empty"
+        ))),
+        Ok(v) => Ok(Secret::new(v)),
+        Err(std::env::VarError::NotPresent) => Err(SshError::Input(format!(
+            "{flag} {var}: the environment variable is not set"
+        ))),
+        Err(std::env::VarError::NotUnicode(_)) => Err(SshError::Input(format!(
+            "{flag} {var}: the value is not valid UTF-8"
+        ))),
+    }
+}
+
+/// The first line of stdin, without its line ending.
+fn stdin_secret() -> Result<Secret, SshError> {
+    let mut line = Zeroizing::new(String::new());
+    let n = std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+        SshError::Input(format!("--password-stdin: cannot read standard input: {e}"))
+    })?;
+    let value = line.trim_end_matches(['\n', '\r']);
+    if n == 0 || value.is_empty() {
+        return Err(SshError::Input(
+            "--password-stdin: the first line of standard input is empty".to_owned(),
+        ));
+    }
+    Ok(Secret::new(value.to_owned()))
+}
+
+/// Asks on the terminal without echo.
+fn prompt(text: &str) -> Result<Secret, SshError> {
+    let value = rpassword::prompt_password(text)
+        .map_err(|e| SshError::Input(format!("cannot read from the terminal: {e}")))?;
+    Ok(Secret::new(value))
+}

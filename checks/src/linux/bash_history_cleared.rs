@@ -1,0 +1,149 @@
+//! TestID 48 `Bash History`: shell history left in the image leaks whatever was typed while it
+//! was built (passwords on command lines, internal host names, tokens).
+
+use crate::evidence::Evidence;
+use crate::meta::{Meta, Os, Severity};
+use crate::probe::ProbeId;
+use crate::verdict::{Status, Verdict};
+use crate::{Check, Unevaluable};
+
+/// Shell history files of root and every login-shell account are empty (or small, by profile).
+#[derive(Debug)]
+pub struct BashHistoryCleared;
+
+static META: Meta = Meta {
+    id: "bash-history-cleared",
+    title: "Shell history cleared",
+    test_id: Some("48"),
+    test_case_name: Some("Bash History"),
+    description: "Bash history files should be cleared before creating the VM image.",
+    rationale: "The toolkit failed an image whose bash history was larger than 1 KB (certification \
+                FAQ); LISA and Microsoft's older image BVTs require every history file to be empty. \
+                vmcert looks, like LISA, in the home of root and of every /etc/passwd account whose \
+                shell ends in `sh`, at .bash_history, .zsh_history, .sh_history and .history. The \
+                size limit comes from the profile (`history_max_bytes`).",
+    remediation: "Before capturing the image, empty the history of every account, root included \
+                  (`cat /dev/null > ~/.bash_history && history -c`), or delete the files, and end \
+                  the session without writing history again (`export HISTSIZE=0`, or run \
+                  `waagent -deprovision+user` last).",
+    os: Os::Linux,
+    severity: Severity::High,
+    since: "0.1.0",
+    inferred: false,
+    outcomes: &[Status::Pass, Status::Fail, Status::Error],
+    knobs: &["history_max_bytes"],
+};
+
+const PROBE: ProbeId = "history-files";
+
+impl Check for BashHistoryCleared {
+    fn meta(&self) -> &Meta {
+        &META
+    }
+
+    fn probes(&self) -> &[ProbeId] {
+        &[PROBE]
+    }
+
+    fn evaluate(&self, ev: &Evidence) -> Verdict {
+        let required = ev.thresholds().history_max_bytes.to_string();
+        evaluate(ev).unwrap_or_else(|e| Verdict::from(e).with_required(required))
+    }
+}
+
+/// One history file the probe found.
+#[derive(Debug, PartialEq, Eq)]
+struct HistoryFile<'a> {
+    user: &'a str,
+    path: &'a str,
+    bytes: u64,
+}
+
+/// Parses the probe's `user<TAB>path<TAB>bytes` lines; a path listed twice (two accounts sharing
+/// a home) is kept once.
+fn parse(out: &str) -> Result<Vec<HistoryFile<'_>>, Unevaluable> {
+    let mut files: Vec<HistoryFile<'_>> = Vec::new();
+    for line in out.lines().filter(|l| !l.trim().is_empty()) {
+        let mut fields = line.split('\t');
+        let (Some(user), Some(path), Some(size), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return Err(Unevaluable::new(format!(
+                "unexpected line from the history probe: `{line}`"
+            )));
+        };
+        let bytes = size.trim().parse::<u64>().map_err(|_| {
+            Unevaluable::new(format!(
+                "could not read the size of {path} (wc printed `{}`)",
+                size.trim()
+            ))
+        })?;
+        if !files.iter().any(|f| f.path == path) {
+            files.push(HistoryFile { user, path, bytes });
+        }
+    }
+    Ok(files)
+}
+
+fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
+    let max = ev.thresholds().history_max_bytes;
+    let required = max.to_string();
+    let out = ev.stdout(PROBE)?;
+    let files = parse(&out)?;
+    if files.is_empty() {
+        return Ok(Verdict::new(
+            Status::Pass,
+            "No file Exist",
+            required,
+            "No shell history file exists in the home of root or of any login-shell account.",
+        ));
+    }
+    let actual = files
+        .iter()
+        .map(|f| format!("{} ({} bytes)", f.path, f.bytes))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let limit = if max == 0 {
+        "empty".to_string()
+    } else {
+        format!("at most {max} bytes")
+    };
+    let too_big: Vec<String> = files
+        .iter()
+        .filter(|f| f.bytes > max)
+        .map(|f| format!("{} of {} ({} bytes)", f.path, f.user, f.bytes))
+        .collect();
+    if too_big.is_empty() {
+        let message = format!(
+            "{} shell history file(s) found, all {limit} as required.",
+            files.len()
+        );
+        return Ok(Verdict::new(Status::Pass, actual, required, message));
+    }
+    let message = format!(
+        "Shell history must be {limit}, but {} file(s) are larger: {}. Empty or delete them before \
+         capturing the image; they may hold passwords or commands typed while building it.",
+        too_big.len(),
+        too_big.join(", ")
+    );
+    Ok(Verdict::new(Status::Fail, actual, required, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_homes_are_counted_once() {
+        let files =
+            parse("root\t/root/.bash_history\t12\ntoor\t/root/.bash_history\t12\n").unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].user, "root");
+    }
+
+    #[test]
+    fn unreadable_size_is_unevaluable() {
+        let err = parse("azureuser\t/home/azureuser/.bash_history\t\n").unwrap_err();
+        assert!(err.0.contains("/home/azureuser/.bash_history"), "{}", err.0);
+    }
+}
