@@ -11,21 +11,21 @@ use winrm_rs::{
     WinrmError,
 };
 
-const USER: &str = "vmcert";
-const PASSWORD: &str = "Cert-Pa55word!";
+pub(crate) const USER: &str = "vmcert";
+pub(crate) const PASSWORD: &str = "Cert-Pa55word!";
 
-fn winrm_dir() -> PathBuf {
+pub(crate) fn winrm_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("winrm")
 }
 
 /// One server started by tests/winrm/start.sh, stopped by stop.sh when dropped.
-struct WinrmServer {
-    state: tempfile::TempDir,
-    info: serde_json::Value,
+pub(crate) struct WinrmServer {
+    pub(crate) state: tempfile::TempDir,
+    pub(crate) info: serde_json::Value,
 }
 
 impl WinrmServer {
-    fn start(args: &[&str]) -> Self {
+    pub(crate) fn start(args: &[&str]) -> Self {
         let state = tempfile::tempdir().expect("tempdir");
         let user = format!("{USER}:{PASSWORD}");
         let out = Command::new(winrm_dir().join("start.sh"))
@@ -46,13 +46,13 @@ impl WinrmServer {
         WinrmServer { state, info }
     }
 
-    fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         let port = self.info["port"].as_u64().expect("port");
         u16::try_from(port).expect("port fits u16")
     }
 
     /// The server's counters (stats.json is written before each response is sent).
-    fn stats(&self) -> serde_json::Value {
+    pub(crate) fn stats(&self) -> serde_json::Value {
         let path = self.info["stats_file"].as_str().expect("stats_file");
         serde_json::from_slice(&std::fs::read(path).expect("read stats.json")).expect("stats json")
     }
