@@ -13,13 +13,20 @@
 //!   `@{ Index = N; Id = '<id>'; Timeout = <s>; Cap = <bytes>; Admin = $true|$false; Code = '<base64 of the UTF-8 fragment>' }`,
 //!   one per line, so the script is pure ASCII and no fragment can break its quoting;
 //! - probes run in a runspace pool, `lanes` at a time (`[PowerShell]::Create()` +
-//!   `BeginInvoke`), each in a local scope; one that passes its timeout is stopped with
-//!   `BeginStop` and reported as timed out; output and error text are cut at the cap;
+//!   `BeginInvoke`), each in a local scope that starts with `$ErrorActionPreference = 'Stop'`
+//!   (runspaces do not inherit it, and the Windows fragments rely on every failure being
+//!   terminating); one that passes its timeout is stopped with `BeginStop` and reported as timed
+//!   out, and the process ends with `[Environment]::Exit(0)` after the `done` frame rather than
+//!   wait for a WMI call that ignores Stop; output and error text are cut at the cap;
 //! - a fragment that does not parse, or needs an administrator when the account is not an
 //!   elevated one, does not run: its frame carries the reason;
 //! - rc is 0 when the probe wrote no error record, 1 when it wrote one or stopped on a
-//!   terminating error (stderr then holds the messages), so "the probe worked" never depends on
-//!   what the fragment printed.
+//!   terminating error (stderr then holds the records as the console shows them), so "the probe
+//!   worked" never depends on what the fragment printed.
+//!
+//! None of this could be run here (no PowerShell on the build machine): the tests parse the
+//! script and every fragment with a PowerShell grammar, and tests/winrm's vmcert handler plays
+//! the script's documented behaviour over real WS-Man.
 //!
 //! Frames are single lines written with `[Console]::Out` and flushed, in completion order.
 //! `<M>` is `#vmcert:<nonce>:`, the nonce random per script and never written contiguously in
