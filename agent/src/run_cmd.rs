@@ -174,7 +174,10 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         record(
             dir,
             &gathered.evidence,
-            &format!("vmcert run on {place} at {}", started.to_rfc3339()),
+            &match &winrm_target {
+                Some(t) => format!("vmcert run --target {t} at {}", started.to_rfc3339()),
+                None => format!("vmcert run --local on {host} at {}", started.to_rfc3339()),
+            },
         )?;
         log.line(format!("raw evidence recorded in {}", dir.display()));
     }
