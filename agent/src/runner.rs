@@ -531,11 +531,13 @@ mod tests {
     #[test]
     fn selection_by_os_only_and_skip() {
         let packs = pack();
-        let builtin: Vec<&str> = registry::for_os(Os::Linux).map(|c| c.meta().id).collect();
+        let builtin: Vec<&str> = vmcert_checks::registry::for_os(Os::Linux)
+            .map(|c| c.meta().id)
+            .collect();
         let all = select(Os::Linux, &packs, &[], &[]).unwrap();
-        let mut expected = builtin.clone();
-        expected.push("always-true");
-        assert_eq!(ids(&all), expected);
+        // Built-in checks in registry order, then the pack's Linux check; never the Windows one.
+        assert_eq!(ids(&all)[..builtin.len()], builtin[..]);
+        assert_eq!(ids(&all)[builtin.len()..], ["always-true"]);
         assert_eq!(all[builtin.len()].source, "site.toml");
         assert_eq!(
             ids(&select(Os::Linux, &packs, &["always-true".into()], &[]).unwrap()),

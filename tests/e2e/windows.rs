@@ -154,6 +154,29 @@ fn op(stats: &serde_json::Value, name: &str) -> u64 {
     stats["operations"][name].as_u64().unwrap_or(0)
 }
 
+/// The handler's own suite: it prints exactly the golden fixtures of the Windows checks, and
+/// plays the script (frames, timing, timeouts, admin-only probes) as documented.
+#[test]
+fn the_vmcert_handler_prints_what_the_windows_fixtures_say() {
+    let venv = Command::new(winrm_dir().join("venv.sh")).output().unwrap();
+    assert!(
+        venv.status.success(),
+        "tests/winrm/venv.sh failed (python3 with venv and PyPI are needed): {}",
+        text(&venv.stderr)
+    );
+    let python = text(&venv.stdout).trim().to_string();
+    let out = Command::new(&python)
+        .arg(winrm_dir().join("test_vmcert_handler.py"))
+        .output()
+        .unwrap();
+    let log = text(&out.stderr);
+    assert!(out.status.success(), "vmcert handler suite failed:\n{log}");
+    assert!(
+        log.contains("\nOK"),
+        "vmcert handler suite did not report OK:\n{log}"
+    );
+}
+
 #[test]
 fn expected_statuses_cover_every_windows_check_with_a_fail_or_warning() {
     let all = expected();

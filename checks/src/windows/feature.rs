@@ -121,6 +121,7 @@ mod tests {
     use crate::evidence::ProbeOutput;
     use crate::registry;
     use crate::windows::probes::FEATURE_NAMES;
+    use crate::windows::*;
 
     #[test]
     fn every_feature_check_reads_names_the_probe_asks_for() {
@@ -157,7 +158,6 @@ mod tests {
         }
     }
 
-    use crate::windows::*;
     const ALL_FEATURE_CHECKS: [&FeatureNotInstalled; 13] = [
         &FAILOVER_CLUSTERING_DISABLED,
         &DHCP_SERVER_DISABLED,

@@ -3,7 +3,7 @@
 //!
 //! Three quirks of Windows PowerShell 5.1 are handled once, here, instead of in every check:
 //! a pipeline of one object serializes as a bare object and a pipeline of none as nothing
-//! ([`rows`], [`List`]); an array that PowerShell wrapped in a `PSObject` serializes as
+//! (`rows`, [`List`]); an array that PowerShell wrapped in a `PSObject` serializes as
 //! `{"value":[...],"Count":n}` ([`List`]); and a `DateTime` serializes as `"\/Date(ms)\/"`,
 //! or as `{"value":"\/Date(ms)\/","DisplayHint":2,"DateTime":"..."}` when it carries
 //! PowerShell's extended properties ([`JsonDate`]).
@@ -77,7 +77,9 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for List<T> {
             Value::Null => Vec::new(),
             Value::Array(a) => a,
             Value::Object(mut m)
-                if m.len() == 2 && m.contains_key("Count") && m["value"].is_array() =>
+                if m.len() == 2
+                    && m.contains_key("Count")
+                    && m.get("value").is_some_and(Value::is_array) =>
             {
                 match m.remove("value") {
                     Some(Value::Array(a)) => a,
@@ -212,6 +214,8 @@ mod tests {
             names("{\"value\":[{\"Name\":\"a\"},{\"Name\":\"b\"}],\"Count\":2}"),
             ["a", "b"]
         );
+        // An object that merely has a Count property is one row, not a wrapped array.
+        assert_eq!(names("{\"Name\":\"c\",\"Count\":2}"), ["c"]);
     }
 
     #[test]

@@ -17,11 +17,9 @@ Knobs, in the profile's optional `vmcert_handler` object:
   timing_scale     multiplies every probe's duration (default 1.0; 0 = every probe at start-up)
   hang             probe ids that never finish, so the script's per-probe timeout fires
   pid              the process id the start frame reports (default 4242)
-Profile data that only this handler reads (all optional): `files[].generalize_lines`,
-`files[].file_version_string`, `network.adapters[].ipv6_addresses[]` as
-{address, prefix_length, prefix_origin, suffix_origin}, `scheduled_tasks[].actions[]` as a
-command line string or {execute, arguments, working_directory}, `windows_update.search_error`
-(an HRESULT such as 0x8024402C: the search fails as it does offline).
+Which profile fields each probe reads is tables in tests/winrm/README.md ("What the Windows
+probes read from the profile"); this module follows it. One addition: `os.product_type` 1 (a
+client edition) has no Get-WindowsFeature, and always the BitLocker module.
 """
 
 from __future__ import annotations
@@ -320,7 +318,8 @@ class VmcertHandler:
                     "Version": os_["version"],
                     "BuildNumber": os_["build_number"],
                     "OSArchitecture": os_["os_architecture"],
-                    "CSName": host.upper(),
+                    # The NetBIOS name: upper case, at most 15 characters.
+                    "CSName": host.upper()[:15],
                     "Hostname": host,
                 }
             )
@@ -433,13 +432,13 @@ class VmcertHandler:
         return Answer(ps_json(doc) + "\n", seconds=0.4)
 
     def probe_pending_updates(self, code: str, login: str) -> Answer:
-        error = self.m.get("windows_update", {}).get("search_error")
+        error = self.m.get("windows_update_search_error")
         if error:
             dated = [h for h in self.m["hotfixes"] if h.get("installed_on")]
             newest = max(dated, key=lambda h: h["installed_on"], default=None)
             doc = {
                 "SearchSucceeded": False,
-                "SearchError": f'Exception calling "Search" with "1" argument(s): "Exception from HRESULT: {error}"',
+                "SearchError": error,
                 "NewestHotFixID": newest["hotfix_id"] if newest else None,
                 "NewestHotFixInstalledOn": PsDate(newest["installed_on"]) if newest else None,
             }
@@ -474,9 +473,6 @@ class VmcertHandler:
         actions = []
         for t in self.m.get("scheduled_tasks", []):
             for a in t.get("actions", []):
-                if isinstance(a, str):
-                    execute, _, args = a.partition(" ")
-                    a = {"execute": execute, "arguments": args or None}
                 line = "{} {} {}".format(a.get("execute") or "", a.get("arguments") or "", a.get("working_directory") or "")
                 if DRIVE_PATH.search(line):
                     actions.append(
@@ -520,16 +516,19 @@ class VmcertHandler:
 
     def probe_rdp_settings(self, code: str, login: str) -> Answer:
         ts = "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server"
-        group = next((g for g in self.m.get("firewall_rule_groups", []) if g["display_group"] == "Remote Desktop"), None)
-        rules = []
-        if group is not None:
-            on = "True" if group["enabled"] else "False"
-            for name, shown in (
-                ("RemoteDesktop-UserMode-In-TCP", "Remote Desktop - User Mode (TCP-In)"),
-                ("RemoteDesktop-UserMode-In-UDP", "Remote Desktop - User Mode (UDP-In)"),
-                ("RemoteDesktop-Shadow-In-TCP", "Remote Desktop - Shadow (TCP-In)"),
-            ):
-                rules.append({"Name": name, "DisplayName": shown, "Enabled": on, "Direction": "Inbound"})
+        # The fragment selects Get-NetFirewallRule rows by the group's language-independent name.
+        group = next(
+            (g for g in self.m.get("firewall_rule_groups", []) if g.get("group") == "@FirewallAPI.dll,-28752"), None
+        )
+        rules = [
+            {
+                "Name": r["name"],
+                "DisplayName": r["display_name"],
+                "Enabled": "True" if r["enabled"] else "False",
+                "Direction": r["direction"],
+            }
+            for r in (group or {}).get("rules", [])
+        ]
         doc = {
             "fDenyTSConnections": self.reg(ts, "fDenyTSConnections"),
             "PolicyDenyTSConnections": self.reg(
@@ -542,7 +541,13 @@ class VmcertHandler:
 
     def probe_disk0_size(self, code: str, login: str) -> Answer:
         d = next(d for d in self.m["disks"] if d["number"] == 0)
-        doc = {"Number": 0, "FriendlyName": d["friendly_name"], "Size": d["size_bytes"], "IsBoot": True, "IsSystem": True}
+        doc = {
+            "Number": 0,
+            "FriendlyName": d["friendly_name"],
+            "Size": d["size_bytes"],
+            "IsBoot": d["is_boot"],
+            "IsSystem": d["is_system"],
+        }
         return Answer(ps_json(doc) + "\n", seconds=0.3)
 
     def probe_srv_sys_versions(self, code: str, login: str) -> Answer:
@@ -557,7 +562,7 @@ class VmcertHandler:
                     {
                         "Name": name,
                         "Exists": True,
-                        "FileVersion": f.get("file_version_string", f"{v} (WinBuild.160101.0800)"),
+                        "FileVersion": f["file_version_text"],
                         "Version": v,
                     }
                 )
