@@ -88,7 +88,7 @@ struct OsFacts {
 pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
     if args.target.local {
         bail!(
-            "connect tests a connection: give --target ssh://USER@HOST[:PORT] (--local has nothing to connect to)"
+            "connect tests a connection: give --target ssh://USER@HOST[:PORT] or winrms://USER@HOST[:PORT] (--local has nothing to connect to)"
         );
     }
     let url = args
@@ -96,8 +96,8 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
         .target
         .as_deref()
         .context("--target is required")?;
-    if url.starts_with("winrm://") || url.starts_with("winrms://") {
-        bail!("--target {url}: connect supports ssh:// targets only so far");
+    if crate::transport::winrm::is_winrm_url(url) {
+        return crate::transport::winrm::connect::run(args, url);
     }
     let setup = SshSetup::from_args(url, &args.target)?;
     let session = SshSession::connect(&setup)?;

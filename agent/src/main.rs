@@ -13,6 +13,7 @@ mod report;
 mod run_cmd;
 mod runner;
 mod sas;
+mod secret;
 mod ssh;
 mod transport;
 mod upload;

@@ -54,6 +54,8 @@ const MAX_LINE: usize = 16 * 1024;
 
 const TEMPLATE: &str = include_str!("probe_script/script.sh");
 
+pub(crate) mod powershell;
+
 /// One probe to run on a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ProbeSpec {

@@ -24,23 +24,33 @@ use crate::questionnaire::{self, AskMode};
 use crate::report::model::{self, RunInfo, RunReport, Summary, TargetInfo, Tool};
 use crate::report::{ReportBundle, write_zip};
 use crate::runner::{self, RunLog};
-use crate::transport::Transport as _;
+use crate::transport::Transport;
 use crate::transport::local::LocalTransport;
+use crate::transport::winrm;
 
 /// Runs `vmcert run`.
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    if let Some(target) = &args.target.target {
-        bail!(
-            "--target {target}: this build runs only --local; the SSH and WinRM transports are not built yet"
-        );
-    }
+    // A WinRM target is a Windows VM; --local certifies this (Linux) machine.
+    let winrm_target = match &args.target.target {
+        Some(url) if winrm::is_winrm_url(url) => Some(
+            winrm::WinrmTarget::parse(url).map_err(|e| anyhow::anyhow!("--target {url}: {e}"))?,
+        ),
+        Some(target) => bail!(
+            "--target {target}: `run` reaches --local and winrm:// or winrms:// targets in this build; ssh:// is not wired into `run` yet"
+        ),
+        None => None,
+    };
     if let Some(url) = &args.upload {
         crate::upload::container_url(url).context("--upload")?;
     }
     if args.timeout == 0 {
         bail!("--timeout must be at least 1 second");
     }
-    let os = Os::Linux;
+    let os = if winrm_target.is_some() {
+        Os::Windows
+    } else {
+        Os::Linux
+    };
     let profile = Profile::from(args.profile);
     let launched = Local::now();
 
@@ -52,7 +62,10 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if selected.is_empty() {
         bail!("no check is left to run after --checks/--skip");
     }
-    let host = local_hostname();
+    let host = match &winrm_target {
+        Some(t) => t.host.trim_matches(['[', ']']).to_string(),
+        None => local_hostname(),
+    };
     let name = args.name.clone().unwrap_or_else(|| host.clone());
     let out = args
         .out
@@ -64,6 +77,15 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--record {}: cannot create the directory", dir.display()))?;
     }
     let answers = questionnaire::load_answers(args.answers.as_deref(), os)?;
+    // Connect (and authenticate) before the questionnaire, so a refused connection costs no
+    // answers; a connection failure is exit 2 without a report.
+    let mut transport: Box<dyn Transport> = match &args.target.target {
+        Some(url) => {
+            let setup = winrm::WinrmSetup::from_args(url, &args.target)?;
+            Box::new(winrm::WinrmTransport::connect(&setup)?)
+        }
+        None => Box::new(LocalTransport::new()),
+    };
     let mode = if std::io::stdin().is_terminal() && !args.non_interactive {
         AskMode::Prompt
     } else if args.allow_unanswered {
@@ -77,8 +99,12 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let mut log = RunLog::default();
     let started = Utc::now();
     let today = launched.date_naive();
+    let place = match &winrm_target {
+        Some(t) => t.to_string(),
+        None => "this machine (local)".to_string(),
+    };
     log.line(format!(
-        "vmcert {} run `{name}` on this machine (local), {os}, profile {profile}, per-probe timeout {} s",
+        "vmcert {} run `{name}` on {place}, {os}, profile {profile}, per-probe timeout {} s",
         env!("CARGO_PKG_VERSION"),
         args.timeout
     ));
@@ -114,10 +140,9 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             .join(", ")
     ));
 
-    let mut transport = LocalTransport::new();
     let progress = Progress::start(specs.len(), transport.kind());
     let gathered = runner::gather(
-        &mut transport,
+        transport.as_mut(),
         &specs,
         profile,
         &mut log,
@@ -129,7 +154,10 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let checks = runner::evaluate(&selected, &gathered, &waivers, today, &mut log);
     let summary = runner::summarize(&checks, &questions);
     let code = runner::exit_code(&checks, gathered.interrupted.is_some());
-    let facts = runner::linux_facts(&gathered.evidence, &mut log);
+    let facts = match os {
+        Os::Windows => runner::windows_facts(&gathered.evidence, &mut log),
+        Os::Linux => runner::linux_facts(&gathered.evidence, &mut log),
+    };
     let finished = Utc::now();
     log.line(format!(
         "finished in {} ms: {} pass, {} warning, {} fail, {} not applicable, {} error ({} waived); exit {code}",
@@ -146,7 +174,10 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         record(
             dir,
             &gathered.evidence,
-            &format!("vmcert run --local on {host} at {}", started.to_rfc3339()),
+            &match &winrm_target {
+                Some(t) => format!("vmcert run --target {t} at {}", started.to_rfc3339()),
+                None => format!("vmcert run --local on {host} at {}", started.to_rfc3339()),
+            },
         )?;
         log.line(format!("raw evidence recorded in {}", dir.display()));
     }
@@ -169,11 +200,16 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         },
         target: TargetInfo {
             transport: transport.kind().to_string(),
-            host: "localhost".to_string(),
-            port: None,
-            user: std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .ok(),
+            host: winrm_target
+                .as_ref()
+                .map_or_else(|| "localhost".to_string(), |t| t.host.clone()),
+            port: winrm_target.as_ref().map(|t| t.port),
+            user: match &winrm_target {
+                Some(t) => Some(t.user.clone()),
+                None => std::env::var("USER")
+                    .or_else(|_| std::env::var("LOGNAME"))
+                    .ok(),
+            },
             os,
             facts,
         },

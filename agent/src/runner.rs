@@ -469,6 +469,30 @@ pub(crate) fn linux_facts(ev: &Evidence, log: &mut RunLog) -> BTreeMap<String, S
     facts
 }
 
+/// The report-header facts of a Windows target from its fact probe (`os-info`): OSName
+/// (Caption), OSVersion (Version), OSBuild, Architecture, Hostname. Left out (and logged) when
+/// the probe did not work.
+pub(crate) fn windows_facts(ev: &Evidence, log: &mut RunLog) -> BTreeMap<String, String> {
+    let mut facts = BTreeMap::new();
+    match vmcert_checks::windows::outputs::os_info(ev) {
+        Ok(os) => {
+            for (k, v) in [
+                ("OSName", os.caption),
+                ("OSVersion", os.version),
+                ("OSBuild", os.build_number),
+                ("Architecture", os.os_architecture),
+                ("Hostname", os.hostname),
+            ] {
+                if !v.trim().is_empty() {
+                    facts.insert(k.to_string(), v.trim().to_string());
+                }
+            }
+        }
+        Err(e) => log.line(format!("facts OSName, OSVersion, OSBuild, Hostname: {e}")),
+    }
+    facts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

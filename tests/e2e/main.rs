@@ -19,4 +19,5 @@ mod sas;
 mod sshd_fixture;
 mod upload;
 mod vhd;
+mod windows;
 mod winrm_server;

@@ -11,21 +11,21 @@ use winrm_rs::{
     WinrmError,
 };
 
-const USER: &str = "vmcert";
-const PASSWORD: &str = "Cert-Pa55word!";
+pub(crate) const USER: &str = "vmcert";
+pub(crate) const PASSWORD: &str = "Cert-Pa55word!";
 
-fn winrm_dir() -> PathBuf {
+pub(crate) fn winrm_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("winrm")
 }
 
 /// One server started by tests/winrm/start.sh, stopped by stop.sh when dropped.
-struct WinrmServer {
-    state: tempfile::TempDir,
-    info: serde_json::Value,
+pub(crate) struct WinrmServer {
+    pub(crate) state: tempfile::TempDir,
+    pub(crate) info: serde_json::Value,
 }
 
 impl WinrmServer {
-    fn start(args: &[&str]) -> Self {
+    pub(crate) fn start(args: &[&str]) -> Self {
         let state = tempfile::tempdir().expect("tempdir");
         let user = format!("{USER}:{PASSWORD}");
         let out = Command::new(winrm_dir().join("start.sh"))
@@ -46,13 +46,13 @@ impl WinrmServer {
         WinrmServer { state, info }
     }
 
-    fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         let port = self.info["port"].as_u64().expect("port");
         u16::try_from(port).expect("port fits u16")
     }
 
     /// The server's counters (stats.json is written before each response is sent).
-    fn stats(&self) -> serde_json::Value {
+    pub(crate) fn stats(&self) -> serde_json::Value {
         let path = self.info["stats_file"].as_str().expect("stats_file");
         serde_json::from_slice(&std::fs::read(path).expect("read stats.json")).expect("stats json")
     }
@@ -68,12 +68,16 @@ impl WinrmServer {
         encryption: EncryptionMode,
         password: &str,
     ) -> WinrmClient {
+        // The test CA that start.sh generated, through the vendored winrm-rs's `ca_pem`
+        // (upstream 1.1.2 trusts only the webpki roots and cannot be given a CA).
+        let ca_pem = use_tls.then(|| {
+            let path = self.info["ca_file"].as_str().expect("ca_file");
+            std::fs::read(path).expect("read the test CA")
+        });
         let config = WinrmConfig {
             port: self.port(),
             use_tls,
-            // winrm-rs 1.1.2 trusts only the webpki roots and has no CA-file option, so the
-            // test CA that start.sh generated cannot be given to it.
-            accept_invalid_certs: use_tls,
+            ca_pem,
             auth_method,
             encryption,
             operation_timeout_secs: 5,
@@ -299,33 +303,48 @@ fn requests_per_run_do_not_grow_with_the_number_of_probes() {
     );
 }
 
-/// winrm-rs 1.1.2's NTLM sealing (`EncryptionMode::Auto` over HTTP) does not interoperate with the
-/// sealed wire format that pywinrm and pypsrp use against real Windows (and that this server
-/// speaks, proven by the pywinrm suite's message_encryption='always' tests): it sends its first
-/// SOAP body unsealed together with the NTLM authenticate message, which a host with Windows'
-/// default AllowUnencrypted=false refuses; and it expects a CRLF before the closing
-/// `--Encrypted Boundary--`, so it cannot unseal Windows' answers. When a winrm-rs upgrade
-/// fixes this, this test fails and the agent may rely on Auto over HTTP.
+/// NTLM sealing (`EncryptionMode::Auto` over HTTP) against a server with Windows' default
+/// AllowUnencrypted=false. winrm-rs 1.1.2 as published fails here twice over: it sends its first
+/// SOAP body unsealed with the NTLM authenticate message (refused with 401), and it expects a CRLF
+/// before the closing `--Encrypted Boundary--` that Windows does not send. The workspace uses
+/// vendor/winrm-rs (VMCERT-PATCHES.md), which authenticates with an empty body first, unseals by
+/// the `Length` Windows gives, and unseals faults too, so a w:TimedOut Receive keeps the RC4
+/// stream in step. Every SOAP body of this exchange travels sealed.
 #[test]
-fn winrm_rs_1_1_2_ntlm_sealing_does_not_match_the_windows_wire_format() {
+fn patched_winrm_rs_seals_ntlm_over_http_as_windows_expects() {
     let rt = runtime();
     let strict = WinrmServer::start(&["--auth", "ntlm"]);
-    let client = strict.client(AuthMethod::Ntlm, false, EncryptionMode::Auto);
-    let err = rt
-        .block_on(client.run_command("127.0.0.1", "hostname", &[]))
-        .expect_err("winrm-rs 1.1.2 sealing against AllowUnencrypted=false");
-    assert!(matches!(err, WinrmError::AuthFailed(_)), "{err:?}");
-    assert_eq!(strict.stats()["unencrypted_rejected"], 1);
-
-    let lenient = WinrmServer::start(&["--auth", "ntlm", "--allow-unencrypted"]);
-    let client = lenient.client(AuthMethod::Ntlm, false, EncryptionMode::Auto);
-    let err = rt
-        .block_on(client.run_command("127.0.0.1", "hostname", &[]))
-        .expect_err("winrm-rs 1.1.2 unsealing a Windows-format answer");
+    let mut config = WinrmConfig {
+        port: strict.port(),
+        auth_method: AuthMethod::Ntlm,
+        encryption: EncryptionMode::Auto,
+        operation_timeout_secs: 1,
+        ..WinrmConfig::default()
+    };
+    config.codepage = 65001;
+    let client =
+        WinrmClient::new(config, WinrmCredentials::new(USER, PASSWORD, "")).expect("client");
+    let (out, code, timeouts) = rt.block_on(async {
+        let out = client
+            .run_command("127.0.0.1", "hostname", &[])
+            .await
+            .expect("sealed hostname");
+        assert_eq!(out.stdout, b"WS2019-CERT01\r\n");
+        let shell = client.open_shell("127.0.0.1").await.expect("open shell");
+        let (out, _, code, timeouts) =
+            run_script_over_stdin(&shell, &[b"'start'\r\nStart-Sleep 2\r\n'end'\r\n"])
+                .await
+                .expect("script");
+        shell.close().await.expect("close shell");
+        (out, code, timeouts)
+    });
+    assert_eq!((out.as_slice(), code), (&b"start\r\nend\r\n"[..], 0));
     assert!(
-        matches!(err, WinrmError::Ntlm(_)),
-        "expected the unseal to fail on the checksum: {err:?}"
+        timeouts >= 1,
+        "a 2 s pause with a 1 s OperationTimeout must time out"
     );
-    // The server did unseal winrm-rs's sealed requests: the mismatch is on the answers only.
-    assert!(lenient.stats()["sealed_requests"].as_u64() >= Some(1));
+    let stats = strict.stats();
+    assert_eq!(stats["unencrypted_rejected"], 0, "{stats}");
+    assert_eq!(stats["faults"]["w:TimedOut"], timeouts, "{stats}");
+    assert_eq!(stats["sealed_requests"], stats["soap_requests"], "{stats}");
 }
