@@ -4,12 +4,14 @@
 // Test code: a panic is a test failure, so unwrap is the clearest way to say "must not fail".
 #![allow(clippy::unwrap_used)]
 
+mod lab;
 mod util;
 
 mod azurite;
 
 mod cli;
 mod connect;
+mod lab_smoke;
 mod run_local;
 mod sas;
 mod sshd_fixture;

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 #: Installs everything the tests and the lab need on a fresh Debian 12 machine (idempotent):
-#: apt packages, the WS-Man test server's Python venv, then the cached lab root. Needs root.
+#: apt packages, the WS-Man test server's Python venv, Azurite, then the cached lab root
+#: (build-root.sh: about 2 minutes the first time, then instant). Needs root.
 set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "install-prereqs.sh: must run as root" >&2; exit 1; }
 need=()
 # fdisk: sfdisk partitions the OS-disk VHD fixtures; qemu-utils: qemu-img makes every VHD fixture;
-# nodejs/npm/curl: Azurite (tests/lab/azurite.sh).
+# nodejs/npm/curl: Azurite (tests/lab/azurite.sh). Lab VMs (vm.sh): debootstrap builds the root,
+# iproute2 (ip netns, veth) and util-linux (unshare, setarch, flock) run them, openssh-client and
+# sshpass are the real clients of the lab tests, shellcheck lints the lab scripts.
 # sudo, procps: the sshd fixture and the lab use real sudo and ps.
-for pkg in debootstrap openssh-server openssh-client sshpass iproute2 fdisk qemu-utils curl sudo procps; do
+for pkg in debootstrap openssh-server openssh-client sshpass iproute2 util-linux shellcheck fdisk \
+  qemu-utils curl sudo procps; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 # python3 with venv for the WS-Man test server (tests/winrm/venv.sh); a pyenv python has both.
@@ -22,3 +27,5 @@ fi
 # The WS-Man test server's venv (pinned pywinrm, pyspnego, cryptography), outside the repository.
 bash "$(dirname "$0")/../winrm/venv.sh" >/dev/null
 bash "$(dirname "$0")/azurite.sh" install
+grep -qw overlay /proc/filesystems || modprobe overlay
+bash "$(dirname "$0")/build-root.sh" >/dev/null
