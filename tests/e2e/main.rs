@@ -10,6 +10,7 @@ mod util;
 mod azurite;
 
 mod cli;
+mod lab_scenarios;
 mod lab_smoke;
 mod run_local;
 mod sas;
