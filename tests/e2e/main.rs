@@ -11,6 +11,7 @@ mod azurite;
 
 mod cli;
 mod connect;
+mod lab_scenarios;
 mod lab_smoke;
 mod run_local;
 mod sas;

@@ -248,6 +248,14 @@ cmd_boot() {
   mkdir -p "$R" "$S/upper" "$S/work"
   mount -t overlay overlay -o "lowerdir=$ROOT,upperdir=$S/upper,workdir=$S/work" "$R"
   mount -t proc proc "$R/proc"
+  # sysfs shows the VM's own network devices (it is mounted from its netns). The host's block
+  # devices are hidden behind empty read-only dirs: the VM has no disk of its own, and what
+  # other users of the host do with loop or zram devices must not change what the VM shows.
+  mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$R/sys"
+  local d
+  for d in block dev/block class/block; do
+    mount -t tmpfs -o ro,size=4k,mode=755 none "$R/sys/$d"
+  done
   # The VM's kernel command line and swap list are its own, not the host's.
   mount --bind "$S/cmdline" "$R/proc/cmdline"
   mount -o remount,bind,ro "$R/proc/cmdline"
