@@ -4,6 +4,10 @@
 //! once through the transport ([`crate::runner`]), the report zip is written and the summary
 //! printed, and the exit status says 0 (no Fail, no Error), 1 (a Fail) or 2 (an Error, or the run
 //! could not complete).
+//!
+//! The target flags become a [`TargetSpec`] first (URL parsed, secrets read, nothing connected);
+//! it is connected only after every input passed, and a failed connection exits 2 without a
+//! report, while any run that connected writes one.
 
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
@@ -18,29 +22,139 @@ use vmcert_checks::pack::{self, PackCheck};
 use vmcert_checks::waiver::{self, Waiver};
 use vmcert_checks::{Check as _, Os, Profile, Status, fixture};
 
-use crate::cli::{Format, RunArgs};
+use crate::cli::{Format, RunArgs, TargetArgs};
 use crate::probe_script::ProbeResult;
 use crate::questionnaire::{self, AskMode};
 use crate::report::model::{self, RunInfo, RunReport, Summary, TargetInfo, Tool};
 use crate::report::{ReportBundle, write_zip};
 use crate::runner::{self, RunLog};
-use crate::transport::Transport as _;
+use crate::ssh::{SshSession, SshSetup};
+use crate::transport::Transport;
 use crate::transport::local::LocalTransport;
+use crate::transport::ssh::SshTransport;
+
+/// Where a run goes, as the target flags say; nothing is connected yet.
+enum TargetSpec {
+    /// `--local`: this machine.
+    Local,
+    /// `--target ssh://...`: URL parsed, host key policy and credentials ready.
+    Ssh(Box<SshSetup>),
+}
+
+/// A connected target: its transport and what the report says about it.
+struct Connected {
+    transport: Box<dyn Transport>,
+    /// `target` of results.json, without the facts (they come from the probes).
+    info: TargetInfo,
+    /// Lines for the run log: how the target was reached (never a secret).
+    log: Vec<String>,
+}
+
+impl TargetSpec {
+    /// Reads the target flags: parses the URL and fetches the secrets (environment, stdin or a
+    /// prompt) without connecting.
+    fn from_args(args: &TargetArgs) -> anyhow::Result<Self> {
+        match args.target.as_deref() {
+            None => Ok(Self::Local),
+            Some(url) if url.starts_with("ssh://") => {
+                Ok(Self::Ssh(Box::new(SshSetup::from_args(url, args)?)))
+            }
+            Some(url) if url.starts_with("winrm://") || url.starts_with("winrms://") => {
+                bail!("--target {url}: the WinRM transport is not built yet")
+            }
+            Some(url) => bail!(
+                "--target {url}: expected ssh://USER@HOST[:PORT], winrm://USER@HOST[:PORT] or winrms://USER@HOST[:PORT]"
+            ),
+        }
+    }
+
+    /// The OS the target runs, known from the transport before connecting.
+    fn os(&self) -> Os {
+        match self {
+            Self::Local | Self::Ssh(_) => Os::Linux,
+        }
+    }
+
+    /// The host, for the default run name.
+    fn host(&self) -> String {
+        match self {
+            Self::Local => local_hostname(),
+            Self::Ssh(setup) => setup.target.host.clone(),
+        }
+    }
+
+    /// `this machine (local)` or the URL, for the run log.
+    fn describe(&self) -> String {
+        match self {
+            Self::Local => "this machine (local)".to_string(),
+            Self::Ssh(setup) => setup.target.to_string(),
+        }
+    }
+
+    /// Connects (and logs in); nothing to do for `--local`.
+    fn connect(&self) -> anyhow::Result<Connected> {
+        match self {
+            Self::Local => Ok(Connected {
+                transport: Box::new(LocalTransport::new()),
+                info: TargetInfo {
+                    transport: "local".to_string(),
+                    host: "localhost".to_string(),
+                    port: None,
+                    user: std::env::var("USER")
+                        .or_else(|_| std::env::var("LOGNAME"))
+                        .ok(),
+                    os: self.os(),
+                    facts: Default::default(),
+                },
+                log: Vec::new(),
+            }),
+            Self::Ssh(setup) => {
+                let session = SshSession::connect(setup)?;
+                let t = session.target();
+                let key = session.host_key();
+                let log = vec![
+                    format!(
+                        "connected to {t} ({}, {}) in {} ms",
+                        session.peer(),
+                        session.server_banner(),
+                        session.setup_time().as_millis()
+                    ),
+                    format!(
+                        "host key {} {}: {}",
+                        key.key.key_type,
+                        key.key.fingerprint(),
+                        key.trust
+                    ),
+                    format!("logged in with {}", session.auth().method),
+                ];
+                let info = TargetInfo {
+                    transport: "ssh".to_string(),
+                    host: t.host.clone(),
+                    port: Some(t.port),
+                    user: Some(t.user.clone()),
+                    os: self.os(),
+                    facts: Default::default(),
+                };
+                Ok(Connected {
+                    transport: Box::new(SshTransport::new(session)),
+                    info,
+                    log,
+                })
+            }
+        }
+    }
+}
 
 /// Runs `vmcert run`.
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    if let Some(target) = &args.target.target {
-        bail!(
-            "--target {target}: this build runs only --local; the SSH and WinRM transports are not built yet"
-        );
-    }
+    let spec = TargetSpec::from_args(&args.target)?;
     if let Some(url) = &args.upload {
         crate::upload::container_url(url).context("--upload")?;
     }
     if args.timeout == 0 {
         bail!("--timeout must be at least 1 second");
     }
-    let os = Os::Linux;
+    let os = spec.os();
     let profile = Profile::from(args.profile);
     let launched = Local::now();
 
@@ -52,7 +166,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if selected.is_empty() {
         bail!("no check is left to run after --checks/--skip");
     }
-    let host = local_hostname();
+    let host = spec.host();
     let name = args.name.clone().unwrap_or_else(|| host.clone());
     let out = args
         .out
@@ -73,15 +187,24 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     };
     let (questions, notes) = questionnaire::complete(answers, os, mode)?;
     let specs = runner::probe_specs(os, &selected, args.timeout)?;
+    let Connected {
+        mut transport,
+        info: mut target,
+        log: connect_log,
+    } = spec.connect()?;
 
     let mut log = RunLog::default();
     let started = Utc::now();
     let today = launched.date_naive();
     log.line(format!(
-        "vmcert {} run `{name}` on this machine (local), {os}, profile {profile}, per-probe timeout {} s",
+        "vmcert {} run `{name}` on {}, {os}, profile {profile}, per-probe timeout {} s",
         env!("CARGO_PKG_VERSION"),
+        spec.describe(),
         args.timeout
     ));
+    for line in connect_log {
+        log.line(line);
+    }
     for p in &packs {
         log.line(format!(
             "check pack {}:{}: check {} ({})",
@@ -114,10 +237,9 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             .join(", ")
     ));
 
-    let mut transport = LocalTransport::new();
     let progress = Progress::start(specs.len(), transport.kind());
     let gathered = runner::gather(
-        &mut transport,
+        transport.as_mut(),
         &specs,
         profile,
         &mut log,
@@ -129,7 +251,8 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let checks = runner::evaluate(&selected, &gathered, &waivers, today, &mut log);
     let summary = runner::summarize(&checks, &questions);
     let code = runner::exit_code(&checks, gathered.interrupted.is_some());
-    let facts = runner::linux_facts(&gathered.evidence, &mut log);
+    target.facts = runner::linux_facts(&gathered.evidence, &mut log);
+    drop(transport);
     let finished = Utc::now();
     log.line(format!(
         "finished in {} ms: {} pass, {} warning, {} fail, {} not applicable, {} error ({} waived); exit {code}",
@@ -146,7 +269,11 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         record(
             dir,
             &gathered.evidence,
-            &format!("vmcert run --local on {host} at {}", started.to_rfc3339()),
+            &format!(
+                "vmcert run on {} at {}",
+                spec.describe(),
+                started.to_rfc3339()
+            ),
         )?;
         log.line(format!("raw evidence recorded in {}", dir.display()));
     }
@@ -167,16 +294,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             interrupted: gathered.interrupted.is_some(),
             interrupted_reason: gathered.interrupted.clone(),
         },
-        target: TargetInfo {
-            transport: transport.kind().to_string(),
-            host: "localhost".to_string(),
-            port: None,
-            user: std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .ok(),
-            os,
-            facts,
-        },
+        target,
         summary,
         checks,
         questionnaire: questions,
