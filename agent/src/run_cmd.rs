@@ -252,6 +252,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let summary = runner::summarize(&checks, &questions);
     let code = runner::exit_code(&checks, gathered.interrupted.is_some());
     target.facts = runner::linux_facts(&gathered.evidence, &mut log);
+    // Disconnects (SSH) before the report is written: nothing else goes to the target.
     drop(transport);
     let finished = Utc::now();
     log.line(format!(

@@ -4,14 +4,6 @@
     clippy::unwrap_used,
     reason = "test harness: a panic is the failure report"
 )]
-// Test code: a panic is a test failure, so unwrap is the clearest way to say "must not fail".
-#![allow(clippy::unwrap_used)]
-// A test harness: a panic on a malformed fixture tree is the failure message.
-#![allow(clippy::unwrap_used)]
-// A test harness: a panic on a malformed fixture tree is the failure message.
-#![allow(clippy::unwrap_used)]
-// A test harness: a panic on a malformed fixture tree is the failure message.
-#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::fs;
