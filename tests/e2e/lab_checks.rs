@@ -42,6 +42,9 @@ fn certify(scenario: &str) -> (String, &'static str, Finished) {
     let vm = LabVm::start(scenario);
     let mut run = SshRun::new(&vm);
     let how = login(&mut run, &vm, scenario);
+    // Eight VMs run the whole catalogue at once on a shared machine: a probe as slow as
+    // `apt-get -s upgrade` must not hit the default 60 s timeout and turn a status into Error.
+    run.arg("--timeout").arg("300");
     let done = run.run();
     (vm.name.clone(), how, done)
 }

@@ -1,9 +1,9 @@
 //! `vmcert run --target ssh://...` against real targets: lab VMs (tests/lab/vm.sh) for the
-//! faults a run must survive (the target dying mid-run, a probe that hangs, a probe printing
-//! 50 MB, bytes that are not UTF-8), for sudo without a password and for secrets, and the
-//! sshd fixture, whose `ForceCommand` log shows every command line the server ran. Secrets are
-//! looked for in stdout, stderr, every file of the report zip, the process list during the run
-//! and the remote command lines. [`SshRun`] is shared with `lab_checks.rs`.
+//! faults a run must survive (the target dying mid-run or cut from the network, a probe that
+//! hangs, a probe printing 50 MB, bytes that are not UTF-8), for sudo without a password and for
+//! secrets, and the sshd fixture, whose `ForceCommand` log shows every command line the server
+//! ran. Secrets are looked for in stdout, stderr, every file of the report zip, the process list
+//! during the run and the remote command lines. [`SshRun`] is shared with `lab_checks.rs`.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read as _};
@@ -393,7 +393,7 @@ fn ssh_run_keeps_finished_results_when_the_target_dies_mid_run() {
     let why = r["run"]["interrupted_reason"].as_str().expect("a reason");
     assert!(
         why.starts_with(&format!("the SSH connection to {}:22 was lost", vm.host))
-            && why.ends_with("1 probe(s) did not report"),
+            && why.ends_with("; 1 probe(s) did not report"),
         "{why}"
     );
     for id in ["os-architecture", "root-password-locked", "openssl-version"] {
@@ -409,6 +409,49 @@ fn ssh_run_keeps_finished_results_when_the_target_dies_mid_run() {
         log.contains("probes that never arrived: pack-slow"),
         "{log}"
     );
+}
+
+#[test]
+fn ssh_run_notices_a_target_cut_from_the_network() {
+    // No FIN, no RST: the VM's interface goes down while a probe sleeps. TCP keepalive ends the
+    // silent connection (about 35 s) long before the script's deadline.
+    let vm = LabVm::start("golden");
+    let mut run = SshRun::new(&vm);
+    run.key(&vm.key_ed25519)
+        .pack(&pack_check("slow", "sleep 600", ""))
+        .arg("--checks")
+        .arg("os-architecture,slow");
+    let total = 6;
+    let mut cut = false;
+    let netns = vm.netns.clone();
+    let done = run.run_watching(|line| {
+        if !cut && line.contains(&format!("[{}/{total}]", total - 1)) {
+            let ok = Command::new("ip")
+                .args(["netns", "exec", &netns, "ip", "link", "set", "eth0", "down"])
+                .status()
+                .expect("run ip");
+            assert!(ok.success(), "take the VM's eth0 down");
+            cut = true;
+        }
+    });
+    assert!(
+        cut,
+        "the progress never reached {}/{total}:\n{}",
+        total - 1,
+        done.show()
+    );
+    assert_eq!(done.code(), Some(2), "{}", done.show());
+    let r = done.results();
+    let why = r["run"]["interrupted_reason"].as_str().expect("a reason");
+    assert!(
+        why.starts_with(&format!(
+            "the SSH connection to {}:22 was lost after ",
+            vm.host
+        )) && why.contains("(the target closed or reset it, or stopped answering)"),
+        "{why}"
+    );
+    assert_eq!(status_of(&r, "os-architecture"), "Pass");
+    assert_eq!(status_of(&r, "slow"), "Error");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::io::{self, Read, Write as _};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
-use ssh2::{BlockDirections, Channel};
+use ssh2::{BlockDirections, Channel, ErrorCode};
 
 use super::error::SshError;
 use super::session::{SshSession, millis};
@@ -26,6 +26,10 @@ const WRITE_WAIT: Duration = Duration::from_secs(60);
 const FINISH_WAIT: Duration = Duration::from_secs(10);
 /// Longest poll(2): the deadline is checked at least this often.
 const POLL_SLICE: Duration = Duration::from_secs(1);
+/// libssh2: reading the socket failed (closed, reset, timed out by TCP keepalive).
+const LIBSSH2_ERROR_SOCKET_RECV: i32 = -43;
+/// libssh2: the server sent a disconnect.
+const LIBSSH2_ERROR_SOCKET_DISCONNECT: i32 = -13;
 
 /// How a streamed command ended.
 #[derive(Debug, Clone, Default)]
@@ -127,10 +131,20 @@ impl StreamingExec<'_> {
 
     fn lost(&mut self, e: &io::Error) -> io::Error {
         self.broken = true;
+        // libssh2's own words ("transport read") say little; its error code says more.
+        let why = match ssh2::Error::last_session_error(&self.ssh.session).map(|l| l.code()) {
+            Some(ErrorCode::Session(LIBSSH2_ERROR_SOCKET_RECV)) => {
+                "the target closed or reset it, or stopped answering".to_owned()
+            }
+            Some(ErrorCode::Session(LIBSSH2_ERROR_SOCKET_DISCONNECT)) => {
+                "the server disconnected".to_owned()
+            }
+            _ => e.to_string(),
+        };
         io::Error::new(
             io::ErrorKind::ConnectionAborted,
             format!(
-                "the SSH connection to {} was lost after {} s ({e})",
+                "the SSH connection to {} was lost after {} s ({why})",
                 self.ssh.target().authority(),
                 self.started.elapsed().as_secs()
             ),
