@@ -22,7 +22,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use crate::cli::{Cli, Command, ReportCommand, SasCommand, VhdCommand};
+use crate::cli::{Cli, Command, SasCommand, VhdCommand};
 
 /// Exit status when the command could not complete.
 pub(crate) const EXIT_ERROR: u8 = 2;
@@ -64,14 +64,9 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             format,
         }) => vhd::run(&target, vhd::intent(role, os, profile), format),
         Command::Sas(SasCommand::Check { url, format }) => sas::run(&url, format),
-        Command::Report(ReportCommand::Upload {
-            report,
-            container_sas_url,
-        }) => upload::run(&report, &container_sas_url),
         Command::Connect(a) => connect_cmd::run(&a),
-        Command::Questionnaire(_) | Command::Report(_) => {
-            anyhow::bail!("this subcommand is not built yet")
-        }
+        Command::Questionnaire(c) => questionnaire::run(&c),
+        Command::Report(c) => report::cmd::run(&c),
     }
 }
 

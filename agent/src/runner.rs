@@ -507,16 +507,21 @@ mod tests {
     #[test]
     fn selection_by_os_only_and_skip() {
         let packs = pack();
+        let builtin: Vec<&str> = vmcert_checks::registry::for_os(Os::Linux)
+            .map(|c| c.meta().id)
+            .collect();
         let all = select(Os::Linux, &packs, &[], &[]).unwrap();
-        assert_eq!(ids(&all), ["os-architecture", "always-true"]);
-        assert_eq!(all[1].source, "site.toml");
+        // Built-in checks in registry order, then the pack's Linux check; never the Windows one.
+        assert_eq!(ids(&all)[..builtin.len()], builtin[..]);
+        assert_eq!(ids(&all)[builtin.len()..], ["always-true"]);
+        assert_eq!(all[builtin.len()].source, "site.toml");
         assert_eq!(
             ids(&select(Os::Linux, &packs, &["always-true".into()], &[]).unwrap()),
             ["always-true"]
         );
         assert_eq!(
             ids(&select(Os::Linux, &packs, &[], &["always-true".into()]).unwrap()),
-            ["os-architecture"]
+            builtin
         );
         let e = select(Os::Linux, &packs, &["nope".into()], &[])
             .err()
@@ -537,7 +542,8 @@ mod tests {
     #[test]
     fn probe_union_puts_facts_first_and_dedups() {
         let packs = pack();
-        let sel = select(Os::Linux, &packs, &[], &[]).unwrap();
+        let only = ["os-architecture".to_string(), "always-true".to_string()];
+        let sel = select(Os::Linux, &packs, &only, &[]).unwrap();
         let specs = probe_specs(Os::Linux, &sel, 7).unwrap();
         let ids: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
         // uname-m is a fact probe and os-architecture's probe: listed once.
@@ -570,7 +576,8 @@ command = 'sleep 1; t=$(dirname "$(dirname "$0")"); kill -KILL $(ps -o ppid= -p 
 "#,
         )
         .unwrap();
-        let sel = select(Os::Linux, &packs, &[], &[]).unwrap();
+        let only = ["os-architecture".to_string(), "cuts-the-line".to_string()];
+        let sel = select(Os::Linux, &packs, &only, &[]).unwrap();
         let specs = probe_specs(Os::Linux, &sel, 30).unwrap();
         let mut log = RunLog::default();
         let mut seen = Vec::new();

@@ -4,6 +4,7 @@
 use crate::Check;
 use crate::linux;
 use crate::meta::Os;
+use crate::windows;
 
 /// Every built-in check, Linux first, in report order.
 pub static ALL: &[&dyn Check] = &[
@@ -33,6 +34,33 @@ pub static ALL: &[&dyn Check] = &[
     &linux::SecurityUpdatesPending,
     &linux::OmiNotVulnerable,
     &linux::SshHostKeysRegenerated,
+    // Windows
+    &windows::OsArchitecture,
+    &windows::UserAccountDependency,
+    &windows::FAILOVER_CLUSTERING_DISABLED,
+    &windows::Ipv6NotRequired,
+    &windows::DHCP_SERVER_DISABLED,
+    &windows::HYPER_V_DISABLED,
+    &windows::REMOTE_ACCESS_DISABLED,
+    &windows::RIGHTS_MANAGEMENT_DISABLED,
+    &windows::DEPLOYMENT_SERVICES_DISABLED,
+    &windows::BitlockerOsVolumeOff,
+    &windows::ISNS_DISABLED,
+    &windows::MULTIPATH_IO_DISABLED,
+    &windows::NLB_DISABLED,
+    &windows::PNRP_DISABLED,
+    &windows::SNMP_DISABLED,
+    &windows::WINS_DISABLED,
+    &windows::WIRELESS_LAN_DISABLED,
+    &windows::ImageGeneralized,
+    &windows::LatestPatchesInstalled,
+    &windows::OnlyCAndDDrives,
+    &windows::AzureVmAgentInstalled,
+    &windows::RdpEnabled,
+    &windows::OsDiskSize,
+    &windows::WannacryPatch,
+    &windows::SqlServerNotSelfInstalled,
+    &windows::AutoUpdateEnabled,
 ];
 
 /// The built-in checks for one OS, in report order.

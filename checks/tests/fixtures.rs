@@ -29,7 +29,7 @@ fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
         return Vec::new();
     };
     let mut v: Vec<PathBuf> = rd
-        .map(|e| e.unwrap().path())
+        .map(|e| e.expect("fixture directory entry").path())
         .filter(|p| p.is_dir())
         .collect();
     v.sort();
@@ -49,10 +49,14 @@ fn cases() -> Vec<Case> {
                     os,
                     check: check_dir
                         .file_name()
-                        .unwrap()
+                        .expect("check directory name")
                         .to_string_lossy()
                         .into_owned(),
-                    name: case_dir.file_name().unwrap().to_string_lossy().into_owned(),
+                    name: case_dir
+                        .file_name()
+                        .expect("case directory name")
+                        .to_string_lossy()
+                        .into_owned(),
                     dir: case_dir,
                     file,
                 });
@@ -64,11 +68,15 @@ fn cases() -> Vec<Case> {
 
 fn files_of(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
-    for e in fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+    for e in fs::read_dir(dir).expect("fixture case directory") {
+        let p = e.expect("fixture file entry").path();
+        let name = p
+            .file_name()
+            .expect("fixture file name")
+            .to_string_lossy()
+            .into_owned();
         if name.ends_with(".stdout") || name.ends_with(".stderr") {
-            files.insert(name, fs::read(&p).unwrap());
+            files.insert(name, fs::read(&p).expect("fixture file"));
         }
     }
     files
@@ -146,5 +154,27 @@ fn every_check_has_a_case_for_every_outcome() {
                 c.name
             );
         }
+    }
+}
+
+#[test]
+fn windows_golden_machine_passes_every_check() {
+    // tests/winrm/README.md promises one case per Windows check rendered from the golden
+    // machine profile, and that the profile passes (wannacry-patch: NotApplicable on 2019).
+    let all = cases();
+    for check in registry::for_os(Os::Windows) {
+        let id = check.meta().id;
+        let golden: Vec<&Case> = all
+            .iter()
+            .filter(|c| c.os == Os::Windows && c.check == id)
+            .filter(|c| c.file.source.starts_with("golden machine"))
+            .collect();
+        assert_eq!(golden.len(), 1, "{id}: exactly one golden-machine case");
+        let status = evaluate(golden[0]).status;
+        assert!(
+            matches!(status, Status::Pass | Status::NotApplicable),
+            "{id}/{}: the golden machine gives {status}",
+            golden[0].name
+        );
     }
 }

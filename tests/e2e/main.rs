@@ -14,6 +14,7 @@ mod connect;
 mod lab_checks;
 mod lab_scenarios;
 mod lab_smoke;
+mod report;
 mod run_local;
 mod sas;
 mod ssh_run;

@@ -6,12 +6,14 @@ set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "install-prereqs.sh: must run as root" >&2; exit 1; }
 need=()
 # fdisk: sfdisk partitions the OS-disk VHD fixtures; qemu-utils: qemu-img makes every VHD fixture;
-# nodejs/npm/curl: Azurite (tests/lab/azurite.sh). Lab VMs (vm.sh): debootstrap builds the root,
-# iproute2 (ip netns, veth) and util-linux (unshare, setarch, flock) run them, openssh-client and
-# sshpass are the real clients of the lab tests, shellcheck lints the lab scripts.
+# nodejs/npm/curl: Azurite (tests/lab/azurite.sh).
 # sudo, procps: the sshd fixture and the lab use real sudo and ps.
+# chromium: the e2e test that renders report.html in a real browser.
+# Lab VMs (vm.sh): debootstrap builds the root, iproute2 (ip netns, veth) and util-linux (unshare,
+# setarch, flock) run them, openssh-client and sshpass are the real clients of the lab tests,
+# shellcheck lints the lab scripts.
 for pkg in debootstrap openssh-server openssh-client sshpass iproute2 util-linux shellcheck fdisk \
-  qemu-utils curl sudo procps; do
+  qemu-utils curl sudo procps chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 # python3 with venv for the WS-Man test server (tests/winrm/venv.sh); a pyenv python has both.

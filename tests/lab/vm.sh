@@ -43,8 +43,10 @@ check_prereqs() {
   [ ${#missing[@]} -eq 0 ] || die "missing commands: ${missing[*]} (run tests/lab/install-prereqs.sh)"
   grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
     die "the kernel has no overlayfs"
-  [ -f "$ROOT/.vmcert-root-ok" ] ||
-    die "no lab root at $ROOT (run tests/lab/install-prereqs.sh or tests/lab/build-root.sh)"
+  local recipe
+  recipe=$(sed -n 's/^RECIPE=//p' "$LAB_DIR/build-root.sh")
+  [ "$(cat "$ROOT/.vmcert-root-ok" 2>/dev/null)" = "recipe $recipe" ] ||
+    die "no lab root of recipe $recipe at $ROOT (run tests/lab/install-prereqs.sh, which builds it)"
 }
 
 valid_name() {

@@ -4,8 +4,17 @@ use std::collections::BTreeMap;
 
 use vmcert_checks::Evidence;
 
+pub(crate) mod cmd;
+mod junit;
+mod logs;
+mod manifest;
 pub(crate) mod model;
-mod write;
+pub(crate) mod read;
+mod render;
+mod selftest;
+#[cfg(test)]
+pub(crate) mod testdata;
+pub(crate) mod write;
 
 pub(crate) use write::write_zip;
 

@@ -154,4 +154,8 @@ pub(crate) struct QuestionResult {
     pub answer: Option<serde_json::Value>,
     /// Pass, Warning (False or unanswered), or NotApplicable (e.g. KC2 when the kernel is stock).
     pub status: Status,
+    /// Why the status is not Pass (e.g. "Answered False: certification is likely to fail unless
+    /// an exception is granted."); empty for Pass.
+    #[serde(default)]
+    pub message: String,
 }

@@ -1,48 +1,350 @@
-//! Placeholder, replaced on merge by the report branch (which writes the full report zip: HTML,
-//! Markdown, JUnit, self-test JSON, per-check logs, manifest). This version writes only
-//! results.json, notes.txt and the logs, so the runner branch compiles and runs on its own.
+//! Writing the report zip: every file of the interface's layout rendered in memory from the
+//! bundle, then stored in a zip that appears atomically at its path (temporary file in the same
+//! directory, fsync, rename, fsync of the directory), so a crash never leaves a half-written
+//! report where a finished one is expected, and an existing report is replaced only by a
+//! complete one.
 
-use std::fmt::Write as _;
-use std::io::Write as _;
+use std::fs::File;
+use std::io::{BufWriter, Write as _};
 use std::path::Path;
 
 use anyhow::Context as _;
+use serde::Serialize;
 use zip::write::SimpleFileOptions;
 
 use super::ReportBundle;
+use super::manifest::{self, Manifest};
+use super::{junit, logs, render, selftest};
 
-/// Writes the report zip for `bundle` to `path`.
-pub(crate) fn write_zip(path: &Path, bundle: &ReportBundle) -> anyhow::Result<()> {
-    let file =
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    let mut zip = zip::ZipWriter::new(file);
-    let options = SimpleFileOptions::default();
-    zip.start_file("results.json", options)?;
-    serde_json::to_writer_pretty(&mut zip, &bundle.results)?;
-    zip.start_file("notes.txt", options)?;
-    zip.write_all(bundle.notes.as_bytes())?;
-    zip.start_file("logs/run.log", options)?;
-    zip.write_all(bundle.run_log.as_bytes())?;
-    for (id, out) in &bundle.evidence.outputs {
-        let mut text = String::new();
-        if let Some(log) = bundle.probe_logs.get(id) {
-            writeln!(
-                text,
-                "command: {}\nstarted: {}",
-                log.command,
-                log.started.as_deref().unwrap_or("-")
-            )?;
-        }
-        writeln!(
-            text,
-            "exit: {:?}\nstdout:\n{}\nstderr:\n{}",
-            out.exit_code,
-            out.stdout_text(),
-            out.stderr_text()
-        )?;
-        zip.start_file(format!("logs/probes/{id}.log"), options)?;
-        zip.write_all(text.as_bytes())?;
+/// One file of the zip.
+pub(crate) struct ZipFile {
+    /// Path inside the zip.
+    pub path: String,
+    /// Content.
+    pub content: Vec<u8>,
+}
+
+/// `questionnaire.json`: every question with its id, tab, text, answer (null when unanswered),
+/// resulting status and the reason for it.
+#[derive(Serialize)]
+struct QuestionEntry<'a> {
+    id: &'a str,
+    tab: &'a str,
+    text: &'a str,
+    answer: &'a Option<serde_json::Value>,
+    status: vmcert_checks::Status,
+    message: &'a str,
+}
+
+/// Every file of the report, in zip order, `manifest.json` last.
+///
+/// # Errors
+/// A template fails to render (a bug: the templates are compiled in and tested).
+pub(crate) fn files(bundle: &ReportBundle) -> anyhow::Result<Vec<ZipFile>> {
+    let r = &bundle.results;
+    let log_paths = logs::log_paths(&r.checks);
+    let questionnaire: Vec<QuestionEntry<'_>> = r
+        .questionnaire
+        .iter()
+        .map(|q| QuestionEntry {
+            id: &q.id,
+            tab: &q.tab,
+            text: &q.question,
+            answer: &q.answer,
+            status: q.status,
+            message: &q.message,
+        })
+        .collect();
+    let mut files = vec![
+        file("results.json", pretty(r)?),
+        file("selftest.json", pretty(&selftest::of(r))?),
+        file(
+            "report.html",
+            render::html(bundle, &log_paths)?.into_bytes(),
+        ),
+        file(
+            "report.md",
+            render::markdown(bundle, &log_paths)?.into_bytes(),
+        ),
+        file("junit.xml", junit::render(r).into_bytes()),
+        file("questionnaire.json", pretty(&questionnaire)?),
+        file("notes.txt", bundle.notes.clone().into_bytes()),
+        file("logs/run.log", bundle.run_log.clone().into_bytes()),
+    ];
+    for (check, path) in r.checks.iter().zip(log_paths) {
+        files.push(ZipFile {
+            path,
+            content: logs::check_log(bundle, check),
+        });
     }
-    zip.finish()?;
+    let manifest = Manifest::of(
+        files
+            .iter()
+            .map(|f| (f.path.as_str(), f.content.as_slice())),
+    );
+    files.push(file(manifest::PATH, pretty(&manifest)?));
+    Ok(files)
+}
+
+fn file(path: &str, content: Vec<u8>) -> ZipFile {
+    ZipFile {
+        path: path.to_owned(),
+        content,
+    }
+}
+
+/// Pretty JSON with a final newline.
+fn pretty<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<Vec<u8>> {
+    let mut v = serde_json::to_vec_pretty(value)?;
+    v.push(b'\n');
+    Ok(v)
+}
+
+/// Writes the report zip of `bundle` to `path`, atomically.
+///
+/// # Errors
+/// The directory is not writable, the disk is full, or a template fails to render. Nothing is
+/// left at `path` (an existing file there is untouched) and the temporary file is removed.
+pub(crate) fn write_zip(path: &Path, bundle: &ReportBundle) -> anyhow::Result<()> {
+    let files = files(bundle)?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".vmcert-report-")
+        .suffix(".zip.tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let written = (|| -> anyhow::Result<()> {
+        let mut zip = zip::ZipWriter::new(BufWriter::new(tmp.as_file()));
+        let options = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .unix_permissions(0o644)
+            .last_modified_time(zip_time(&bundle.results.run.finished));
+        for f in &files {
+            zip.start_file(f.path.as_str(), options)?;
+            zip.write_all(&f.content)?;
+        }
+        let mut out = zip.finish()?;
+        out.flush()?;
+        drop(out);
+        tmp.as_file().sync_all()?;
+        Ok(())
+    })();
+    written.with_context(|| format!("cannot write the report {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        // Reports are meant to be shared; the temporary file was created 0600.
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("cannot set the permissions of {}", tmp.path().display()))?;
+    }
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot move the report into place at {}", path.display()))?;
+    // Make the rename itself durable.
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync the directory {}", dir.display()))?;
     Ok(())
+}
+
+/// The zip timestamp of the run's end (zip times are local-less and 2-second grained), or the
+/// zip epoch (1980-01-01) if it cannot be read.
+fn zip_time(rfc3339: &str) -> zip::DateTime {
+    use chrono::{Datelike as _, Timelike as _};
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .and_then(|t| {
+            let year = u16::try_from(t.year()).ok()?;
+            let (mo, d, h, mi, s) = (t.month(), t.day(), t.hour(), t.minute(), t.second());
+            let b = |v: u32| u8::try_from(v).ok();
+            zip::DateTime::from_date_and_time(year, b(mo)?, b(d)?, b(h)?, b(mi)?, b(s)?).ok()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::read::{ReportZip, verify};
+    use crate::report::testdata::bundle;
+
+    const LAYOUT: &[&str] = &[
+        "results.json",
+        "selftest.json",
+        "report.html",
+        "report.md",
+        "junit.xml",
+        "questionnaire.json",
+        "notes.txt",
+        "logs/run.log",
+        "logs/os-architecture.log",
+        "logs/bash-history-cleared.log",
+        "logs/linux-agent-version.log",
+        "logs/ssh-client-alive-interval.log",
+        "logs/root-password-locked.log",
+        "logs/acme-motd-branded.log",
+        "manifest.json",
+    ];
+
+    #[test]
+    fn zip_has_exactly_the_layout_and_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.zip");
+        write_zip(&path, &bundle()).unwrap();
+        let z = ReportZip::open(&path).unwrap();
+        let names: Vec<&str> = z.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, LAYOUT);
+        assert!(verify(&z).is_empty(), "{:?}", verify(&z));
+        // Only the report is left in the directory: no temporary file.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o644
+            );
+        }
+    }
+
+    #[test]
+    fn rewriting_replaces_the_report_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.zip");
+        std::fs::write(&path, b"an older report").unwrap();
+        write_zip(&path, &bundle()).unwrap();
+        assert!(ReportZip::open(&path).is_ok());
+    }
+
+    #[test]
+    fn unwritable_directory_is_a_clear_error() {
+        let err = write_zip(Path::new("/nonexistent-dir/r.zip"), &bundle()).unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("cannot create a temporary file in /nonexistent-dir"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn results_json_snapshot() {
+        let files = files(&bundle()).unwrap();
+        let results = &files
+            .iter()
+            .find(|f| f.path == "results.json")
+            .unwrap()
+            .content;
+        insta::assert_snapshot!(String::from_utf8(results.clone()).unwrap());
+    }
+
+    #[test]
+    fn questionnaire_json_has_every_question() {
+        let files = files(&bundle()).unwrap();
+        let q = &files
+            .iter()
+            .find(|f| f.path == "questionnaire.json")
+            .unwrap()
+            .content;
+        let v: serde_json::Value = serde_json::from_slice(q).unwrap();
+        let rows = v.as_array().unwrap();
+        assert_eq!(
+            rows.len(),
+            vmcert_checks::questionnaire::for_os(vmcert_checks::Os::Linux).count()
+        );
+        let ga2 = rows.iter().find(|r| r["id"] == "GA2").unwrap();
+        assert_eq!(ga2["answer"], serde_json::Value::Null);
+        assert_eq!(ga2["status"], "Warning");
+        assert_eq!(ga2["tab"], "General Assessment");
+        assert!(ga2["text"].as_str().unwrap().contains("hardening"));
+    }
+
+    /// The e2e tests (`tests/e2e/report.rs`) run `vmcert report ...` on a zip of the fixed bundle
+    /// kept in the repository. It must be what this writer writes today.
+    #[test]
+    fn golden_zip_for_the_e2e_tests_is_current() {
+        let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e/fixtures/report.zip");
+        if std::env::var_os("VMCERT_UPDATE_GOLDEN").is_some() {
+            write_zip(&golden, &bundle()).unwrap();
+        }
+        let z = ReportZip::open(&golden).unwrap();
+        let stored: Vec<(&str, &[u8])> = z
+            .entries
+            .iter()
+            .map(|e| (e.name.as_str(), e.content.as_deref().unwrap()))
+            .collect();
+        let now = files(&bundle()).unwrap();
+        let expected: Vec<(&str, &[u8])> = now
+            .iter()
+            .map(|f| (f.path.as_str(), f.content.as_slice()))
+            .collect();
+        assert!(
+            stored == expected,
+            "{} is stale: run `VMCERT_UPDATE_GOLDEN=1 cargo test -p vmcert golden` and commit it",
+            golden.display()
+        );
+    }
+
+    /// Benchmark, not a test: `cargo test -p vmcert --release -- --ignored --nocapture
+    /// bench_write_1000_checks`. Prints how long rendering and writing a 1,000-check report take.
+    #[test]
+    #[ignore = "benchmark; run explicitly with --ignored --nocapture"]
+    fn bench_write_1000_checks() {
+        let mut b = bundle();
+        let template = b.results.checks.clone();
+        let outputs = b.evidence.outputs.clone();
+        b.results.checks.clear();
+        for i in 0..1000 {
+            let mut c = template[i % template.len()].clone();
+            c.id = format!("{}-{i}", c.id);
+            c.probes = c.probes.iter().map(|p| format!("{p}-{i}")).collect();
+            for p in &template[i % template.len()].probes {
+                b.evidence.insert(format!("{p}-{i}"), outputs[p].clone());
+                b.probe_logs
+                    .insert(format!("{p}-{i}"), b.probe_logs[p].clone());
+            }
+            b.results.checks.push(c);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.zip");
+        for round in 0..3 {
+            let t = std::time::Instant::now();
+            let rendered = files(&b).unwrap();
+            let render = t.elapsed();
+            write_zip(&path, &b).unwrap();
+            let total = t.elapsed();
+            let bytes: usize = rendered.iter().map(|f| f.content.len()).sum();
+            let zip_size = std::fs::metadata(&path).unwrap().len();
+            println!(
+                "round {round}: 1000 checks, {} files, {bytes} bytes uncompressed, zip {zip_size} bytes; \
+                 files() {render:?}, write_zip() (render, deflate, fsync, rename) {:?}",
+                rendered.len(),
+                total - render
+            );
+        }
+        let t = std::time::Instant::now();
+        let z = ReportZip::open(&path).unwrap();
+        assert!(verify(&z).is_empty());
+        println!("read + verify {:?}", t.elapsed());
+    }
+
+    #[test]
+    fn zip_time_is_the_run_end() {
+        let t = zip_time("2026-11-21T10:15:04Z");
+        assert_eq!(
+            (
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            ),
+            (2026, 11, 21, 10, 15, 4)
+        );
+        assert_eq!(zip_time("garbage"), zip::DateTime::default());
+    }
 }

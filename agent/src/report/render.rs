@@ -1,0 +1,570 @@
+//! `report.html` and `report.md`: one view of the run (header, summary, every check with its
+//! evidence, the questionnaire, the notes) rendered through the handlebars templates of
+//! `report-templates/`, which are compiled into the binary so a report never depends on files
+//! next to it. The view is computed here, so the templates hold no logic beyond loops and ifs.
+//!
+//! Probe output is shown lossily: invalid UTF-8 becomes U+FFFD and control characters other than
+//! tab and newline become their Unicode "control picture" (ESC shows as `␛`); the raw bytes are in
+//! `logs/<check-id>.log`. HTML escaping is handlebars' own; Markdown escaping is [`md_escape`].
+
+use anyhow::Context as _;
+use handlebars::Handlebars;
+use serde::Serialize;
+use vmcert_checks::Status;
+use vmcert_checks::questionnaire;
+
+use super::ReportBundle;
+use super::model::{CheckResult, QuestionResult, Waived};
+
+const HTML_TEMPLATE: &str = include_str!("../../../report-templates/report.html.hbs");
+const MD_TEMPLATE: &str = include_str!("../../../report-templates/report.md.hbs");
+
+/// Renders `report.html`.
+pub(crate) fn html(bundle: &ReportBundle, log_paths: &[String]) -> anyhow::Result<String> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_template_string("html", HTML_TEMPLATE)
+        .context("report.html.hbs")?;
+    hb.render("html", &View::of(bundle, log_paths, true))
+        .context("rendering report.html")
+}
+
+/// Renders `report.md`.
+pub(crate) fn markdown(bundle: &ReportBundle, log_paths: &[String]) -> anyhow::Result<String> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(md_escape);
+    hb.register_template_string("md", MD_TEMPLATE)
+        .context("report.md.hbs")?;
+    hb.render("md", &View::of(bundle, log_paths, false))
+        .context("rendering report.md")
+}
+
+/// The overall outcome, after waivers: `pass`, `fail` (a Fail), or `incomplete` (an Error, no
+/// Fail).
+pub(crate) fn outcome(checks: &[CheckResult]) -> &'static str {
+    let open = |s: Status| checks.iter().any(|c| c.status == s && c.waived.is_none());
+    if open(Status::Fail) {
+        "fail"
+    } else if open(Status::Error) {
+        "incomplete"
+    } else {
+        "pass"
+    }
+}
+
+/// The CSS class and label of a status.
+pub(crate) const fn status_class(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "pass",
+        Status::Warning => "warning",
+        Status::Fail => "fail",
+        Status::NotApplicable => "na",
+        Status::Error => "error",
+    }
+}
+
+const fn status_label(s: Status) -> &'static str {
+    match s {
+        Status::NotApplicable => "Not applicable",
+        other => other.as_str(),
+    }
+}
+
+/// Probe output as display text: lossy UTF-8, control characters (but tab, newline) as control
+/// pictures.
+pub(crate) fn display_text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .map(visible)
+        .collect()
+}
+
+/// Replaces a control character (but tab, newline, carriage return) by its control picture.
+pub(crate) fn visible(c: char) -> char {
+    match c {
+        '\t' | '\n' | '\r' => c,
+        '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
+        '\u{7f}' => '\u{2421}',
+        _ => c,
+    }
+}
+
+/// Markdown escaping for text in paragraphs, list items and table cells: backslash before the
+/// characters Markdown (GFM) gives a meaning, `<br>` for line breaks so a value stays in its cell.
+pub(crate) fn md_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '#' | '&' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\r' => out.push_str("<br>"),
+            c => out.push(visible(c)),
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct View<'a> {
+    html: bool,
+    name: &'a str,
+    run_id: &'a str,
+    tool: String,
+    profile: &'a str,
+    started: &'a str,
+    finished: &'a str,
+    interrupted: Option<String>,
+    target: String,
+    os: &'a str,
+    facts: Vec<Fact<'a>>,
+    outcome: &'static str,
+    outcome_label: &'static str,
+    outcome_text: String,
+    counts: Vec<Count>,
+    waived: usize,
+    questionnaire_warnings: usize,
+    checks: Vec<CheckView<'a>>,
+    attention: Vec<CheckView<'a>>,
+    tabs: Vec<TabView<'a>>,
+    notes: String,
+    /// A code fence longer than any backtick run in the notes (Markdown).
+    notes_fence: String,
+}
+
+/// A Markdown code fence that `text` cannot close: one backtick more than its longest run, at
+/// least three.
+fn fence(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
+}
+
+#[derive(Serialize)]
+struct Fact<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct Count {
+    label: &'static str,
+    class: &'static str,
+    n: usize,
+}
+
+#[derive(Serialize, Clone)]
+struct CheckView<'a> {
+    id: &'a str,
+    anchor: String,
+    title: &'a str,
+    test: String,
+    status: &'static str,
+    class: &'static str,
+    actual: String,
+    required: &'a str,
+    message: &'a str,
+    remediation: &'a str,
+    description: &'a str,
+    severity: &'static str,
+    source: &'a str,
+    duration_ms: u64,
+    waived: Option<&'a Waived>,
+    log_path: &'a str,
+    open: bool,
+    probe_count: usize,
+    probes: Vec<ProbeView<'a>>,
+}
+
+#[derive(Serialize, Clone)]
+struct ProbeView<'a> {
+    id: &'a str,
+    command: String,
+    started: String,
+    duration_ms: u64,
+    exit: String,
+    exit_ok: bool,
+    problem: Option<String>,
+    stdout: String,
+    stderr: String,
+    stdout_bytes: usize,
+    stderr_bytes: usize,
+    lossy: bool,
+}
+
+#[derive(Serialize)]
+struct TabView<'a> {
+    name: &'a str,
+    questions: Vec<QuestionView<'a>>,
+}
+
+/// The questions grouped by tab, in questionnaire order.
+fn tabs(questions: &[QuestionResult]) -> Vec<TabView<'_>> {
+    let mut tabs: Vec<TabView<'_>> = Vec::new();
+    for q in questions {
+        match tabs.last_mut() {
+            Some(t) if t.name == q.tab => t.questions.push(QuestionView::of(q)),
+            _ => tabs.push(TabView {
+                name: &q.tab,
+                questions: vec![QuestionView::of(q)],
+            }),
+        }
+    }
+    tabs
+}
+
+#[derive(Serialize)]
+struct QuestionView<'a> {
+    id: &'a str,
+    tab: &'a str,
+    question: &'a str,
+    answer: String,
+    answered: bool,
+    status: &'static str,
+    class: &'static str,
+    message: &'a str,
+}
+
+impl<'a> View<'a> {
+    fn of(bundle: &'a ReportBundle, log_paths: &'a [String], html: bool) -> Self {
+        let r = &bundle.results;
+        let t = &r.target;
+        let mut target = format!("{}://", t.transport);
+        if let Some(u) = &t.user {
+            target.push_str(u);
+            target.push('@');
+        }
+        target.push_str(&t.host);
+        if let Some(p) = t.port {
+            target.push_str(&format!(":{p}"));
+        }
+        if t.transport == "local" {
+            target = format!("local ({})", t.host);
+        }
+        let n = |s: Status| r.checks.iter().filter(|c| c.status == s).count();
+        let counts = Status::ALL
+            .iter()
+            .map(|&s| Count {
+                label: status_label(s),
+                class: status_class(s),
+                n: n(s),
+            })
+            .collect();
+        let outcome = outcome(&r.checks);
+        let outcome_text = match outcome {
+            "fail" => format!(
+                "{} failed check(s)",
+                r.checks
+                    .iter()
+                    .filter(|c| c.status == Status::Fail && c.waived.is_none())
+                    .count()
+            ),
+            "incomplete" => "no failed check, but some could not be evaluated".to_owned(),
+            _ => "no failed check and no error".to_owned(),
+        };
+        let checks: Vec<CheckView<'a>> = r
+            .checks
+            .iter()
+            .zip(log_paths)
+            .map(|(c, log)| CheckView::of(bundle, c, log))
+            .collect();
+        let attention = checks
+            .iter()
+            .filter(|c| matches!(c.class, "fail" | "error" | "warning"))
+            .cloned()
+            .collect();
+        Self {
+            html,
+            name: &r.run.name,
+            run_id: &r.run.id,
+            tool: format!("{} {}", r.tool.name, r.tool.version),
+            profile: &r.run.profile,
+            started: &r.run.started,
+            finished: &r.run.finished,
+            interrupted: r.run.interrupted.then(|| {
+                r.run
+                    .interrupted_reason
+                    .clone()
+                    .unwrap_or_else(|| "reason not recorded".to_owned())
+            }),
+            target,
+            os: t.os.as_str(),
+            facts: t
+                .facts
+                .iter()
+                .map(|(name, value)| Fact { name, value })
+                .collect(),
+            outcome,
+            outcome_label: match outcome {
+                "fail" => "FAIL",
+                "incomplete" => "INCOMPLETE",
+                _ => "PASS",
+            },
+            outcome_text,
+            counts,
+            waived: r.checks.iter().filter(|c| c.waived.is_some()).count(),
+            questionnaire_warnings: r
+                .questionnaire
+                .iter()
+                .filter(|q| q.status == Status::Warning)
+                .count(),
+            checks,
+            attention,
+            tabs: tabs(&r.questionnaire),
+            notes: bundle.notes.trim_end().chars().map(visible).collect(),
+            notes_fence: fence(&bundle.notes),
+        }
+    }
+}
+
+impl<'a> CheckView<'a> {
+    fn of(bundle: &'a ReportBundle, c: &'a CheckResult, log: &'a str) -> Self {
+        let test = match (&c.test_id, &c.test_case_name) {
+            (Some(id), Some(name)) => format!("{id} {name}"),
+            (Some(id), None) => id.clone(),
+            (None, Some(name)) => name.clone(),
+            (None, None) => String::new(),
+        };
+        Self {
+            id: &c.id,
+            anchor: format!("check-{}", anchor_safe(&c.id)),
+            title: &c.title,
+            test,
+            status: status_label(c.status),
+            class: status_class(c.status),
+            actual: c.actual.chars().map(visible).collect(),
+            required: &c.required,
+            message: &c.message,
+            remediation: &c.remediation,
+            description: &c.description,
+            severity: match c.severity {
+                vmcert_checks::Severity::High => "high",
+                vmcert_checks::Severity::Medium => "medium",
+                vmcert_checks::Severity::Low => "low",
+            },
+            source: &c.source,
+            duration_ms: c.duration_ms,
+            waived: c.waived.as_ref(),
+            log_path: log,
+            open: !matches!(c.status, Status::Pass | Status::NotApplicable),
+            probe_count: c.probes.len(),
+            probes: c
+                .probes
+                .iter()
+                .map(|id| ProbeView::of(bundle, id))
+                .collect(),
+        }
+    }
+}
+
+fn anchor_safe(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+impl<'a> ProbeView<'a> {
+    fn of(bundle: &'a ReportBundle, id: &'a str) -> Self {
+        let log = bundle.probe_logs.get(id);
+        let out = bundle.evidence.outputs.get(id);
+        let problem = match out {
+            None => Some("not collected".to_owned()),
+            Some(o) => {
+                let mut p = Vec::new();
+                if o.timed_out {
+                    p.push("timed out".to_owned());
+                }
+                if o.truncated {
+                    p.push("output truncated".to_owned());
+                }
+                if let Some(e) = &o.error {
+                    p.push(e.clone());
+                }
+                (!p.is_empty()).then(|| p.join("; "))
+            }
+        };
+        let lossy = out.is_some_and(|o| {
+            std::str::from_utf8(&o.stdout).is_err() || std::str::from_utf8(&o.stderr).is_err()
+        });
+        Self {
+            id,
+            command: log.map_or_else(|| "unknown".to_owned(), |l| l.command.clone()),
+            started: log
+                .and_then(|l| l.started.clone())
+                .unwrap_or_else(|| "unknown".to_owned()),
+            duration_ms: out.map_or(0, |o| o.duration_ms),
+            exit_ok: out.and_then(|o| o.exit_code) == Some(0),
+            exit: out
+                .and_then(|o| o.exit_code)
+                .map_or_else(|| "none".to_owned(), |c| c.to_string()),
+            problem,
+            stdout: out.map(|o| display_text(&o.stdout)).unwrap_or_default(),
+            stderr: out.map(|o| display_text(&o.stderr)).unwrap_or_default(),
+            stdout_bytes: out.map_or(0, |o| o.stdout.len()),
+            stderr_bytes: out.map_or(0, |o| o.stderr.len()),
+            lossy,
+        }
+    }
+}
+
+impl<'a> QuestionView<'a> {
+    fn of(q: &'a QuestionResult) -> Self {
+        Self {
+            id: &q.id,
+            tab: &q.tab,
+            question: &q.question,
+            answer: q
+                .answer
+                .as_ref()
+                .map_or_else(|| "unanswered".to_owned(), |a| answer_text(&q.id, a)),
+            answered: q.answer.is_some(),
+            status: status_label(q.status),
+            class: status_class(q.status),
+            message: &q.message,
+        }
+    }
+}
+
+/// An answer as a reader sees it (True/False, a choice with its meaning, the text, or one
+/// `check-id: explanation` per line).
+pub(crate) fn answer_text(id: &str, answer: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match answer {
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        Value::String(s) => match questionnaire::find(id) {
+            Some(q) => q.display(&questionnaire::Answer::Choice(s.clone())),
+            None => s.clone(),
+        },
+        Value::Object(map) if map.is_empty() => "none".to_owned(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::logs::log_paths;
+    use crate::report::testdata::bundle;
+
+    fn html_of(b: &ReportBundle) -> String {
+        html(b, &log_paths(&b.results.checks)).unwrap()
+    }
+
+    #[test]
+    fn markdown_snapshot() {
+        let b = bundle();
+        insta::assert_snapshot!(markdown(&b, &log_paths(&b.results.checks)).unwrap());
+    }
+
+    #[test]
+    fn md_escape_keeps_values_in_their_cell() {
+        assert_eq!(
+            md_escape("a|b\nc_d *e* <x> \u{1b}[0m"),
+            "a\\|b<br>c\\_d \\*e\\* \\<x\\> \u{241b}\\[0m"
+        );
+    }
+
+    #[test]
+    fn notes_fence_outlasts_backticks_in_the_notes() {
+        assert_eq!(fence("plain"), "```");
+        assert_eq!(fence("a ```` b ` c"), "`````");
+    }
+
+    #[test]
+    fn control_characters_become_visible() {
+        assert_eq!(
+            display_text(b"\x1b[31mred\x1b[0m\tok\n\xff"),
+            "\u{241b}[31mred\u{241b}[0m\tok\n\u{fffd}"
+        );
+    }
+
+    /// Every element opened is closed, in order (void elements excepted), so a browser builds the
+    /// tree the template meant; and nothing is loaded from anywhere.
+    #[test]
+    fn html_is_balanced_and_self_contained() {
+        let mut b = bundle();
+        // Hostile output must stay text.
+        b.results.checks[0].actual =
+            "</td></pre><script>alert(1)</script><img src=x onerror=alert(2)>".to_owned();
+        b.evidence.outputs.get_mut("uname-m").unwrap().stdout =
+            b"</pre><a href=\"https://evil.example/\">x</a>".to_vec();
+        let html = html_of(&b);
+        assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..40]);
+        assert!(
+            !html.contains("<script"),
+            "no script element, injected or not"
+        );
+        assert!(!html.contains("<img"), "no image");
+        assert!(
+            html.contains("&lt;/td&gt;&lt;/pre&gt;&lt;script&gt;"),
+            "escaped"
+        );
+
+        let tag = regex::Regex::new(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)([^>]*)>").unwrap();
+        let void = ["meta", "br", "hr", "img", "input", "link", "wbr", "col"];
+        let mut stack: Vec<String> = Vec::new();
+        let body = html.trim_start_matches("<!DOCTYPE html>");
+        for cap in tag.captures_iter(body) {
+            let name = cap[2].to_ascii_lowercase();
+            let attrs = &cap[3];
+            for attr in ["src=", "href=", "action=", "srcset=", "data="] {
+                if let Some(pos) = attrs.find(attr) {
+                    let value = &attrs[pos + attr.len()..];
+                    assert!(
+                        value.starts_with("\"#") || value.starts_with("\"logs/"),
+                        "external reference in <{name}{attrs}>"
+                    );
+                }
+            }
+            if void.contains(&name.as_str()) {
+                continue;
+            }
+            if &cap[1] == "/" {
+                let open = stack.pop();
+                assert_eq!(open.as_deref(), Some(name.as_str()), "mismatched </{name}>");
+            } else {
+                stack.push(name);
+            }
+        }
+        assert!(stack.is_empty(), "unclosed: {stack:?}");
+        // CSS loads nothing either.
+        for needle in ["@import", "url(", "http://", "https://"] {
+            assert!(
+                !HTML_TEMPLATE.contains(needle),
+                "template contains {needle}"
+            );
+        }
+    }
+
+    #[test]
+    fn html_shows_every_check_with_its_evidence() {
+        let b = bundle();
+        let html = html_of(&b);
+        for c in &b.results.checks {
+            assert!(html.contains(&format!("id=\"check-{}\"", c.id)), "{}", c.id);
+        }
+        assert!(
+            html.contains("awk: cannot open /etc/shadow (Permission denied)"),
+            "stderr shown"
+        );
+        assert!(html.contains("j\u{fffd}rgen"), "lossy stdout shown");
+        assert!(html.contains("GA12"), "questionnaire shown");
+        assert!(html.contains("User azureuser on port 22"), "notes shown");
+        assert!(html.contains("2027-06-30"), "waiver shown");
+    }
+}

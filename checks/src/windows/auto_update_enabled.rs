@@ -1,0 +1,98 @@
+//! Automatic Updates are not switched off by policy: Marketplace images should keep installing
+//! security updates after deployment.
+
+use serde::Deserialize;
+
+use crate::evidence::Evidence;
+use crate::meta::{Meta, Os, Severity};
+use crate::probe::ProbeId;
+use crate::verdict::{Status, Verdict};
+use crate::windows::outputs;
+use crate::{Check, Unevaluable};
+
+/// The Windows Update policy value NoAutoUpdate is not 1.
+#[derive(Debug)]
+pub struct AutoUpdateEnabled;
+
+static META: Meta = Meta {
+    id: "auto-update-enabled",
+    title: "Automatic Updates not disabled",
+    test_id: None,
+    test_case_name: None,
+    description: "Automatic Updates are not turned off by the Windows Update policy.",
+    rationale: "Microsoft's Marketplace security guidance asks for security updates set to \
+                update automatically (research/cert-cases.md section 3.2, S17). The registry \
+                values are vmcert's reading: \
+                HKLM:\\SOFTWARE\\Policies\\Microsoft\\Windows\\WindowsUpdate\\AU NoAutoUpdate = 1 \
+                (the \"Configure Automatic Updates\" policy set to Disabled) warns; AUOptions is \
+                reported.",
+    remediation: "Remove the NoAutoUpdate policy value (or set the Configure Automatic Updates \
+                  policy to Enabled), then generalize and capture the image again.",
+    os: Os::Windows,
+    severity: Severity::Medium,
+    since: "0.1.0",
+    inferred: true,
+    outcomes: &[Status::Pass, Status::Warning, Status::Error],
+    knobs: &[],
+};
+
+const REQUIRED: &str = "NoAutoUpdate not set to 1";
+
+/// `auto-update-policy`.
+#[derive(Debug, Deserialize)]
+struct AutoUpdatePolicy {
+    #[serde(rename = "KeyExists")]
+    key_exists: bool,
+    #[serde(rename = "NoAutoUpdate", default)]
+    no_auto_update: Option<i64>,
+    #[serde(rename = "AUOptions", default)]
+    au_options: Option<i64>,
+}
+
+impl Check for AutoUpdateEnabled {
+    fn meta(&self) -> &Meta {
+        &META
+    }
+
+    fn probes(&self) -> &[ProbeId] {
+        &["auto-update-policy"]
+    }
+
+    fn evaluate(&self, ev: &Evidence) -> Verdict {
+        evaluate(ev).unwrap_or_else(|e| Verdict::from(e).with_required(REQUIRED))
+    }
+}
+
+fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
+    let p: AutoUpdatePolicy = outputs::document(ev, "auto-update-policy")?;
+    if !p.key_exists {
+        return Ok(Verdict::new(
+            Status::Pass,
+            "No Windows Update policy",
+            REQUIRED,
+            "No Automatic Updates policy is set; Windows uses its defaults.",
+        ));
+    }
+    let show = |v: Option<i64>| v.map_or_else(|| "not set".to_string(), |n| n.to_string());
+    let actual = format!(
+        "NoAutoUpdate {}, AUOptions {}",
+        show(p.no_auto_update),
+        show(p.au_options)
+    );
+    Ok(if p.no_auto_update == Some(1) {
+        Verdict::new(
+            Status::Warning,
+            actual,
+            REQUIRED,
+            "Group Policy turns Automatic Updates off (NoAutoUpdate = 1); VMs from this image \
+             will not install security updates by themselves.",
+        )
+    } else {
+        Verdict::new(
+            Status::Pass,
+            actual,
+            REQUIRED,
+            "The Windows Update policy leaves Automatic Updates on.",
+        )
+    })
+}
