@@ -83,6 +83,14 @@ impl TargetSpec {
         }
     }
 
+    /// How the run was asked for, for the `source` of a `--record`ed fixture case.
+    fn record_source(&self) -> String {
+        match self {
+            Self::Local => format!("vmcert run --local on {}", local_hostname()),
+            Self::Ssh(setup) => format!("vmcert run --target {}", setup.target),
+        }
+    }
+
     /// `this machine (local)` or the URL, for the run log.
     fn describe(&self) -> String {
         match self {
@@ -166,8 +174,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if selected.is_empty() {
         bail!("no check is left to run after --checks/--skip");
     }
-    let host = spec.host();
-    let name = args.name.clone().unwrap_or_else(|| host.clone());
+    let name = args.name.clone().unwrap_or_else(|| spec.host());
     let out = args
         .out
         .clone()
@@ -270,11 +277,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         record(
             dir,
             &gathered.evidence,
-            &format!(
-                "vmcert run on {} at {}",
-                spec.describe(),
-                started.to_rfc3339()
-            ),
+            &format!("{} at {}", spec.record_source(), started.to_rfc3339()),
         )?;
         log.line(format!("raw evidence recorded in {}", dir.display()));
     }
