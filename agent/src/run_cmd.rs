@@ -4,6 +4,10 @@
 //! once through the transport ([`crate::runner`]), the report zip is written and the summary
 //! printed, and the exit status says 0 (no Fail, no Error), 1 (a Fail) or 2 (an Error, or the run
 //! could not complete).
+//!
+//! The target flags become a [`TargetSpec`] first (URL parsed, secrets read, nothing connected);
+//! it is connected only after every input passed, and a failed connection exits 2 without a
+//! report, while any run that connected writes one.
 
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
@@ -18,39 +22,175 @@ use vmcert_checks::pack::{self, PackCheck};
 use vmcert_checks::waiver::{self, Waiver};
 use vmcert_checks::{Check as _, Os, Profile, Status, fixture};
 
-use crate::cli::{Format, RunArgs};
+use crate::cli::{Format, RunArgs, TargetArgs};
 use crate::probe_script::ProbeResult;
 use crate::questionnaire::{self, AskMode};
 use crate::report::model::{self, RunInfo, RunReport, Summary, TargetInfo, Tool};
 use crate::report::{ReportBundle, write_zip};
 use crate::runner::{self, RunLog};
+use crate::ssh::{SshSession, SshSetup};
 use crate::transport::Transport;
 use crate::transport::local::LocalTransport;
-use crate::transport::winrm;
+use crate::transport::ssh::SshTransport;
+use crate::transport::winrm::{self, WinrmSetup, WinrmTransport};
+
+/// Where a run goes, as the target flags say; nothing is connected yet.
+enum TargetSpec {
+    /// `--local`: this machine.
+    Local,
+    /// `--target ssh://...`: URL parsed, host key policy and credentials ready.
+    Ssh(Box<SshSetup>),
+    /// `--target winrm(s)://...`: a Windows VM; URL parsed, password read.
+    Winrm(Box<WinrmSetup>),
+}
+
+/// A connected target: its transport and what the report says about it.
+struct Connected {
+    transport: Box<dyn Transport>,
+    /// `target` of results.json, without the facts (they come from the probes).
+    info: TargetInfo,
+    /// Lines for the run log: how the target was reached (never a secret).
+    log: Vec<String>,
+}
+
+impl TargetSpec {
+    /// Reads the target flags: parses the URL and fetches the secrets (environment, stdin or a
+    /// prompt) without connecting.
+    fn from_args(args: &TargetArgs) -> anyhow::Result<Self> {
+        match args.target.as_deref() {
+            None => Ok(Self::Local),
+            Some(url) if url.starts_with("ssh://") => {
+                Ok(Self::Ssh(Box::new(SshSetup::from_args(url, args)?)))
+            }
+            Some(url) if winrm::is_winrm_url(url) => {
+                Ok(Self::Winrm(Box::new(WinrmSetup::from_args(url, args)?)))
+            }
+            Some(url) => bail!(
+                "--target {url}: expected ssh://USER@HOST[:PORT], winrm://USER@HOST[:PORT] or winrms://USER@HOST[:PORT]"
+            ),
+        }
+    }
+
+    /// The OS the target runs, known from the transport before connecting.
+    fn os(&self) -> Os {
+        match self {
+            Self::Local | Self::Ssh(_) => Os::Linux,
+            Self::Winrm(_) => Os::Windows,
+        }
+    }
+
+    /// The host, for the default run name.
+    fn host(&self) -> String {
+        match self {
+            Self::Local => local_hostname(),
+            Self::Ssh(setup) => setup.target.host.clone(),
+            Self::Winrm(setup) => setup.target.host.trim_matches(['[', ']']).to_string(),
+        }
+    }
+
+    /// How the run was asked for, for the `source` of a `--record`ed fixture case.
+    fn record_source(&self) -> String {
+        match self {
+            Self::Local => format!("vmcert run --local on {}", local_hostname()),
+            Self::Ssh(setup) => format!("vmcert run --target {}", setup.target),
+            Self::Winrm(setup) => format!("vmcert run --target {}", setup.target),
+        }
+    }
+
+    /// `this machine (local)` or the URL, for the run log.
+    fn describe(&self) -> String {
+        match self {
+            Self::Local => "this machine (local)".to_string(),
+            Self::Ssh(setup) => setup.target.to_string(),
+            Self::Winrm(setup) => setup.target.to_string(),
+        }
+    }
+
+    /// Connects (and logs in); nothing to do for `--local`.
+    fn connect(&self) -> anyhow::Result<Connected> {
+        match self {
+            Self::Local => Ok(Connected {
+                transport: Box::new(LocalTransport::new()),
+                info: TargetInfo {
+                    transport: "local".to_string(),
+                    host: "localhost".to_string(),
+                    port: None,
+                    user: std::env::var("USER")
+                        .or_else(|_| std::env::var("LOGNAME"))
+                        .ok(),
+                    os: self.os(),
+                    facts: Default::default(),
+                },
+                log: Vec::new(),
+            }),
+            Self::Ssh(setup) => {
+                let session = SshSession::connect(setup)?;
+                let t = session.target();
+                let key = session.host_key();
+                let log = vec![
+                    format!(
+                        "connected to {t} ({}, {}) in {} ms",
+                        session.peer(),
+                        session.server_banner(),
+                        session.setup_time().as_millis()
+                    ),
+                    format!(
+                        "host key {} {}: {}",
+                        key.key.key_type,
+                        key.key.fingerprint(),
+                        key.trust
+                    ),
+                    format!("logged in with {}", session.auth().method),
+                ];
+                let info = TargetInfo {
+                    transport: "ssh".to_string(),
+                    host: t.host.clone(),
+                    port: Some(t.port),
+                    user: Some(t.user.clone()),
+                    os: self.os(),
+                    facts: Default::default(),
+                };
+                Ok(Connected {
+                    transport: Box::new(SshTransport::new(session)),
+                    info,
+                    log,
+                })
+            }
+            Self::Winrm(setup) => {
+                let transport = WinrmTransport::connect(setup)?;
+                let t = &setup.target;
+                let log = vec![format!(
+                    "connected to {t} in {} ms (one shell, one PowerShell)",
+                    transport.connect_ms()
+                )];
+                let info = TargetInfo {
+                    transport: transport.kind().to_string(),
+                    host: t.host.clone(),
+                    port: Some(t.port),
+                    user: Some(t.user.clone()),
+                    os: self.os(),
+                    facts: Default::default(),
+                };
+                Ok(Connected {
+                    transport: Box::new(transport),
+                    info,
+                    log,
+                })
+            }
+        }
+    }
+}
 
 /// Runs `vmcert run`.
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    // A WinRM target is a Windows VM; --local certifies this (Linux) machine.
-    let winrm_target = match &args.target.target {
-        Some(url) if winrm::is_winrm_url(url) => Some(
-            winrm::WinrmTarget::parse(url).map_err(|e| anyhow::anyhow!("--target {url}: {e}"))?,
-        ),
-        Some(target) => bail!(
-            "--target {target}: `run` reaches --local and winrm:// or winrms:// targets in this build; ssh:// is not wired into `run` yet"
-        ),
-        None => None,
-    };
+    let spec = TargetSpec::from_args(&args.target)?;
     if let Some(url) = &args.upload {
         crate::upload::container_url(url).context("--upload")?;
     }
     if args.timeout == 0 {
         bail!("--timeout must be at least 1 second");
     }
-    let os = if winrm_target.is_some() {
-        Os::Windows
-    } else {
-        Os::Linux
-    };
+    let os = spec.os();
     let profile = Profile::from(args.profile);
     let launched = Local::now();
 
@@ -62,11 +202,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if selected.is_empty() {
         bail!("no check is left to run after --checks/--skip");
     }
-    let host = match &winrm_target {
-        Some(t) => t.host.trim_matches(['[', ']']).to_string(),
-        None => local_hostname(),
-    };
-    let name = args.name.clone().unwrap_or_else(|| host.clone());
+    let name = args.name.clone().unwrap_or_else(|| spec.host());
     let out = args
         .out
         .clone()
@@ -77,15 +213,6 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--record {}: cannot create the directory", dir.display()))?;
     }
     let answers = questionnaire::load_answers(args.answers.as_deref(), os)?;
-    // Connect (and authenticate) before the questionnaire, so a refused connection costs no
-    // answers; a connection failure is exit 2 without a report.
-    let mut transport: Box<dyn Transport> = match &args.target.target {
-        Some(url) => {
-            let setup = winrm::WinrmSetup::from_args(url, &args.target)?;
-            Box::new(winrm::WinrmTransport::connect(&setup)?)
-        }
-        None => Box::new(LocalTransport::new()),
-    };
     let mode = if std::io::stdin().is_terminal() && !args.non_interactive {
         AskMode::Prompt
     } else if args.allow_unanswered {
@@ -95,19 +222,24 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     };
     let (questions, notes) = questionnaire::complete(answers, os, mode)?;
     let specs = runner::probe_specs(os, &selected, args.timeout)?;
+    let Connected {
+        mut transport,
+        info: mut target,
+        log: connect_log,
+    } = spec.connect()?;
 
     let mut log = RunLog::default();
     let started = Utc::now();
     let today = launched.date_naive();
-    let place = match &winrm_target {
-        Some(t) => t.to_string(),
-        None => "this machine (local)".to_string(),
-    };
     log.line(format!(
-        "vmcert {} run `{name}` on {place}, {os}, profile {profile}, per-probe timeout {} s",
+        "vmcert {} run `{name}` on {}, {os}, profile {profile}, per-probe timeout {} s",
         env!("CARGO_PKG_VERSION"),
+        spec.describe(),
         args.timeout
     ));
+    for line in connect_log {
+        log.line(line);
+    }
     for p in &packs {
         log.line(format!(
             "check pack {}:{}: check {} ({})",
@@ -154,10 +286,12 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let checks = runner::evaluate(&selected, &gathered, &waivers, today, &mut log);
     let summary = runner::summarize(&checks, &questions);
     let code = runner::exit_code(&checks, gathered.interrupted.is_some());
-    let facts = match os {
+    target.facts = match os {
         Os::Windows => runner::windows_facts(&gathered.evidence, &mut log),
         Os::Linux => runner::linux_facts(&gathered.evidence, &mut log),
     };
+    // Disconnects (SSH) before the report is written: nothing else goes to the target.
+    drop(transport);
     let finished = Utc::now();
     log.line(format!(
         "finished in {} ms: {} pass, {} warning, {} fail, {} not applicable, {} error ({} waived); exit {code}",
@@ -174,10 +308,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         record(
             dir,
             &gathered.evidence,
-            &match &winrm_target {
-                Some(t) => format!("vmcert run --target {t} at {}", started.to_rfc3339()),
-                None => format!("vmcert run --local on {host} at {}", started.to_rfc3339()),
-            },
+            &format!("{} at {}", spec.record_source(), started.to_rfc3339()),
         )?;
         log.line(format!("raw evidence recorded in {}", dir.display()));
     }
@@ -198,21 +329,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             interrupted: gathered.interrupted.is_some(),
             interrupted_reason: gathered.interrupted.clone(),
         },
-        target: TargetInfo {
-            transport: transport.kind().to_string(),
-            host: winrm_target
-                .as_ref()
-                .map_or_else(|| "localhost".to_string(), |t| t.host.clone()),
-            port: winrm_target.as_ref().map(|t| t.port),
-            user: match &winrm_target {
-                Some(t) => Some(t.user.clone()),
-                None => std::env::var("USER")
-                    .or_else(|_| std::env::var("LOGNAME"))
-                    .ok(),
-            },
-            os,
-            facts,
-        },
+        target,
         summary,
         checks,
         questionnaire: questions,
@@ -483,6 +600,39 @@ fn summary_json(r: &RunReport, out: &Path, code: u8) -> anyhow::Result<String> {
 mod tests {
     use super::*;
     use chrono::TimeZone as _;
+    use clap::Parser as _;
+
+    fn target_spec(args: &[&str]) -> anyhow::Result<TargetSpec> {
+        let cli = crate::cli::Cli::try_parse_from(
+            ["vmcert", "run"].iter().chain(args).collect::<Vec<_>>(),
+        )?;
+        match cli.command {
+            crate::cli::Command::Run(run) => TargetSpec::from_args(&run.target),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn targets_are_read_without_connecting() {
+        assert!(matches!(target_spec(&["--local"]), Ok(TargetSpec::Local)));
+        for (args, want) in [
+            (
+                vec!["--target", "ftp://u@h"],
+                "--target ftp://u@h: expected ssh://USER@HOST[:PORT], winrm://",
+            ),
+            (
+                vec!["--target", "winrms://u@h"],
+                "--target winrms://u@h: the WinRM transport is not built yet",
+            ),
+            (
+                vec!["--target", "ssh://u:Secret-1@h"],
+                "--target ssh://u:<redacted>@h: a password in the URL is not accepted",
+            ),
+        ] {
+            let e = target_spec(&args).err().expect("refused");
+            assert!(e.to_string().starts_with(want), "{e}");
+        }
+    }
 
     #[test]
     fn default_out_name_is_name_and_local_time() {

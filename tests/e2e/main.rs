@@ -11,11 +11,13 @@ mod azurite;
 
 mod cli;
 mod connect;
+mod lab_checks;
 mod lab_scenarios;
 mod lab_smoke;
 mod report;
 mod run_local;
 mod sas;
+mod ssh_run;
 mod sshd_fixture;
 mod upload;
 mod vhd;

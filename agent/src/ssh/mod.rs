@@ -6,7 +6,8 @@
 //! session to report what a run would find.
 //!
 //! Order of use: [`SshSetup::from_args`] (flags and secrets, no network), then
-//! [`SshSession::connect`], then [`SshSession::exec`] and [`sudo::check`].
+//! [`SshSession::connect`], then [`SshSession::exec`] and [`sudo::check`], and
+//! [`SshSession::exec_streaming`] for the probe script (`crate::transport::ssh`).
 
 mod auth;
 mod error;
@@ -16,6 +17,7 @@ mod known_hosts;
 mod secret;
 mod session;
 mod setup;
+mod stream;
 pub(crate) mod sudo;
 mod target;
 
@@ -23,3 +25,4 @@ pub(crate) use auth::AuthReport;
 pub(crate) use host_key::Trust;
 pub(crate) use session::SshSession;
 pub(crate) use setup::SshSetup;
+pub(crate) use stream::StreamEnd;

@@ -2,8 +2,10 @@
 //! resolve, TCP connect (with TCP_NODELAY: without it Nagle plus delayed ACKs add ~40 ms to every
 //! round trip, see feasibility.md §2), handshake, host key verification, authentication. A failure
 //! while connecting or in the handshake is retried once (a VM whose sshd is restarting); nothing
-//! is retried once credentials have been sent.
+//! is retried once credentials have been sent. TCP keepalive is on, so a target that vanishes
+//! without closing the connection is noticed within about a minute even while no data flows.
 
+use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -45,7 +47,10 @@ pub(crate) struct ExecOutput {
 
 /// An authenticated SSH session to one target.
 pub(crate) struct SshSession {
-    session: Session,
+    pub(super) session: Session,
+    /// A second handle on the session's socket, to wait on it with poll(2) while a channel is
+    /// streamed in non-blocking mode ([`super::stream`]).
+    pub(super) socket: TcpStream,
     target: SshTarget,
     addr: SocketAddr,
     server_banner: String,
@@ -53,6 +58,8 @@ pub(crate) struct SshSession {
     auth: AuthReport,
     sudo_password: Option<Secret>,
     setup_time: Duration,
+    /// Channels opened on this session so far (each exec is one channel, one round trip).
+    pub(super) channels: Cell<usize>,
 }
 
 impl SshSession {
@@ -61,7 +68,7 @@ impl SshSession {
         let started = Instant::now();
         let name = setup.target.known_hosts_name();
         let entries = setup.host_keys.entries(&name)?;
-        let (session, addr) = match establish(setup, &entries) {
+        let (session, socket, addr) = match establish(setup, &entries) {
             Err(e) if e.is_setup_retryable() => {
                 tracing::info!("{e}; retrying once");
                 std::thread::sleep(RETRY_PAUSE);
@@ -90,12 +97,14 @@ impl SshSession {
         Ok(Self {
             server_banner: session.banner().unwrap_or_default().to_owned(),
             session,
+            socket,
             target: setup.target.clone(),
             addr,
             host_key: VerifiedHostKey { key, trust },
             auth,
             sudo_password: setup.credentials.sudo_password.clone(),
             setup_time: started.elapsed(),
+            channels: Cell::new(0),
         })
     }
 
@@ -134,6 +143,11 @@ impl SshSession {
         self.setup_time
     }
 
+    /// How many channels (commands) have been opened on this connection.
+    pub(crate) fn channels_opened(&self) -> usize {
+        self.channels.get()
+    }
+
     /// Runs `command` on one new channel, writes `stdin` to it and closes its input, then
     /// collects stdout, stderr and the exit status. `timeout` bounds every single wait on the
     /// server, not the whole command. stdout is read before stderr, so a command must keep its
@@ -150,6 +164,7 @@ impl SshSession {
             reason: format!("{what}: {e}"),
         };
         self.session.set_timeout(millis(timeout));
+        self.channels.set(self.channels.get() + 1);
         let mut ch = self
             .session
             .channel_session()
@@ -197,7 +212,7 @@ impl Drop for SshSession {
 }
 
 /// libssh2 timeouts are u32 milliseconds; 0 would mean "wait forever".
-fn millis(d: Duration) -> u32 {
+pub(super) fn millis(d: Duration) -> u32 {
     u32::try_from(d.as_millis()).unwrap_or(u32::MAX).max(1)
 }
 
@@ -205,7 +220,7 @@ fn millis(d: Duration) -> u32 {
 fn establish(
     setup: &SshSetup,
     entries: &[super::known_hosts::Entry],
-) -> Result<(Session, SocketAddr), SshError> {
+) -> Result<(Session, TcpStream, SocketAddr), SshError> {
     let target = &setup.target;
     let authority = target.authority();
     let addrs: Vec<SocketAddr> = (target.host.as_str(), target.port)
@@ -253,6 +268,12 @@ fn establish(
     };
     tcp.set_nodelay(true)
         .map_err(|e| handshake_err(format!("cannot set TCP_NODELAY: {e}")))?;
+    if let Err(e) = keepalive(&tcp) {
+        tracing::debug!("TCP keepalive on {addr}: {e}");
+    }
+    let socket = tcp
+        .try_clone()
+        .map_err(|e| handshake_err(format!("cannot duplicate the socket: {e}")))?;
     let mut session = Session::new().map_err(|e| handshake_err(e.message().to_owned()))?;
     let supported = session
         .supported_algs(MethodType::HostKey)
@@ -275,7 +296,20 @@ fn establish(
             },
         )
     })?;
-    Ok((session, addr))
+    Ok((session, socket, addr))
+}
+
+/// TCP keepalive: probes after 15 s of silence, every 5 s, 4 unanswered probes end the
+/// connection; unacknowledged data is given up after 40 s. A target that is switched off or cut
+/// from the network then fails the next read instead of hanging until the script's deadline.
+fn keepalive(tcp: &TcpStream) -> std::io::Result<()> {
+    use rustix::net::sockopt;
+    sockopt::set_socket_keepalive(tcp, true)?;
+    sockopt::set_tcp_keepidle(tcp, Duration::from_secs(15))?;
+    sockopt::set_tcp_keepintvl(tcp, Duration::from_secs(5))?;
+    sockopt::set_tcp_keepcnt(tcp, 4)?;
+    sockopt::set_tcp_user_timeout(tcp, 40_000)?;
+    Ok(())
 }
 
 /// libssh2: a blocking call hit the session timeout.

@@ -11,6 +11,7 @@
 //! status and stderr. A WinRM transport brings its own script but keeps the same contract.
 
 pub(crate) mod local;
+pub(crate) mod ssh;
 pub(crate) mod winrm;
 
 use crate::probe_script::{FrameParser, ProbeResult, ProbeSpec, ScriptError};

@@ -1,0 +1,699 @@
+//! `vmcert run --target ssh://...` against real targets: lab VMs (tests/lab/vm.sh) for the
+//! faults a run must survive (the target dying mid-run or cut from the network, a probe that
+//! hangs, a probe printing 50 MB, bytes that are not UTF-8), for sudo without a password and for
+//! secrets, and the sshd fixture, whose `ForceCommand` log shows every command line the server
+//! ran. Secrets are looked for in stdout, stderr, every file of the report zip, the process list
+//! during the run and the remote command lines. [`SshRun`] is shared with `lab_checks.rs`.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::lab::LabVm;
+use crate::sshd_fixture::{PASSWORD, Sshd, USER};
+use crate::util::vmcert_bin;
+
+/// Environment variables that carry secrets to vmcert in these tests.
+const PW_VAR: &str = "VMCERT_TEST_PASSWORD";
+const PP_VAR: &str = "VMCERT_TEST_PASSPHRASE";
+const SUDO_VAR: &str = "VMCERT_TEST_SUDO_PASSWORD";
+
+/// One `vmcert run` over SSH with a private HOME and known_hosts, no ssh-agent, no prompts,
+/// `--format json`, the report in a temp dir.
+pub(crate) struct SshRun {
+    dir: tempfile::TempDir,
+    cmd: Command,
+    watch_ps: bool,
+}
+
+/// What a finished run left: its output, the process list snapshots, its report.
+pub(crate) struct Finished {
+    pub(crate) out: Output,
+    /// `ps -eo args` snapshots taken while it ran (when asked for).
+    pub(crate) ps: Vec<String>,
+    /// Highest VmHWM (peak resident memory) of vmcert seen while it ran, in KiB.
+    pub(crate) peak_rss_kib: u64,
+    dir: tempfile::TempDir,
+}
+
+impl SshRun {
+    /// A run against `vm`, trusting its ed25519 host key.
+    pub(crate) fn new(vm: &LabVm) -> Self {
+        let url = format!("ssh://{}@{}:{}", vm.user, vm.host, vm.port);
+        let run = Self::to_url(&url);
+        fs::write(run.known_hosts(), vm.known_hosts_line()).expect("write known_hosts");
+        run
+    }
+
+    /// A run against `url` with an empty known_hosts file.
+    pub(crate) fn to_url(url: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let known_hosts = dir.path().join("known_hosts");
+        fs::write(&known_hosts, "").expect("create known_hosts");
+        let mut cmd = Command::new(vmcert_bin());
+        cmd.current_dir(dir.path())
+            .args(["run", "--target", url, "--known-hosts"])
+            .arg(&known_hosts)
+            .args([
+                "--non-interactive",
+                "--allow-unanswered",
+                "--format",
+                "json",
+            ])
+            .arg("--out")
+            .arg(dir.path().join("report.zip"))
+            .env("HOME", dir.path())
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null());
+        Self {
+            dir,
+            cmd,
+            watch_ps: false,
+        }
+    }
+
+    fn known_hosts(&self) -> PathBuf {
+        self.dir.path().join("known_hosts")
+    }
+
+    /// The temp dir of the run (HOME and working directory).
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub(crate) fn arg(&mut self, a: impl AsRef<std::ffi::OsStr>) -> &mut Self {
+        self.cmd.arg(a);
+        self
+    }
+
+    /// Logs in with `password` (`--password-env`); sudo then uses it too.
+    pub(crate) fn password(&mut self, password: &str) -> &mut Self {
+        self.cmd
+            .env(PW_VAR, password)
+            .arg("--password-env")
+            .arg(PW_VAR);
+        self
+    }
+
+    /// Logs in with the key file `key`.
+    pub(crate) fn key(&mut self, key: &Path) -> &mut Self {
+        self.cmd.arg("--identity").arg(key);
+        self
+    }
+
+    /// Logs in with the encrypted key `key`, unlocked by `passphrase` (`--passphrase-env`).
+    pub(crate) fn encrypted_key(&mut self, key: &Path, passphrase: &str) -> &mut Self {
+        self.key(key);
+        self.cmd
+            .env(PP_VAR, passphrase)
+            .arg("--passphrase-env")
+            .arg(PP_VAR);
+        self
+    }
+
+    /// Gives sudo `password` (`--sudo-password-env`).
+    pub(crate) fn sudo_password(&mut self, password: &str) -> &mut Self {
+        self.cmd
+            .env(SUDO_VAR, password)
+            .arg("--sudo-password-env")
+            .arg(SUDO_VAR);
+        self
+    }
+
+    /// Writes `text` as a check pack and passes it with `--check-pack`.
+    pub(crate) fn pack(&mut self, text: &str) -> &mut Self {
+        let path = self.dir.path().join("pack.toml");
+        fs::write(&path, text).expect("write the check pack");
+        self.arg("--check-pack").arg(path)
+    }
+
+    /// Takes `ps -eo args` snapshots of this machine (which sees every lab VM's processes)
+    /// while the run goes on.
+    pub(crate) fn watch_ps(&mut self) -> &mut Self {
+        self.watch_ps = true;
+        self
+    }
+
+    pub(crate) fn run(self) -> Finished {
+        self.run_watching(|_| {})
+    }
+
+    /// Runs it, handing each stderr line (the progress) to `on_line` as it arrives.
+    pub(crate) fn run_watching(mut self, mut on_line: impl FnMut(&str)) -> Finished {
+        let mut child: Child = self
+            .cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start vmcert");
+        let pid = child.id();
+        let stderr = child.stderr.take().expect("vmcert stderr");
+        let (tx, rx) = mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stdout = child.stdout.take().expect("vmcert stdout");
+        let out_reader = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            stdout.read_to_end(&mut buf).expect("read vmcert stdout");
+            buf
+        });
+        let mut err_lines = Vec::new();
+        let mut ps = Vec::new();
+        let mut peak_rss_kib = 0;
+        let status = loop {
+            if let Some(kib) = vm_hwm_kib(pid) {
+                peak_rss_kib = peak_rss_kib.max(kib);
+            }
+            if self.watch_ps {
+                let snap = Command::new("ps")
+                    .args(["-eo", "args"])
+                    .output()
+                    .expect("run ps");
+                ps.push(String::from_utf8_lossy(&snap.stdout).into_owned());
+            }
+            while let Ok(line) = rx.try_recv() {
+                on_line(&line);
+                err_lines.push(line);
+            }
+            if let Some(status) = child.try_wait().expect("poll vmcert") {
+                break status;
+            }
+            std::thread::sleep(Duration::from_millis(if self.watch_ps { 5 } else { 20 }));
+        };
+        reader.join().expect("stderr reader");
+        for line in rx.try_iter() {
+            on_line(&line);
+            err_lines.push(line);
+        }
+        let stdout = out_reader.join().expect("stdout reader");
+        let mut stderr = err_lines.join("\n");
+        if !stderr.is_empty() {
+            stderr.push('\n');
+        }
+        Finished {
+            out: Output {
+                status,
+                stdout,
+                stderr: stderr.into_bytes(),
+            },
+            ps,
+            peak_rss_kib,
+            dir: self.dir,
+        }
+    }
+}
+
+/// Peak resident memory of a running process, from /proc.
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()
+}
+
+impl Finished {
+    pub(crate) fn code(&self) -> Option<i32> {
+        self.out.status.code()
+    }
+
+    pub(crate) fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+
+    pub(crate) fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+
+    /// stdout and stderr, for assertion messages.
+    pub(crate) fn show(&self) -> String {
+        format!(
+            "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.code(),
+            self.stdout(),
+            self.stderr()
+        )
+    }
+
+    pub(crate) fn zip_path(&self) -> PathBuf {
+        self.dir.path().join("report.zip")
+    }
+
+    /// Every file of the report zip, by name.
+    pub(crate) fn files(&self) -> Vec<(String, Vec<u8>)> {
+        let file = fs::File::open(self.zip_path())
+            .unwrap_or_else(|e| panic!("no report zip ({e}):\n{}", self.show()));
+        let mut zip = zip::ZipArchive::new(file).expect("the report is a zip");
+        (0..zip.len())
+            .map(|i| {
+                let mut f = zip.by_index(i).expect("zip entry");
+                let mut bytes = Vec::new();
+                f.read_to_end(&mut bytes).expect("read zip entry");
+                (f.name().to_owned(), bytes)
+            })
+            .collect()
+    }
+
+    fn file(&self, name: &str) -> Vec<u8> {
+        self.files()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no {name} in the report"))
+            .1
+    }
+
+    pub(crate) fn results(&self) -> Value {
+        serde_json::from_slice(&self.file("results.json")).expect("results.json is JSON")
+    }
+
+    pub(crate) fn run_log(&self) -> String {
+        String::from_utf8(self.file("logs/run.log")).expect("run.log is UTF-8")
+    }
+
+    /// Asserts that no secret is in stdout, stderr, any file of the report or a ps snapshot.
+    pub(crate) fn assert_secrets_hidden(&self, secrets: &[&str]) {
+        let files = self.files();
+        assert!(!files.is_empty(), "the report is empty");
+        for s in secrets {
+            assert!(!s.is_empty());
+            assert!(
+                !self.stdout().contains(s),
+                "secret in stdout:\n{}",
+                self.show()
+            );
+            assert!(
+                !self.stderr().contains(s),
+                "secret in stderr:\n{}",
+                self.show()
+            );
+            for (name, bytes) in &files {
+                assert!(
+                    !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                    "secret in {name} of the report"
+                );
+            }
+            for snap in &self.ps {
+                assert!(!snap.contains(s), "secret in the process list:\n{snap}");
+            }
+        }
+    }
+}
+
+/// The check `id` of a results.json.
+pub(crate) fn check<'a>(results: &'a Value, id: &str) -> &'a Value {
+    results["checks"]
+        .as_array()
+        .expect("checks[]")
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {results:#}"))
+}
+
+fn status_of(results: &Value, id: &str) -> String {
+    check(results, id)["status"]
+        .as_str()
+        .expect("status")
+        .to_owned()
+}
+
+fn message_of(results: &Value, id: &str) -> String {
+    check(results, id)["message"]
+        .as_str()
+        .expect("message")
+        .to_owned()
+}
+
+/// Pack checks used below: each runs one command on the target.
+fn pack_check(id: &str, command: &str, extra: &str) -> String {
+    format!(
+        "[[check]]\nid = \"{id}\"\ntitle = \"{id}\"\nos = \"linux\"\ncommand = '''{command}'''\n{extra}\n"
+    )
+}
+
+/// Whether a process whose command line is `args` runs in the network namespace `netns`.
+fn runs_in_netns(netns: &str, args: &str) -> bool {
+    let out = Command::new("ip")
+        .args(["netns", "pids", netns])
+        .output()
+        .expect("run ip netns pids");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|pid| fs::read(format!("/proc/{pid}/cmdline")).ok())
+        .any(|c| String::from_utf8_lossy(&c).replace('\0', " ").trim() == args)
+}
+
+#[test]
+fn ssh_run_keeps_finished_results_when_the_target_dies_mid_run() {
+    let vm = LabVm::start("golden");
+    let mut run = SshRun::new(&vm);
+    run.key(&vm.key_ed25519)
+        .sudo_password(vm.password.as_deref().expect("golden has a password"))
+        .pack(&pack_check("slow", "sleep 30; echo done", ""))
+        .arg("--checks")
+        .arg("os-architecture,root-password-locked,openssl-version,slow");
+    // Fact probes + uname-m + shadow-status + openssl-version + the pack probe.
+    let total = 8;
+    let mut killed = false;
+    let unshare = vm.pid;
+    let done = run.run_watching(|line| {
+        // Every probe but the slow one has arrived: the VM dies (its PID namespace with sshd).
+        if !killed && line.contains(&format!("[{}/{total}]", total - 1)) {
+            let ok = Command::new("kill")
+                .args(["-KILL", &unshare.to_string()])
+                .status()
+                .expect("run kill");
+            assert!(ok.success(), "kill the VM");
+            killed = true;
+        }
+    });
+    assert!(
+        killed,
+        "the progress never reached {}/{total}:\n{}",
+        total - 1,
+        done.show()
+    );
+    assert_eq!(done.code(), Some(2), "{}", done.show());
+    let r = done.results();
+    assert_eq!(r["run"]["interrupted"], true, "{r:#}");
+    let why = r["run"]["interrupted_reason"].as_str().expect("a reason");
+    assert!(
+        why.starts_with(&format!("the SSH connection to {}:22 was lost", vm.host))
+            && why.ends_with("; 1 probe(s) did not report"),
+        "{why}"
+    );
+    for id in ["os-architecture", "root-password-locked", "openssl-version"] {
+        assert_eq!(status_of(&r, id), "Pass", "{id}: {}", message_of(&r, id));
+    }
+    assert_eq!(status_of(&r, "slow"), "Error");
+    assert_eq!(
+        message_of(&r, "slow"),
+        format!("probe `pack-slow` never arrived: {why}")
+    );
+    let log = done.run_log();
+    assert!(
+        log.contains("probes that never arrived: pack-slow"),
+        "{log}"
+    );
+}
+
+#[test]
+fn ssh_run_notices_a_target_cut_from_the_network() {
+    // No FIN, no RST: the VM's interface goes down while a probe sleeps. TCP keepalive ends the
+    // silent connection (about 35 s) long before the script's deadline.
+    let vm = LabVm::start("golden");
+    let mut run = SshRun::new(&vm);
+    run.key(&vm.key_ed25519)
+        .pack(&pack_check("slow", "sleep 600", ""))
+        .arg("--checks")
+        .arg("os-architecture,slow");
+    let total = 6;
+    let mut cut = false;
+    let netns = vm.netns.clone();
+    let done = run.run_watching(|line| {
+        if !cut && line.contains(&format!("[{}/{total}]", total - 1)) {
+            let ok = Command::new("ip")
+                .args(["netns", "exec", &netns, "ip", "link", "set", "eth0", "down"])
+                .status()
+                .expect("run ip");
+            assert!(ok.success(), "take the VM's eth0 down");
+            cut = true;
+        }
+    });
+    assert!(
+        cut,
+        "the progress never reached {}/{total}:\n{}",
+        total - 1,
+        done.show()
+    );
+    assert_eq!(done.code(), Some(2), "{}", done.show());
+    let r = done.results();
+    let why = r["run"]["interrupted_reason"].as_str().expect("a reason");
+    assert!(
+        why.starts_with(&format!(
+            "the SSH connection to {}:22 was lost after ",
+            vm.host
+        )) && why.contains("(the target closed or reset it, or stopped answering)"),
+        "{why}"
+    );
+    assert_eq!(status_of(&r, "os-architecture"), "Pass");
+    assert_eq!(status_of(&r, "slow"), "Error");
+}
+
+#[test]
+fn ssh_run_kills_a_hung_probe_at_its_timeout_and_finishes_the_others() {
+    let vm = LabVm::start("golden");
+    let mut run = SshRun::new(&vm);
+    run.password(vm.password.as_deref().expect("golden has a password"))
+        .pack(&pack_check("hangs", "sleep 600", ""))
+        .arg("--timeout")
+        .arg("2")
+        .arg("--checks")
+        .arg("os-architecture,hangs");
+    let done = run.run();
+    assert_eq!(done.code(), Some(2), "{}", done.show());
+    let r = done.results();
+    assert_eq!(r["run"]["interrupted"], false, "{r:#}");
+    assert_eq!(status_of(&r, "os-architecture"), "Pass");
+    assert_eq!(status_of(&r, "hangs"), "Error");
+    let msg = message_of(&r, "hangs");
+    assert!(
+        msg.starts_with("probe `pack-hangs` timed out after "),
+        "{msg}"
+    );
+    assert!(
+        !runs_in_netns(&vm.netns, "sleep 600"),
+        "the hung probe still runs on the target"
+    );
+}
+
+#[test]
+fn ssh_run_caps_a_probe_printing_50_mb_and_stays_small() {
+    let vm = LabVm::start("golden");
+    let mut run = SshRun::new(&vm);
+    run.key(&vm.key_ed25519)
+        .pack(&pack_check(
+            "flood",
+            "head -c 52428800 /dev/zero | tr '\\0' x",
+            "",
+        ))
+        .arg("--checks")
+        .arg("os-architecture,flood");
+    let done = run.run();
+    assert_eq!(done.code(), Some(2), "{}", done.show());
+    let r = done.results();
+    assert_eq!(status_of(&r, "os-architecture"), "Pass");
+    assert_eq!(status_of(&r, "flood"), "Error");
+    assert_eq!(
+        message_of(&r, "flood"),
+        "probe `pack-flood` printed more than the output cap; its output was truncated"
+    );
+    let log = done.run_log();
+    assert!(
+        log.contains("8388608 bytes stdout") && log.contains("output truncated at the cap"),
+        "{log}"
+    );
+    // 8 MiB kept of 50 MB sent through base64 frames: vmcert holds a few copies at most.
+    eprintln!(
+        "vmcert peak RSS with a 50 MB probe: {} KiB",
+        done.peak_rss_kib
+    );
+    assert!(
+        done.peak_rss_kib > 0 && done.peak_rss_kib < 100 * 1024,
+        "vmcert peaked at {} KiB",
+        done.peak_rss_kib
+    );
+}
+
+#[test]
+fn ssh_run_keeps_output_that_is_not_utf8_byte_for_byte() {
+    let vm = LabVm::start("golden");
+    let mut run = SshRun::new(&vm);
+    let record = run.dir().join("recorded");
+    run.key(&vm.key_ed25519)
+        .pack(&pack_check(
+            "latin1",
+            "printf 'caf\\351 \\377\\376\\000end\\n'",
+            "stdout_matches = '^caf'",
+        ))
+        .arg("--checks")
+        .arg("latin1")
+        .arg("--record")
+        .arg(&record);
+    let done = run.run();
+    assert_eq!(done.code(), Some(0), "{}", done.show());
+    let r = done.results();
+    assert_eq!(
+        status_of(&r, "latin1"),
+        "Pass",
+        "{}",
+        message_of(&r, "latin1")
+    );
+    let raw = fs::read(record.join("pack-latin1.stdout")).expect("the recorded stdout");
+    assert_eq!(raw, b"caf\xe9 \xff\xfe\x00end\n");
+    let case = fs::read_to_string(record.join("case.toml")).expect("case.toml");
+    assert!(
+        case.contains(&format!(
+            "source = \"vmcert run --target ssh://{}@{}:22 at ",
+            vm.user, vm.host
+        )),
+        "{case}"
+    );
+}
+
+#[test]
+fn ssh_run_without_sudo_password_runs_root_probes_as_needs_root_and_the_rest() {
+    // golden's sudo asks for a password; a key login without --sudo-password-env has none.
+    let vm = LabVm::start("golden");
+    let mut run = SshRun::new(&vm);
+    run.key(&vm.key_ed25519)
+        .arg("--checks")
+        .arg("os-architecture,root-password-locked");
+    let done = run.run();
+    assert_eq!(done.code(), Some(2), "{}", done.show());
+    let r = done.results();
+    assert_eq!(r["run"]["interrupted"], false, "{r:#}");
+    assert_eq!(status_of(&r, "os-architecture"), "Pass");
+    assert_eq!(status_of(&r, "root-password-locked"), "Error");
+    let msg = message_of(&r, "root-password-locked");
+    assert!(
+        msg.contains("needs root: sudo requires a password"),
+        "{msg}"
+    );
+    let log = done.run_log();
+    assert!(
+        log.contains("no sudo password (key-only login): root probes use `sudo -n`"),
+        "{log}"
+    );
+    assert!(
+        log.contains("1 SSH channel(s) opened on one connection"),
+        "{log}"
+    );
+}
+
+#[test]
+fn ssh_run_secrets_appear_nowhere() {
+    let vm = LabVm::start("golden");
+    let password = vm.password.clone().expect("golden has a password");
+    let slow = pack_check("slowish", "sleep 3; echo ok", "stdout_matches = '^ok$'");
+    let checks = "root-password-locked,os-architecture,slowish";
+
+    // Password login; sudo -S gets the same password as the first line of its stdin.
+    let mut run = SshRun::new(&vm);
+    run.password(&password)
+        .pack(&slow)
+        .arg("--checks")
+        .arg(checks)
+        .watch_ps();
+    let done = run.run();
+    assert_eq!(done.code(), Some(0), "{}", done.show());
+    assert!(
+        done.ps.len() > 10,
+        "too few ps snapshots: {}",
+        done.ps.len()
+    );
+    assert!(
+        done.ps
+            .iter()
+            .any(|s| s.contains("sudo -k -S -p  sh -s") || s.contains("sudo -k -S -p '' sh -s")),
+        "the probe script never showed in the process list"
+    );
+    let log = done.run_log();
+    assert!(log.contains("the probe script runs as root"), "{log}");
+    assert!(
+        log.contains("3 SSH channel(s) opened on one connection"),
+        "{log}"
+    );
+    done.assert_secrets_hidden(&[&password]);
+
+    // An encrypted key with its passphrase, and the sudo password on its own.
+    let mut run = SshRun::new(&vm);
+    run.encrypted_key(&vm.key_ed25519_encrypted, &vm.passphrase)
+        .sudo_password(&password)
+        .pack(&slow)
+        .arg("--checks")
+        .arg(checks)
+        .watch_ps();
+    let done = run.run();
+    assert_eq!(done.code(), Some(0), "{}", done.show());
+    done.assert_secrets_hidden(&[&password, &vm.passphrase]);
+}
+
+#[test]
+fn ssh_run_remote_command_lines_hold_no_secret() {
+    // The fixture's sudoers allows only /usr/bin/true: sudo takes the password but refuses the
+    // shell, so the run falls back to `sh -s` as the login user. The ForceCommand log shows
+    // every command line the server ran.
+    let sshd = Sshd::start();
+    let mut run = SshRun::to_url(&sshd.url());
+    run.arg("--accept-new-host-key")
+        .password(PASSWORD)
+        .arg("--checks")
+        .arg("os-architecture,root-password-locked")
+        .watch_ps();
+    let done = run.run();
+    assert_eq!(done.code(), Some(2), "{}", done.show());
+    let r = done.results();
+    assert_eq!(r["target"]["transport"], "ssh");
+    assert_eq!(r["target"]["user"], USER);
+    assert_eq!(r["target"]["port"], sshd.port());
+    assert_eq!(status_of(&r, "os-architecture"), "Pass");
+    assert!(
+        message_of(&r, "root-password-locked").contains("needs root: sudo requires a password"),
+        "{r:#}"
+    );
+    let commands = sshd.commands();
+    assert_eq!(
+        commands,
+        [
+            "sudo -n true",
+            "sudo -k -S -p '' true",
+            "sudo -k -S -p '' sh -s",
+            "sh -s"
+        ],
+        "{}",
+        sshd.log()
+    );
+    let log = done.run_log();
+    assert!(
+        log.contains("`sudo -k -S -p '' sh -s` did not start the probe script (exit status 1: "),
+        "{log}"
+    );
+    done.assert_secrets_hidden(&[PASSWORD]);
+}
+
+#[test]
+fn ssh_run_refuses_an_unknown_host_key_before_anything_runs() {
+    let vm = LabVm::start("golden");
+    let url = format!("ssh://{}@{}:{}", vm.user, vm.host, vm.port);
+    let mut run = SshRun::to_url(&url);
+    run.key(&vm.key_ed25519);
+    let done = run.run();
+    assert_eq!(done.code(), Some(2), "{}", done.show());
+    let err = done.stderr();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", done.show());
+    assert!(
+        lines[0].starts_with(&format!(
+            "vmcert: error: unknown host key for {}: ",
+            vm.host
+        )),
+        "{err}"
+    );
+    assert!(err.contains(" --host-key SHA256:"), "{err}");
+    assert!(!done.zip_path().exists(), "no report without a connection");
+}
