@@ -622,7 +622,7 @@ mod tests {
             ),
             (
                 vec!["--target", "winrms://u@h"],
-                "--target winrms://u@h: the WinRM transport is not built yet",
+                "no password given and no terminal to ask on",
             ),
             (
                 vec!["--target", "ssh://u:Secret-1@h"],

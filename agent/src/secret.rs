@@ -1,14 +1,15 @@
-//! Passwords held in memory, and where a login password comes from. A password is the one kind
-//! of value that must never reach a log, an error message, a report or a remote command line, so
-//! it lives in a type that has no `Display`, prints as `<redacted>` under `Debug`, and wipes its
-//! buffer when dropped. (The SSH transport keeps the same type; the two are to be one.)
+//! Secrets held in memory (login and sudo passwords, key passphrases) and the three places they
+//! may come from: an environment variable, the first line of stdin, or a no-echo prompt. A secret
+//! is the one kind of value that must never reach a log, an error message, a report or a remote
+//! command line, so it lives in a type that has no `Display`, prints as `<redacted>` under
+//! `Debug`, and wipes its buffer when dropped. Both transports (SSH and WinRM) use this module.
 
 use std::fmt;
 use std::io::{BufRead as _, IsTerminal as _};
 
 use zeroize::Zeroizing;
 
-/// A secret string: a login password.
+/// A secret string: a login or sudo password, or a key passphrase.
 #[derive(Clone)]
 pub(crate) struct Secret(Zeroizing<String>);
 
@@ -18,7 +19,8 @@ impl Secret {
         Self(Zeroizing::new(value))
     }
 
-    /// The secret's text, for handing to the authentication code. Never format it.
+    /// The secret's text, for handing to the authentication code or writing to a channel's
+    /// stdin. Never format it.
     pub(crate) fn expose(&self) -> &str {
         &self.0
     }
@@ -28,6 +30,50 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
     }
+}
+
+/// The secret in the environment variable `var`, which `flag` named.
+///
+/// # Errors
+/// One line naming the flag: the variable is unset, empty or not UTF-8.
+pub(crate) fn from_env(flag: &str, var: &str) -> Result<Secret, String> {
+    match std::env::var(var) {
+        Ok(v) if v.is_empty() => Err(format!("{flag} {var}: the environment variable is empty")),
+        Ok(v) => Ok(Secret::new(v)),
+        Err(std::env::VarError::NotPresent) => {
+            Err(format!("{flag} {var}: the environment variable is not set"))
+        }
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(format!("{flag} {var}: the value is not valid UTF-8"))
+        }
+    }
+}
+
+/// The first line of standard input, without its line ending (`--password-stdin`).
+///
+/// # Errors
+/// Standard input cannot be read, or its first line is empty.
+pub(crate) fn from_stdin_line() -> Result<Secret, String> {
+    let mut line = Zeroizing::new(String::new());
+    let n = std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("--password-stdin: cannot read standard input: {e}"))?;
+    let value = line.trim_end_matches(['\n', '\r']);
+    if n == 0 || value.is_empty() {
+        return Err("--password-stdin: the first line of standard input is empty".to_string());
+    }
+    Ok(Secret::new(value.to_string()))
+}
+
+/// Asks on the terminal without echo. The caller decides whether there is a terminal to ask on.
+///
+/// # Errors
+/// The terminal cannot be read.
+pub(crate) fn from_terminal(prompt: &str) -> Result<Secret, String> {
+    let value = rpassword::prompt_password(prompt)
+        .map_err(|e| format!("cannot read from the terminal: {e}"))?;
+    Ok(Secret::new(value))
 }
 
 /// Where the login password comes from, per the interface contract: `--password-env VAR`,
@@ -59,42 +105,17 @@ impl PasswordSource {
     /// is empty, or there is no terminal to ask on.
     pub(crate) fn read(&self, prompt: &str) -> Result<Secret, String> {
         match self {
-            Self::Env(var) => match std::env::var(var) {
-                Ok(v) if v.is_empty() => Err(format!(
-                    "--password-env {var}: the environment variable is empty"
-                )),
-                Ok(v) => Ok(Secret::new(v)),
-                Err(std::env::VarError::NotPresent) => Err(format!(
-                    "--password-env {var}: the environment variable is not set"
-                )),
-                Err(std::env::VarError::NotUnicode(_)) => Err(format!(
-                    "--password-env {var}: the value is not valid UTF-8"
-                )),
-            },
-            Self::Stdin => {
-                let mut line = Zeroizing::new(String::new());
-                let n = std::io::stdin()
-                    .lock()
-                    .read_line(&mut line)
-                    .map_err(|e| format!("--password-stdin: cannot read standard input: {e}"))?;
-                let value = line.trim_end_matches(['\n', '\r']);
-                if n == 0 || value.is_empty() {
-                    return Err(
-                        "--password-stdin: the first line of standard input is empty".to_string(),
-                    );
-                }
-                Ok(Secret::new(value.to_string()))
-            }
+            Self::Env(var) => from_env("--password-env", var),
+            Self::Stdin => from_stdin_line(),
             Self::Prompt => {
                 if !std::io::stdin().is_terminal() {
                     return Err("no password given and no terminal to ask on: use --password-env VAR or --password-stdin".to_string());
                 }
-                let value = rpassword::prompt_password(prompt)
-                    .map_err(|e| format!("cannot read the password from the terminal: {e}"))?;
-                if value.is_empty() {
+                let value = from_terminal(prompt)?;
+                if value.expose().is_empty() {
                     return Err("the password is empty".to_string());
                 }
-                Ok(Secret::new(value))
+                Ok(value)
             }
         }
     }

@@ -9,9 +9,9 @@ use ssh2::{ErrorCode, KeyboardInteractivePrompt, Prompt, Session};
 
 use super::error::SshError;
 use super::keyfile::KeyFormat;
-use super::secret::Secret;
 use super::setup::{Credentials, Identity};
 use super::target::SshTarget;
+use crate::secret::Secret;
 
 /// libssh2: the server refused the credential.
 const LIBSSH2_ERROR_AUTHENTICATION_FAILED: i32 = -18;

@@ -14,7 +14,6 @@ mod error;
 mod host_key;
 mod keyfile;
 mod known_hosts;
-mod secret;
 mod session;
 mod setup;
 mod stream;

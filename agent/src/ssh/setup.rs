@@ -4,18 +4,16 @@
 //! or a no-echo prompt on a terminal), so a prompt never holds an open connection waiting and a
 //! missing secret is reported before connecting.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
-
-use zeroize::Zeroizing;
 
 use super::error::SshError;
 use super::host_key::{Fingerprint, HostKeyPolicy};
 use super::keyfile::KeyFile;
-use super::secret::Secret;
 use super::target::SshTarget;
 use crate::cli::TargetArgs;
+use crate::secret::{self, Secret};
 
 /// The system-wide known hosts file, read (never written) when `--known-hosts` is not given.
 const GLOBAL_KNOWN_HOSTS: &str = "/etc/ssh/ssh_known_hosts";
@@ -187,38 +185,15 @@ fn host_key_policy(args: &TargetArgs) -> Result<HostKeyPolicy, SshError> {
 
 /// A secret from the environment variable `var`, named by `flag`.
 fn env_secret(flag: &str, var: &str) -> Result<Secret, SshError> {
-    match std::env::var(var) {
-        Ok(v) if v.is_empty() => Err(SshError::Input(format!(
-            "{flag} {var}: the environment variable is empty"
-        ))),
-        Ok(v) => Ok(Secret::new(v)),
-        Err(std::env::VarError::NotPresent) => Err(SshError::Input(format!(
-            "{flag} {var}: the environment variable is not set"
-        ))),
-        Err(std::env::VarError::NotUnicode(_)) => Err(SshError::Input(format!(
-            "{flag} {var}: the value is not valid UTF-8"
-        ))),
-    }
+    secret::from_env(flag, var).map_err(SshError::Input)
 }
 
 /// The first line of stdin, without its line ending.
 fn stdin_secret() -> Result<Secret, SshError> {
-    let mut line = Zeroizing::new(String::new());
-    let n = std::io::stdin().lock().read_line(&mut line).map_err(|e| {
-        SshError::Input(format!("--password-stdin: cannot read standard input: {e}"))
-    })?;
-    let value = line.trim_end_matches(['\n', '\r']);
-    if n == 0 || value.is_empty() {
-        return Err(SshError::Input(
-            "--password-stdin: the first line of standard input is empty".to_owned(),
-        ));
-    }
-    Ok(Secret::new(value.to_owned()))
+    secret::from_stdin_line().map_err(SshError::Input)
 }
 
 /// Asks on the terminal without echo.
 fn prompt(text: &str) -> Result<Secret, SshError> {
-    let value = rpassword::prompt_password(text)
-        .map_err(|e| SshError::Input(format!("cannot read from the terminal: {e}")))?;
-    Ok(Secret::new(value))
+    secret::from_terminal(text).map_err(SshError::Input)
 }
