@@ -71,7 +71,6 @@ fn fleet_of_lab_vms_and_bad_targets_runs_concurrently_with_zips_summary_and_wors
 known_hosts = "known_hosts"
 allow_unanswered = true
 timeout = 300
-connect_timeout = 3
 
 [[target]]
 name = "golden"
@@ -104,6 +103,7 @@ name = "silent"
 target = "ssh://{u}@127.0.0.1:{silent_port}"
 password_env = "{WRONG_PW}"
 accept_new_host_key = true
+connect_timeout = 3
 "#,
         u = golden.user,
         gh = golden.host,
