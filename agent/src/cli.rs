@@ -320,6 +320,20 @@ pub(crate) enum ChecksCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// (Benchmarks) the probes a full run of the OS gathers, as JSON, or with --script the probe
+    /// script `run` would send (bench/ compares it run by plain `ssh` and by pytest-testinfra).
+    #[command(hide = true)]
+    Probes {
+        /// The OS.
+        #[arg(long, value_enum)]
+        os: OsArg,
+        /// Print the probe script instead of the JSON list.
+        #[arg(long)]
+        script: bool,
+        /// Timeout of each probe, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        timeout: u64,
+    },
     /// Show one check: rule, rationale, remediation, probes, thresholds per profile.
     #[command(after_help = "Example:\n  vmcert checks show bash-history-cleared")]
     Show {
