@@ -38,7 +38,9 @@ fn probes(os: Os, script: bool, timeout: u64) -> anyhow::Result<String> {
     }
     let list: Vec<serde_json::Value> = specs
         .iter()
-        .map(|p| serde_json::json!({ "id": p.id, "command": p.command, "needs_root": p.needs_root }))
+        .map(
+            |p| serde_json::json!({ "id": p.id, "command": p.command, "needs_root": p.needs_root }),
+        )
         .collect();
     Ok(serde_json::to_string_pretty(&list)? + "\n")
 }

@@ -155,9 +155,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         Format::Table | Format::Md => summary_text(&done.bundle.results, &done.out),
     };
     print!("{text}");
-    if let Err(e) = done.written {
-        return Err(e);
-    }
+    done.written?;
     if let Some(url) = &args.upload {
         // The zip is complete on disk before the upload starts; a failed upload leaves it there.
         let outcome = crate::upload::upload_report(&done.out, url).with_context(|| {
