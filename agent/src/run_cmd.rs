@@ -84,6 +84,14 @@ impl TargetSpec {
         }
     }
 
+    /// How the run was asked for, for the `source` of a `--record`ed fixture case.
+    fn record_source(&self) -> String {
+        match self {
+            Self::Local => format!("vmcert run --local on {}", local_hostname()),
+            Self::Ssh(setup) => format!("vmcert run --target {}", setup.target),
+        }
+    }
+
     /// `this machine (local)` or the URL, for the run log.
     fn describe(&self) -> String {
         match self {
@@ -379,11 +387,7 @@ impl Plan {
             record(
                 dir,
                 &gathered.evidence,
-                &format!(
-                    "vmcert run on {} at {}",
-                    self.spec.describe(),
-                    started.to_rfc3339()
-                ),
+                &format!("{} at {}", self.spec.record_source(), started.to_rfc3339()),
             )?;
             log.line(format!("raw evidence recorded in {}", dir.display()));
         }
@@ -673,6 +677,39 @@ fn summary_json(r: &RunReport, out: &Path, code: u8) -> anyhow::Result<String> {
 mod tests {
     use super::*;
     use chrono::TimeZone as _;
+    use clap::Parser as _;
+
+    fn target_spec(args: &[&str]) -> anyhow::Result<TargetSpec> {
+        let cli = crate::cli::Cli::try_parse_from(
+            ["vmcert", "run"].iter().chain(args).collect::<Vec<_>>(),
+        )?;
+        match cli.command {
+            crate::cli::Command::Run(run) => TargetSpec::from_args(&run.target),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn targets_are_read_without_connecting() {
+        assert!(matches!(target_spec(&["--local"]), Ok(TargetSpec::Local)));
+        for (args, want) in [
+            (
+                vec!["--target", "ftp://u@h"],
+                "--target ftp://u@h: expected ssh://USER@HOST[:PORT], winrm://",
+            ),
+            (
+                vec!["--target", "winrms://u@h"],
+                "--target winrms://u@h: the WinRM transport is not built yet",
+            ),
+            (
+                vec!["--target", "ssh://u:Secret-1@h"],
+                "--target ssh://u:<redacted>@h: a password in the URL is not accepted",
+            ),
+        ] {
+            let e = target_spec(&args).err().expect("refused");
+            assert!(e.to_string().starts_with(want), "{e}");
+        }
+    }
 
     #[test]
     fn default_out_name_is_name_and_local_time() {

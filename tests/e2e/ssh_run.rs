@@ -547,7 +547,10 @@ fn ssh_run_keeps_output_that_is_not_utf8_byte_for_byte() {
     assert_eq!(raw, b"caf\xe9 \xff\xfe\x00end\n");
     let case = fs::read_to_string(record.join("case.toml")).expect("case.toml");
     assert!(
-        case.contains(&format!("vmcert run on ssh://{}@{}:22", vm.user, vm.host)),
+        case.contains(&format!(
+            "source = \"vmcert run --target ssh://{}@{}:22 at ",
+            vm.user, vm.host
+        )),
         "{case}"
     );
 }

@@ -60,7 +60,7 @@ impl SshSetup {
     /// the environment, stdin or the terminal as the flags say.
     pub(crate) fn from_args(url: &str, args: &TargetArgs) -> Result<Self, SshError> {
         let target = SshTarget::parse(url).map_err(|reason| SshError::BadTarget {
-            url: url.to_owned(),
+            url: redact_url_password(url),
             reason,
         })?;
         if args.connect_timeout == 0 {
@@ -137,6 +137,19 @@ impl SshSetup {
                 sudo_password,
             },
         })
+    }
+}
+
+/// `url` with the password of a `USER:PASSWORD@` part replaced, for error messages.
+fn redact_url_password(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            let sep = if scheme.is_empty() { "" } else { "://" };
+            format!("{scheme}{sep}{user}:<redacted>@{host}")
+        }
+        _ => url.to_owned(),
     }
 }
 
