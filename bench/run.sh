@@ -3,7 +3,8 @@
 # tests/lab/install-prereqs.sh): builds the release binary, prepares a Python venv with
 # pytest-testinfra + paramiko OUTSIDE the repo (BENCH_VENV, default /var/tmp/vmcert-bench-venv),
 # then bench/bench.py starts lab VMs, measures, stops every VM it started (also on failure or
-# Ctrl-C) and writes bench/BENCHMARKS.md.
+# Ctrl-C) and writes bench/BENCHMARKS.md (figures also in bench/results.json; `bash bench/run.sh
+# --only single|fleet|report` re-measures one part and keeps the others).
 #
 # Knobs: BENCH_RUNS (runs per single-target figure, default 5), BENCH_FLEET_RUNS (runs per fleet
 # size, default 3), BENCH_FLEET_SIZES (default "1 10 50 100").
@@ -22,4 +23,4 @@ if [ ! -x "$venv/bin/pytest" ]; then
   "$venv/bin/pip" install --quiet pytest-testinfra paramiko
 fi
 exec python3 "$here/bench.py" --vmcert "$target_dir/release/vmcert" --venv "$venv" \
-  --out "$here/BENCHMARKS.md"
+  --out "$here/BENCHMARKS.md" "$@"
