@@ -14,9 +14,35 @@ pub(crate) fn run(cmd: &ChecksCommand) -> anyhow::Result<ExitCode> {
     let text = match cmd {
         ChecksCommand::List { os, format } => list(os.map(Os::from), *format)?,
         ChecksCommand::Show { id, os, format } => show(id, os.map(Os::from), *format)?,
+        ChecksCommand::Probes {
+            os,
+            script,
+            timeout,
+        } => probes(Os::from(*os), *script, *timeout)?,
     };
     print!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The union of the probes of every check of `os`, exactly as `run` builds it: JSON
+/// (`id`, `command`, `needs_root`) or, with `script`, the probe script itself.
+fn probes(os: Os, script: bool, timeout: u64) -> anyhow::Result<String> {
+    if timeout == 0 {
+        bail!("--timeout must be at least 1 second");
+    }
+    let selected = crate::runner::select(os, &[], &[], &[])?;
+    let specs = crate::runner::probe_specs(os, &selected, timeout)?;
+    if script {
+        let s = crate::probe_script::ProbeScript::new(&specs, crate::probe_script::DEFAULT_LANES)?;
+        return Ok(s.text().to_string());
+    }
+    let list: Vec<serde_json::Value> = specs
+        .iter()
+        .map(
+            |p| serde_json::json!({ "id": p.id, "command": p.command, "needs_root": p.needs_root }),
+        )
+        .collect();
+    Ok(serde_json::to_string_pretty(&list)? + "\n")
 }
 
 #[derive(Serialize)]

@@ -142,6 +142,9 @@ pub(crate) struct TargetArgs {
     /// Seconds to wait for the TCP connection, and again for the SSH handshake.
     #[arg(long, value_name = "SECS", default_value_t = 15)]
     pub connect_timeout: u64,
+    /// Never prompt for a password or passphrase (`run --non-interactive`, `fleet`).
+    #[arg(skip)]
+    pub no_prompt: bool,
 }
 
 /// Options of `vmcert run`.
@@ -193,6 +196,23 @@ pub(crate) struct RunArgs {
     pub format: Format,
 }
 
+/// Options of `vmcert fleet`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct FleetArgs {
+    /// The targets and their settings (TOML: `[defaults]`, then one `[[target]]` each).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: PathBuf,
+    /// Targets certified at the same time.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub jobs: usize,
+    /// Where the report zips (`<name>.zip`) and fleet-summary.{json,html} go (default: here).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
 /// Options of `vmcert connect`.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ConnectArgs {
@@ -217,6 +237,12 @@ pub(crate) enum Command {
         after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 --answers answers.toml\n  PASS=... vmcert run --target winrms://azureuser@10.0.0.6 --password-env PASS --ca-file winrm-ca.pem --answers answers.toml"
     )]
     Run(Box<RunArgs>),
+    /// Certify many targets concurrently from an inventory file: one report zip per target and a
+    /// fleet summary. Exit code: the worst over all targets.
+    #[command(
+        after_help = "Inventory (TOML; paths relative to the file; secrets only as environment variable NAMES):\n  [defaults]\n  identity = \"keys/id_ed25519\"\n  known_hosts = \"known_hosts\"\n  answers = \"answers.toml\"\n  timeout = 60\n\n  [[target]]\n  name = \"web1\"\n  target = \"ssh://azureuser@10.0.0.5\"\n\n  [[target]]\n  name = \"db1\"\n  target = \"ssh://azureuser@10.0.0.6:2222\"\n  password_env = \"DB1_PASSWORD\"\n  skip = [\"omi-version\"]\n\nKeys of [defaults] and [[target]]: identity, password_env, passphrase_env, sudo_password_env,\nknown_hosts, host_key, accept_new_host_key, connect_timeout, answers, allow_unanswered, profile,\nchecks, skip, check_packs, waivers, timeout; [[target]] also name and target.\n\nExample:\n  vmcert fleet --inventory fleet.toml --jobs 8 --out-dir reports"
+    )]
+    Fleet(Box<FleetArgs>),
     /// The built-in check catalogue.
     #[command(subcommand)]
     Checks(ChecksCommand),
@@ -294,6 +320,20 @@ pub(crate) enum ChecksCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+    },
+    /// (Benchmarks) the probes a full run of the OS gathers, as JSON, or with --script the probe
+    /// script `run` would send (bench/ compares it run by plain `ssh` and by pytest-testinfra).
+    #[command(hide = true)]
+    Probes {
+        /// The OS.
+        #[arg(long, value_enum)]
+        os: OsArg,
+        /// Print the probe script instead of the JSON list.
+        #[arg(long)]
+        script: bool,
+        /// Timeout of each probe, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        timeout: u64,
     },
     /// Show one check: rule, rationale, remediation, probes, thresholds per profile.
     #[command(after_help = "Example:\n  vmcert checks show bash-history-cleared")]

@@ -7,6 +7,7 @@ mod blob;
 mod checks_cmd;
 mod cli;
 mod connect_cmd;
+mod fleet_cmd;
 mod probe_script;
 mod questionnaire;
 mod report;
@@ -57,6 +58,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Checks(c) => checks_cmd::run(&c),
         Command::Run(args) => run_cmd::run(&args),
+        Command::Fleet(args) => fleet_cmd::run(&args),
         Command::Vhd(VhdCommand::Inspect {
             target,
             role,

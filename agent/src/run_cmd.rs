@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -25,7 +26,7 @@ use vmcert_checks::{Check as _, Os, Profile, Status, fixture};
 use crate::cli::{Format, RunArgs, TargetArgs};
 use crate::probe_script::ProbeResult;
 use crate::questionnaire::{self, AskMode};
-use crate::report::model::{self, RunInfo, RunReport, Summary, TargetInfo, Tool};
+use crate::report::model::{self, QuestionResult, RunInfo, RunReport, Summary, TargetInfo, Tool};
 use crate::report::{ReportBundle, write_zip};
 use crate::runner::{self, RunLog};
 use crate::ssh::{SshSession, SshSetup};
@@ -183,187 +184,285 @@ impl TargetSpec {
 
 /// Runs `vmcert run`.
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let spec = TargetSpec::from_args(&args.target)?;
-    if let Some(url) = &args.upload {
-        crate::upload::container_url(url).context("--upload")?;
-    }
-    if args.timeout == 0 {
-        bail!("--timeout must be at least 1 second");
-    }
-    let os = spec.os();
-    let profile = Profile::from(args.profile);
-    let launched = Local::now();
-
-    // Everything the user gave is checked before the run.
-    let packs = load_packs(&args.check_pack)?;
-    let waivers = load_waivers(args.waivers.as_deref())?;
-    runner::validate_waivers(&waivers, &packs)?;
-    let selected = runner::select(os, &packs, &args.checks, &args.skip)?;
-    if selected.is_empty() {
-        bail!("no check is left to run after --checks/--skip");
-    }
-    let name = args.name.clone().unwrap_or_else(|| spec.host());
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out(&name, launched));
-    check_writable(&out)?;
-    if let Some(dir) = &args.record {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("--record {}: cannot create the directory", dir.display()))?;
-    }
-    let answers = questionnaire::load_answers(args.answers.as_deref(), os)?;
-    let mode = if std::io::stdin().is_terminal() && !args.non_interactive {
-        AskMode::Prompt
-    } else if args.allow_unanswered {
-        AskMode::AllowUnanswered
-    } else {
-        AskMode::RequireAll
-    };
-    let (questions, notes) = questionnaire::complete(answers, os, mode)?;
-    let specs = runner::probe_specs(os, &selected, args.timeout)?;
-    let Connected {
-        mut transport,
-        info: mut target,
-        log: connect_log,
-    } = spec.connect()?;
-
-    let mut log = RunLog::default();
-    let started = Utc::now();
-    let today = launched.date_naive();
-    log.line(format!(
-        "vmcert {} run `{name}` on {}, {os}, profile {profile}, per-probe timeout {} s",
-        env!("CARGO_PKG_VERSION"),
-        spec.describe(),
-        args.timeout
-    ));
-    for line in connect_log {
-        log.line(line);
-    }
-    for p in &packs {
-        log.line(format!(
-            "check pack {}:{}: check {} ({})",
-            p.file(),
-            p.line(),
-            p.meta().id,
-            p.meta().os
-        ));
-    }
-    for w in &waivers {
-        let state = if w.is_expired(today) {
-            "expired, not applied"
-        } else {
-            "valid"
-        };
-        log.line(format!(
-            "waiver {}:{} for {} until {}: {state}",
-            w.file,
-            w.line,
-            w.check,
-            w.expires_text()
-        ));
-    }
-    log.line(format!(
-        "checks: {}",
-        selected
-            .iter()
-            .map(|s| s.check.meta().id)
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-
-    let progress = Progress::start(specs.len(), transport.kind());
-    let gathered = runner::gather(
-        transport.as_mut(),
-        &specs,
-        profile,
-        &mut log,
-        &mut |r, done, total| {
-            progress.probe(r, done, total);
-        },
-    );
-    progress.finish();
-    let checks = runner::evaluate(&selected, &gathered, &waivers, today, &mut log);
-    let summary = runner::summarize(&checks, &questions);
-    let code = runner::exit_code(&checks, gathered.interrupted.is_some());
-    target.facts = match os {
-        Os::Windows => runner::windows_facts(&gathered.evidence, &mut log),
-        Os::Linux => runner::linux_facts(&gathered.evidence, &mut log),
-    };
-    // Disconnects (SSH) before the report is written: nothing else goes to the target.
-    drop(transport);
-    let finished = Utc::now();
-    log.line(format!(
-        "finished in {} ms: {} pass, {} warning, {} fail, {} not applicable, {} error ({} waived); exit {code}",
-        (finished - started).num_milliseconds(),
-        summary.pass,
-        summary.warning,
-        summary.fail,
-        summary.not_applicable,
-        summary.error,
-        summary.waived
-    ));
-
-    if let Some(dir) = &args.record {
-        record(
-            dir,
-            &gathered.evidence,
-            &format!("{} at {}", spec.record_source(), started.to_rfc3339()),
-        )?;
-        log.line(format!("raw evidence recorded in {}", dir.display()));
-    }
-
-    let run_id = uuid::Uuid::new_v4().to_string();
-    let results = RunReport {
-        schema: model::SCHEMA.to_string(),
-        tool: Tool {
-            name: "vmcert".to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-        },
-        run: RunInfo {
-            id: run_id.clone(),
-            name,
-            started: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            finished: finished.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            profile: profile.as_str().to_string(),
-            interrupted: gathered.interrupted.is_some(),
-            interrupted_reason: gathered.interrupted.clone(),
-        },
-        target,
-        summary,
-        checks,
-        questionnaire: questions,
-    };
-    let bundle = ReportBundle {
-        results,
-        evidence: gathered.evidence,
-        probe_logs: gathered.probe_logs,
-        notes,
-        run_log: log.into_text(),
-    };
-    let written = write_zip(&out, &bundle);
+    let plan = Plan::prepare(args)?;
+    let done = plan.execute(&RunWatch::default())?;
     let text = match args.format {
-        Format::Json => summary_json(&bundle.results, &out, code)?,
-        Format::Table | Format::Md => summary_text(&bundle.results, &out),
+        Format::Json => summary_json(&done.bundle.results, &done.out, done.code)?,
+        Format::Table | Format::Md => summary_text(&done.bundle.results, &done.out),
     };
     print!("{text}");
-    if let Err(e) = written {
-        return Err(e.context(format!(
-            "the run finished but the report could not be written to {}",
-            out.display()
-        )));
-    }
+    done.written?;
     if let Some(url) = &args.upload {
         // The zip is complete on disk before the upload starts; a failed upload leaves it there.
-        let outcome = crate::upload::upload_report(&out, url).with_context(|| {
+        let outcome = crate::upload::upload_report(&done.out, url).with_context(|| {
             format!(
                 "the report is kept at {} but could not be uploaded",
-                out.display()
+                done.out.display()
             )
         })?;
         eprintln!("{}", crate::sas::redact(&outcome.to_string()));
     }
-    Ok(ExitCode::from(code))
+    Ok(ExitCode::from(done.code))
+}
+
+/// One target's run with every input read and checked (check packs, waivers, check ids, the
+/// report path, the questionnaire, the target's URL and secrets); nothing is connected yet.
+/// `vmcert run` executes one, `vmcert fleet` one per target.
+pub(crate) struct Plan {
+    spec: TargetSpec,
+    name: String,
+    out: PathBuf,
+    profile: Profile,
+    timeout: u64,
+    packs: Vec<PackCheck>,
+    waivers: Vec<Waiver>,
+    only: Vec<String>,
+    skip: Vec<String>,
+    questions: Vec<QuestionResult>,
+    notes: String,
+    record: Option<PathBuf>,
+    launched: DateTime<Local>,
+}
+
+/// What an executed [`Plan`] left: the report, the exit code, and whether the zip was written.
+pub(crate) struct Done {
+    /// Everything the zip holds.
+    pub bundle: ReportBundle,
+    /// 0, 1 or 2 as the interface contract says.
+    pub code: u8,
+    /// Where the zip was written.
+    pub out: PathBuf,
+    /// The error writing the zip, with context saying the run itself finished.
+    pub written: anyhow::Result<()>,
+}
+
+/// Sees one target's run as it goes (the live progress display of `run` and `fleet`).
+pub(crate) trait Watch {
+    /// The connection is being made.
+    fn connecting(&self, target: &str);
+    /// Connected: `probes` probes are about to run through `transport`.
+    fn running(&self, probes: usize, transport: &str);
+    /// A probe finished; `done` of `total` have.
+    fn probe(&self, r: &ProbeResult, done: usize, total: usize);
+    /// The probes are all in (or the run stopped).
+    fn gathered(&self);
+}
+
+impl Plan {
+    /// Reads and checks everything `args` names. Prompts (questionnaire, password) only when
+    /// stdin is a terminal and `--non-interactive` is not given.
+    ///
+    /// # Errors
+    /// Bad input of any kind, as one line.
+    pub(crate) fn prepare(args: &RunArgs) -> anyhow::Result<Self> {
+        let mut target_args = args.target.clone();
+        target_args.no_prompt |= args.non_interactive;
+        let spec = TargetSpec::from_args(&target_args)?;
+        if let Some(url) = &args.upload {
+            crate::upload::container_url(url).context("--upload")?;
+        }
+        if args.timeout == 0 {
+            bail!("--timeout must be at least 1 second");
+        }
+        let os = spec.os();
+        let launched = Local::now();
+        let packs = load_packs(&args.check_pack)?;
+        let waivers = load_waivers(args.waivers.as_deref())?;
+        runner::validate_waivers(&waivers, &packs)?;
+        let selected = runner::select(os, &packs, &args.checks, &args.skip)?;
+        if selected.is_empty() {
+            bail!("no check is left to run after --checks/--skip");
+        }
+        drop(selected);
+        let name = args.name.clone().unwrap_or_else(|| spec.host());
+        let out = args
+            .out
+            .clone()
+            .unwrap_or_else(|| default_out(&name, launched));
+        check_writable(&out)?;
+        if let Some(dir) = &args.record {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!("--record {}: cannot create the directory", dir.display())
+            })?;
+        }
+        let answers = questionnaire::load_answers(args.answers.as_deref(), os)?;
+        let mode = if std::io::stdin().is_terminal() && !args.non_interactive {
+            AskMode::Prompt
+        } else if args.allow_unanswered {
+            AskMode::AllowUnanswered
+        } else {
+            AskMode::RequireAll
+        };
+        let (questions, notes) = questionnaire::complete(answers, os, mode)?;
+        Ok(Self {
+            spec,
+            name,
+            out,
+            profile: Profile::from(args.profile),
+            timeout: args.timeout,
+            packs,
+            waivers,
+            only: args.checks.clone(),
+            skip: args.skip.clone(),
+            questions,
+            notes,
+            record: args.record.clone(),
+            launched,
+        })
+    }
+
+    /// The run's name (the report's `run.name`).
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The target, for display: `this machine (local)` or the URL (never a secret).
+    pub(crate) fn describe(&self) -> String {
+        self.spec.describe()
+    }
+
+    /// Connects, runs the probes once, evaluates the checks and writes the report zip.
+    ///
+    /// # Errors
+    /// The target could not be reached or logged in to (no report then), or `--record` could not
+    /// be written. A report that could not be written is in [`Done::written`] instead, so the
+    /// finished result is still shown.
+    pub(crate) fn execute(&self, watch: &dyn Watch) -> anyhow::Result<Done> {
+        let os = self.spec.os();
+        let profile = self.profile;
+        let name = self.name.clone();
+        let selected = runner::select(os, &self.packs, &self.only, &self.skip)?;
+        let specs = runner::probe_specs(os, &selected, self.timeout)?;
+        watch.connecting(&self.spec.describe());
+        let Connected {
+            mut transport,
+            info: mut target,
+            log: connect_log,
+        } = self.spec.connect()?;
+
+        let mut log = RunLog::default();
+        let started = Utc::now();
+        let today = self.launched.date_naive();
+        log.line(format!(
+            "vmcert {} run `{name}` on {}, {os}, profile {profile}, per-probe timeout {} s",
+            env!("CARGO_PKG_VERSION"),
+            self.spec.describe(),
+            self.timeout
+        ));
+        for line in connect_log {
+            log.line(line);
+        }
+        for p in &self.packs {
+            log.line(format!(
+                "check pack {}:{}: check {} ({})",
+                p.file(),
+                p.line(),
+                p.meta().id,
+                p.meta().os
+            ));
+        }
+        for w in &self.waivers {
+            let state = if w.is_expired(today) {
+                "expired, not applied"
+            } else {
+                "valid"
+            };
+            log.line(format!(
+                "waiver {}:{} for {} until {}: {state}",
+                w.file,
+                w.line,
+                w.check,
+                w.expires_text()
+            ));
+        }
+        log.line(format!(
+            "checks: {}",
+            selected
+                .iter()
+                .map(|s| s.check.meta().id)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+
+        watch.running(specs.len(), transport.kind());
+        let gathered = runner::gather(
+            transport.as_mut(),
+            &specs,
+            profile,
+            &mut log,
+            &mut |r, done, total| watch.probe(r, done, total),
+        );
+        watch.gathered();
+        let checks = runner::evaluate(&selected, &gathered, &self.waivers, today, &mut log);
+        let summary = runner::summarize(&checks, &self.questions);
+        let code = runner::exit_code(&checks, gathered.interrupted.is_some());
+        target.facts = match os {
+            Os::Windows => runner::windows_facts(&gathered.evidence, &mut log),
+            Os::Linux => runner::linux_facts(&gathered.evidence, &mut log),
+        };
+        // Disconnects (SSH) before the report is written: nothing else goes to the target.
+        drop(transport);
+        let finished = Utc::now();
+        log.line(format!(
+            "finished in {} ms: {} pass, {} warning, {} fail, {} not applicable, {} error ({} waived); exit {code}",
+            (finished - started).num_milliseconds(),
+            summary.pass,
+            summary.warning,
+            summary.fail,
+            summary.not_applicable,
+            summary.error,
+            summary.waived
+        ));
+
+        if let Some(dir) = &self.record {
+            record(
+                dir,
+                &gathered.evidence,
+                &format!("{} at {}", self.spec.record_source(), started.to_rfc3339()),
+            )?;
+            log.line(format!("raw evidence recorded in {}", dir.display()));
+        }
+
+        let results = RunReport {
+            schema: model::SCHEMA.to_string(),
+            tool: Tool {
+                name: "vmcert".to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+            run: RunInfo {
+                id: uuid::Uuid::new_v4().to_string(),
+                name,
+                started: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                finished: finished.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                profile: profile.as_str().to_string(),
+                interrupted: gathered.interrupted.is_some(),
+                interrupted_reason: gathered.interrupted.clone(),
+            },
+            target,
+            summary,
+            checks,
+            questionnaire: self.questions.clone(),
+        };
+        let bundle = ReportBundle {
+            results,
+            evidence: gathered.evidence,
+            probe_logs: gathered.probe_logs,
+            notes: self.notes.clone(),
+            run_log: log.into_text(),
+        };
+        let written = write_zip(&self.out, &bundle).map_err(|e| {
+            e.context(format!(
+                "the run finished but the report could not be written to {}",
+                self.out.display()
+            ))
+        });
+        Ok(Done {
+            bundle,
+            code,
+            out: self.out.clone(),
+            written,
+        })
+    }
 }
 
 /// Reads every `--check-pack` (a file, or each `*.toml` of a directory, in name order).
@@ -480,16 +579,20 @@ fn record(dir: &Path, ev: &vmcert_checks::Evidence, source: &str) -> anyhow::Res
     Ok(())
 }
 
-/// Live progress on stderr: a spinner on a terminal, one plain line per probe otherwise.
-struct Progress {
-    bar: Option<ProgressBar>,
+/// `vmcert run`'s live progress on stderr: a spinner on a terminal, one plain line per probe
+/// otherwise.
+#[derive(Default)]
+struct RunWatch {
+    bar: OnceLock<ProgressBar>,
 }
 
-impl Progress {
-    fn start(total: usize, transport: &str) -> Self {
+impl Watch for RunWatch {
+    fn connecting(&self, _target: &str) {}
+
+    fn running(&self, total: usize, transport: &str) {
         if !std::io::stderr().is_terminal() {
             eprintln!("vmcert: running {total} probes ({transport})");
-            return Self { bar: None };
+            return;
         }
         let bar = ProgressBar::new(total as u64);
         if let Ok(style) =
@@ -498,37 +601,42 @@ impl Progress {
             bar.set_style(style);
         }
         bar.enable_steady_tick(Duration::from_millis(120));
-        Self { bar: Some(bar) }
+        let _ = self.bar.set(bar);
     }
 
     fn probe(&self, r: &ProbeResult, done: usize, total: usize) {
-        let o = &r.output;
-        let what = match (&o.error, o.timed_out, o.exit_code) {
-            (Some(_), _, _) => "not run".to_string(),
-            (None, true, _) => "timed out".to_string(),
-            (None, false, Some(c)) => format!("exit {c}"),
-            (None, false, None) => "no exit status".to_string(),
-        };
-        match &self.bar {
+        let what = probe_outcome(r);
+        match self.bar.get() {
             Some(bar) => {
                 bar.set_position(done as u64);
                 bar.set_message(format!("{} ({what})", r.id));
             }
             None => eprintln!(
                 "vmcert: [{done}/{total}] {} ({what}, {} ms)",
-                r.id, o.duration_ms
+                r.id, r.output.duration_ms
             ),
         }
     }
 
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
+    fn gathered(&self) {
+        if let Some(bar) = self.bar.get() {
             bar.finish_and_clear();
         }
     }
 }
 
-fn summary_line(s: &Summary) -> String {
+/// A probe's outcome in a few words, for progress displays.
+pub(crate) fn probe_outcome(r: &ProbeResult) -> String {
+    let o = &r.output;
+    match (&o.error, o.timed_out, o.exit_code) {
+        (Some(_), _, _) => "not run".to_string(),
+        (None, true, _) => "timed out".to_string(),
+        (None, false, Some(c)) => format!("exit {c}"),
+        (None, false, None) => "no exit status".to_string(),
+    }
+}
+
+pub(crate) fn summary_line(s: &Summary) -> String {
     format!(
         "{} pass, {} warning, {} fail, {} not applicable, {} error ({} waived); certified: {}",
         s.pass,

@@ -119,7 +119,15 @@ pub(crate) fn validate_waivers(waivers: &[Waiver], packs: &[PackCheck]) -> anyho
     Ok(())
 }
 
-/// The union of the probes of `selected`, fact probes first, each once, in first-use order.
+/// Probes that take far longer than the rest on a real target, slowest first, started first so they overlap
+/// with everything else instead of ending the run alone: measured on a lab VM (bench/), apt's
+/// upgrade simulation and cloud-init's Python start take ~1.3 s each, waagent's ~0.8 s, every
+/// other Linux probe under 0.11 s. Started last (their catalogue place), they made the run ~40 %
+/// longer than with them first.
+const SLOW_PROBES: &[&str] = &["pending-updates", "cloud-init", "waagent-version"];
+
+/// The union of the probes of `selected`, each once: the known slow probes ([`SLOW_PROBES`])
+/// first, then fact probes, then the rest in first-use order.
 ///
 /// # Errors
 /// A check naming a probe that neither the catalogue nor the check itself defines (a bug the
@@ -163,6 +171,13 @@ pub(crate) fn probe_specs(
             add(p);
         }
     }
+    // Slowest first; stable, so everything else keeps its order.
+    specs.sort_by_key(|s| {
+        SLOW_PROBES
+            .iter()
+            .position(|id| *id == s.id)
+            .unwrap_or(SLOW_PROBES.len())
+    });
     Ok(specs)
 }
 
@@ -584,6 +599,15 @@ mod tests {
         );
         assert!(specs.iter().all(|s| s.timeout_secs == 7));
         assert_eq!(specs[5].command, "true");
+    }
+
+    #[test]
+    fn slow_probes_start_first_and_exist_in_the_catalogue() {
+        let sel = select(Os::Linux, &[], &[], &[]).unwrap();
+        let specs = probe_specs(Os::Linux, &sel, 60).unwrap();
+        let ids: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids[..SLOW_PROBES.len()], *SLOW_PROBES, "{ids:?}");
+        assert_eq!(ids[SLOW_PROBES.len()], "os-release");
     }
 
     #[test]

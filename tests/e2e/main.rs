@@ -11,6 +11,7 @@ mod azurite;
 
 mod cli;
 mod connect;
+mod fleet;
 mod lab_checks;
 mod lab_scenarios;
 mod lab_smoke;

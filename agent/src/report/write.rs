@@ -288,49 +288,6 @@ mod tests {
         );
     }
 
-    /// Benchmark, not a test: `cargo test -p vmcert --release -- --ignored --nocapture
-    /// bench_write_1000_checks`. Prints how long rendering and writing a 1,000-check report take.
-    #[test]
-    #[ignore = "benchmark; run explicitly with --ignored --nocapture"]
-    fn bench_write_1000_checks() {
-        let mut b = bundle();
-        let template = b.results.checks.clone();
-        let outputs = b.evidence.outputs.clone();
-        b.results.checks.clear();
-        for i in 0..1000 {
-            let mut c = template[i % template.len()].clone();
-            c.id = format!("{}-{i}", c.id);
-            c.probes = c.probes.iter().map(|p| format!("{p}-{i}")).collect();
-            for p in &template[i % template.len()].probes {
-                b.evidence.insert(format!("{p}-{i}"), outputs[p].clone());
-                b.probe_logs
-                    .insert(format!("{p}-{i}"), b.probe_logs[p].clone());
-            }
-            b.results.checks.push(c);
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("big.zip");
-        for round in 0..3 {
-            let t = std::time::Instant::now();
-            let rendered = files(&b).unwrap();
-            let render = t.elapsed();
-            write_zip(&path, &b).unwrap();
-            let total = t.elapsed();
-            let bytes: usize = rendered.iter().map(|f| f.content.len()).sum();
-            let zip_size = std::fs::metadata(&path).unwrap().len();
-            println!(
-                "round {round}: 1000 checks, {} files, {bytes} bytes uncompressed, zip {zip_size} bytes; \
-                 files() {render:?}, write_zip() (render, deflate, fsync, rename) {:?}",
-                rendered.len(),
-                total - render
-            );
-        }
-        let t = std::time::Instant::now();
-        let z = ReportZip::open(&path).unwrap();
-        assert!(verify(&z).is_empty());
-        println!("read + verify {:?}", t.elapsed());
-    }
-
     #[test]
     fn zip_time_is_the_run_end() {
         let t = zip_time("2026-11-21T10:15:04Z");

@@ -67,7 +67,7 @@ impl SshSetup {
             ));
         }
         let host_keys = host_key_policy(args)?;
-        let interactive = std::io::stdin().is_terminal();
+        let interactive = !args.no_prompt && std::io::stdin().is_terminal();
 
         let identity = match &args.identity {
             None => None,

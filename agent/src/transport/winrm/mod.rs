@@ -117,6 +117,12 @@ impl WinrmSetup {
         } else {
             let source =
                 PasswordSource::from_flags(args.password_env.as_deref(), args.password_stdin);
+            if args.no_prompt && source == PasswordSource::Prompt {
+                bail!(
+                    "no password given for {} and prompting is off: use --password-env VAR or --password-stdin",
+                    target
+                );
+            }
             let prompt = format!("Password for {} on {} (WinRM): ", target.user, target.host);
             Some(source.read(&prompt).map_err(anyhow::Error::msg)?)
         };

@@ -1,0 +1,544 @@
+//! `vmcert fleet`: certify many targets at once from an inventory file. Each target is turned
+//! into the same options `vmcert run` takes and goes through the very same [`Plan`] (inputs
+//! checked, connect, one probe script, report zip), so a fleet run of one target and `vmcert run`
+//! cannot drift apart. Every target's inputs are checked before anything connects: a bad
+//! inventory costs nothing and exits 2 with `file:line`.
+//!
+//! Targets run concurrently, at most `--jobs` at a time: each run is blocking ssh2 work on a
+//! tokio blocking thread. A target that cannot be reached or hangs holds only its own slot, for
+//! at most its connect timeout plus its probe script's deadline. The questionnaire never
+//! prompts: answers come from the answers file, and missing answers refuse the fleet unless the
+//! inventory says `allow_unanswered = true` (then they are recorded as unanswered, a Warning).
+//!
+//! Output: one zip per target in `--out-dir`, `fleet-summary.json` and `fleet-summary.html`
+//! there (status, counts, exit code, report path or the cause of failure per target, never a
+//! secret), a live multi-line display on a terminal (plain lines otherwise), and the exit code
+//! over all targets: the worst of theirs (a target that could not complete counts as 2).
+
+use std::fmt::Write as _;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::EXIT_ERROR;
+use crate::cli::{FleetArgs, Format, ProfileArg, RunArgs, TargetArgs};
+use crate::probe_script::ProbeResult;
+use crate::report::model::Summary;
+use crate::run_cmd::{self, Plan, Watch};
+
+const HTML_TEMPLATE: &str = include_str!("../../report-templates/fleet-summary.html.hbs");
+
+/// Schema name of `fleet-summary.json`.
+const SCHEMA: &str = "vmcert.fleet/v1";
+
+/// Settings a `[[target]]` takes, and `[defaults]` gives to every target that does not set them.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    name: Option<Spanned<String>>,
+    target: Option<Spanned<String>>,
+    identity: Option<PathBuf>,
+    password_env: Option<String>,
+    passphrase_env: Option<String>,
+    sudo_password_env: Option<String>,
+    known_hosts: Option<PathBuf>,
+    host_key: Option<String>,
+    accept_new_host_key: Option<bool>,
+    connect_timeout: Option<u64>,
+    answers: Option<PathBuf>,
+    allow_unanswered: Option<bool>,
+    profile: Option<ProfileName>,
+    checks: Option<Vec<String>>,
+    skip: Option<Vec<String>>,
+    check_packs: Option<Vec<PathBuf>>,
+    waivers: Option<PathBuf>,
+    timeout: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ProfileName {
+    Current,
+    Toolkit,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Inventory {
+    #[serde(default)]
+    defaults: Settings,
+    #[serde(default, rename = "target")]
+    targets: Vec<Spanned<Settings>>,
+}
+
+/// One target of the inventory as `vmcert run` options, and where it was declared.
+#[derive(Debug)]
+struct Entry {
+    name: String,
+    args: RunArgs,
+    line: usize,
+}
+
+/// 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(1, |t| t.matches('\n').count() + 1)
+}
+
+/// Reads the inventory at `path`: targets as `run` options, paths relative to the file's
+/// directory, reports in `out_dir`.
+fn parse_inventory(path: &Path, text: &str, out_dir: &Path) -> anyhow::Result<Vec<Entry>> {
+    let file = path.display();
+    let inv: Inventory = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(1, |s| line_of(text, s.start));
+        anyhow::anyhow!("{file}:{line}: {}", e.message().trim_end())
+    })?;
+    for (key, v) in [
+        ("name", &inv.defaults.name),
+        ("target", &inv.defaults.target),
+    ] {
+        if let Some(v) = v {
+            bail!(
+                "{file}:{}: `{key}` belongs in a [[target]], not in [defaults]",
+                line_of(text, v.span().start)
+            );
+        }
+    }
+    if inv.targets.is_empty() {
+        bail!("{file}: no [[target]] in the inventory");
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let rel = |p: &Option<PathBuf>| p.as_ref().map(|p| base.join(p));
+    let mut entries: Vec<Entry> = Vec::new();
+    for t in &inv.targets {
+        let line = line_of(text, t.span().start);
+        let (t, d) = (t.get_ref(), &inv.defaults);
+        let Some(name) = &t.name else {
+            bail!("{file}:{line}: this [[target]] has no `name`");
+        };
+        let name_line = line_of(text, name.span().start);
+        let name = name.get_ref().clone();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        {
+            bail!(
+                "{file}:{name_line}: target name `{name}`: use letters, digits, `.`, `-`, `_` (it names the report zip)"
+            );
+        }
+        if let Some(first) = entries.iter().find(|e| e.name == name) {
+            bail!(
+                "{file}:{name_line}: target name `{name}` is already used at line {}",
+                first.line
+            );
+        }
+        let Some(url) = &t.target else {
+            bail!("{file}:{line}: target `{name}` has no `target` URL");
+        };
+        macro_rules! pick {
+            ($f:ident) => {
+                t.$f.clone().or_else(|| d.$f.clone())
+            };
+        }
+        let target = TargetArgs {
+            target: Some(url.get_ref().clone()),
+            identity: rel(&pick!(identity)),
+            passphrase_env: pick!(passphrase_env),
+            password_env: pick!(password_env),
+            sudo_password_env: pick!(sudo_password_env),
+            known_hosts: rel(&pick!(known_hosts)),
+            host_key: pick!(host_key),
+            accept_new_host_key: pick!(accept_new_host_key).unwrap_or(false),
+            connect_timeout: pick!(connect_timeout).unwrap_or(15),
+            no_prompt: true,
+            ..TargetArgs::default()
+        };
+        let args = RunArgs {
+            target,
+            answers: rel(&pick!(answers)),
+            out: Some(out_dir.join(format!("{name}.zip"))),
+            name: Some(name.clone()),
+            profile: match pick!(profile) {
+                Some(ProfileName::Toolkit) => ProfileArg::Toolkit,
+                Some(ProfileName::Current) | None => ProfileArg::Current,
+            },
+            checks: pick!(checks).unwrap_or_default(),
+            skip: pick!(skip).unwrap_or_default(),
+            check_pack: pick!(check_packs)
+                .unwrap_or_default()
+                .iter()
+                .map(|p| base.join(p))
+                .collect(),
+            waivers: rel(&pick!(waivers)),
+            timeout: pick!(timeout).unwrap_or(60),
+            upload: None,
+            non_interactive: true,
+            allow_unanswered: pick!(allow_unanswered).unwrap_or(false),
+            record: None,
+            format: Format::Table,
+        };
+        entries.push(Entry { name, args, line });
+    }
+    Ok(entries)
+}
+
+/// One target's line of the fleet summary.
+#[derive(Debug, Clone, Serialize)]
+struct TargetRow {
+    name: String,
+    /// The URL (user and host; never a secret).
+    target: String,
+    /// `completed` (a report was written) or `failed` (with `error`).
+    status: &'static str,
+    exit_code: u8,
+    summary: Option<Summary>,
+    /// Why the probes stopped early, when they did.
+    interrupted: Option<String>,
+    report: Option<String>,
+    error: Option<String>,
+    duration_ms: u64,
+}
+
+/// `fleet-summary.json`.
+#[derive(Debug, Serialize)]
+struct FleetSummary {
+    schema: &'static str,
+    tool_version: &'static str,
+    started: String,
+    finished: String,
+    jobs: usize,
+    exit_code: u8,
+    completed: usize,
+    failed: usize,
+    targets: Vec<TargetRow>,
+}
+
+/// Runs `vmcert fleet`.
+pub(crate) fn run(args: &FleetArgs) -> anyhow::Result<ExitCode> {
+    if args.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    let text = std::fs::read_to_string(&args.inventory)
+        .with_context(|| format!("--inventory {}", args.inventory.display()))?;
+    let out_dir = args.out_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("--out-dir {}: cannot create it", out_dir.display()))?;
+    let entries = parse_inventory(&args.inventory, &text, &out_dir)?;
+    let mut plans = Vec::with_capacity(entries.len());
+    for e in &entries {
+        let plan = Plan::prepare(&e.args).with_context(|| {
+            format!(
+                "{}:{}: target `{}`",
+                args.inventory.display(),
+                e.line,
+                e.name
+            )
+        })?;
+        plans.push(plan);
+    }
+
+    let started = chrono::Utc::now();
+    let display = Display::new(plans.len());
+    let rows = run_all(plans, args.jobs, &display)?;
+    display.done();
+    let finished = chrono::Utc::now();
+    let exit_code = rows.iter().map(|r| r.exit_code).max().unwrap_or(0);
+    let failed = rows.iter().filter(|r| r.status == "failed").count();
+    let summary = FleetSummary {
+        schema: SCHEMA,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        started: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        finished: finished.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        jobs: args.jobs,
+        exit_code,
+        completed: rows.len() - failed,
+        failed,
+        targets: rows,
+    };
+    let json = serde_json::to_string_pretty(&summary)? + "\n";
+    match args.format {
+        Format::Json => print!("{json}"),
+        Format::Table | Format::Md => print!("{}", table(&summary, &out_dir)),
+    }
+    let json_path = out_dir.join("fleet-summary.json");
+    std::fs::write(&json_path, &json)
+        .with_context(|| format!("cannot write {}", json_path.display()))?;
+    let html_path = out_dir.join("fleet-summary.html");
+    std::fs::write(&html_path, html(&summary)?)
+        .with_context(|| format!("cannot write {}", html_path.display()))?;
+    Ok(ExitCode::from(exit_code))
+}
+
+/// Runs every plan, at most `jobs` at a time, each on a blocking thread; rows in plan order.
+fn run_all(plans: Vec<Plan>, jobs: usize, display: &Display) -> anyhow::Result<Vec<TargetRow>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(jobs)
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let slots = Arc::new(tokio::sync::Semaphore::new(jobs));
+        let mut set = tokio::task::JoinSet::new();
+        for (i, plan) in plans.into_iter().enumerate() {
+            let slots = Arc::clone(&slots);
+            let watch = display.target(plan.name());
+            set.spawn(async move {
+                let permit = slots.acquire_owned().await;
+                let row = tokio::task::spawn_blocking(move || {
+                    let row = run_one(&plan, &watch);
+                    watch.end(&row);
+                    drop(permit);
+                    row
+                })
+                .await;
+                (i, row)
+            });
+        }
+        let mut rows: Vec<Option<TargetRow>> = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            let (i, row) = joined.context("a fleet task was lost")?;
+            let row = row.context("a target's run panicked")?;
+            if rows.len() <= i {
+                rows.resize(i + 1, None);
+            }
+            rows[i] = Some(row);
+        }
+        Ok(rows.into_iter().flatten().collect())
+    })
+}
+
+/// One target through the same path as `vmcert run`.
+fn run_one(plan: &Plan, watch: &TargetWatch) -> TargetRow {
+    let t = Instant::now();
+    let mut row = TargetRow {
+        name: plan.name().to_string(),
+        target: plan.describe(),
+        status: "failed",
+        exit_code: EXIT_ERROR,
+        summary: None,
+        interrupted: None,
+        report: None,
+        error: None,
+        duration_ms: 0,
+    };
+    match plan.execute(watch) {
+        Ok(done) => {
+            row.summary = Some(done.bundle.results.summary.clone());
+            row.interrupted = done.bundle.results.run.interrupted_reason.clone();
+            match done.written {
+                Ok(()) => {
+                    row.status = "completed";
+                    row.exit_code = done.code;
+                    row.report = Some(done.out.display().to_string());
+                }
+                Err(e) => row.error = Some(crate::sas::redact(&format!("{e:#}"))),
+            }
+        }
+        Err(e) => row.error = Some(crate::sas::redact(&format!("{e:#}"))),
+    }
+    row.duration_ms = u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX);
+    row
+}
+
+/// The fleet's live display on stderr: one bar per target on a terminal, plain lines otherwise.
+struct Display {
+    multi: Option<MultiProgress>,
+    width: usize,
+}
+
+impl Display {
+    fn new(targets: usize) -> Self {
+        let multi = std::io::stderr().is_terminal().then(MultiProgress::new);
+        if multi.is_none() {
+            eprintln!("vmcert: fleet of {targets} target(s)");
+        }
+        Self { multi, width: 0 }
+    }
+
+    fn target(&self, name: &str) -> TargetWatch {
+        let bar = self.multi.as_ref().map(|m| {
+            let bar = m.add(ProgressBar::new(0));
+            let template = format!("{{spinner}} {{prefix:{}}} {{pos}}/{{len}} {{wide_msg}}", {
+                self.width.max(name.len())
+            });
+            if let Ok(style) = ProgressStyle::with_template(&template) {
+                bar.set_style(style);
+            }
+            bar.set_prefix(name.to_string());
+            bar.set_message("queued");
+            bar.enable_steady_tick(Duration::from_millis(150));
+            bar
+        });
+        TargetWatch {
+            name: name.to_string(),
+            bar,
+        }
+    }
+
+    fn done(&self) {
+        if let Some(m) = &self.multi {
+            let _ = m.clear();
+        }
+    }
+}
+
+/// One target's part of the display.
+struct TargetWatch {
+    name: String,
+    bar: Option<ProgressBar>,
+}
+
+impl TargetWatch {
+    fn say(&self, msg: String) {
+        match &self.bar {
+            Some(bar) => bar.set_message(msg),
+            None => eprintln!("vmcert: {}: {msg}", self.name),
+        }
+    }
+
+    fn end(&self, row: &TargetRow) {
+        let msg = match (&row.summary, &row.error) {
+            (_, Some(e)) => format!("error: {e}"),
+            (Some(s), None) => format!("exit {}: {}", row.exit_code, run_cmd::summary_line(s)),
+            (None, None) => format!("exit {}", row.exit_code),
+        };
+        match &self.bar {
+            Some(bar) => bar.finish_with_message(msg),
+            None => eprintln!("vmcert: {}: {msg}", self.name),
+        }
+    }
+}
+
+impl Watch for TargetWatch {
+    fn connecting(&self, target: &str) {
+        self.say(format!("connecting to {target}"));
+    }
+
+    fn running(&self, probes: usize, transport: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(probes as u64);
+        }
+        self.say(format!("running {probes} probes ({transport})"));
+    }
+
+    fn probe(&self, r: &ProbeResult, done: usize, _total: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done as u64);
+            bar.set_message(format!("{} ({})", r.id, run_cmd::probe_outcome(r)));
+        }
+    }
+
+    fn gathered(&self) {
+        self.say("writing the report".to_string());
+    }
+}
+
+fn table(s: &FleetSummary, out_dir: &Path) -> String {
+    let mut t = String::new();
+    let w = s.targets.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let _ = writeln!(t, "vmcert fleet: {} target(s)", s.targets.len());
+    for r in &s.targets {
+        let detail = match (&r.error, &r.summary) {
+            (Some(e), _) => format!("error: {e}"),
+            (None, Some(sum)) => run_cmd::summary_line(sum),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(t, "  exit {}  {:<w$}  {detail}", r.exit_code, r.name);
+    }
+    let _ = writeln!(
+        t,
+        "Completed {}, failed {}; exit {}",
+        s.completed, s.failed, s.exit_code
+    );
+    let _ = writeln!(
+        t,
+        "Summary: {}",
+        out_dir.join("fleet-summary.html").display()
+    );
+    t
+}
+
+fn html(s: &FleetSummary) -> anyhow::Result<String> {
+    let mut hb = handlebars::Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_template_string("fleet", HTML_TEMPLATE)
+        .context("fleet summary template")?;
+    hb.render("fleet", s)
+        .context("rendering fleet-summary.html")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<Vec<Entry>> {
+        parse_inventory(Path::new("/inv/fleet.toml"), text, Path::new("/out"))
+    }
+
+    #[test]
+    fn defaults_apply_and_targets_override_them() {
+        let entries = parse(
+            "[defaults]\nidentity = \"keys/id\"\npassword_env = \"PW\"\ntimeout = 30\n\
+             allow_unanswered = true\nskip = [\"a\"]\n\n\
+             [[target]]\nname = \"web1\"\ntarget = \"ssh://u@h1\"\n\n\
+             [[target]]\nname = \"web2\"\ntarget = \"ssh://u@h2:2222\"\ntimeout = 5\n\
+             profile = \"toolkit\"\ncheck_packs = [\"packs\"]\n",
+        )
+        .unwrap();
+        assert_eq!(entries.len(), 2);
+        let (a, b) = (&entries[0].args, &entries[1].args);
+        assert_eq!(entries[0].line, 8);
+        assert_eq!(a.target.identity, Some(PathBuf::from("/inv/keys/id")));
+        assert_eq!(a.target.password_env.as_deref(), Some("PW"));
+        assert!(a.target.no_prompt && a.non_interactive && a.allow_unanswered);
+        assert_eq!(a.target.connect_timeout, 15);
+        assert_eq!((a.timeout, b.timeout), (30, 5));
+        assert_eq!(a.out, Some(PathBuf::from("/out/web1.zip")));
+        assert_eq!(b.profile, ProfileArg::Toolkit);
+        assert_eq!(b.check_pack, [PathBuf::from("/inv/packs")]);
+        assert_eq!(b.skip, ["a"]);
+    }
+
+    #[test]
+    fn bad_inventories_name_the_line() {
+        let cases = [
+            (
+                "[[target]]\nname = \"a\"\ntarget = \"ssh://u@h\"\npasword_env = \"X\"\n",
+                "/inv/fleet.toml:4: unknown field `pasword_env`",
+            ),
+            (
+                "[defaults]\nname = \"x\"\n[[target]]\nname = \"a\"\ntarget = \"ssh://u@h\"\n",
+                "/inv/fleet.toml:2: `name` belongs in a [[target]], not in [defaults]",
+            ),
+            (
+                "[[target]]\nname = \"a\"\ntarget = \"ssh://u@h\"\n[[target]]\nname = \"a\"\ntarget = \"ssh://u@h2\"\n",
+                "/inv/fleet.toml:5: target name `a` is already used at line 1",
+            ),
+            (
+                "[[target]]\nname = \"a b\"\ntarget = \"ssh://u@h\"\n",
+                "/inv/fleet.toml:2: target name `a b`",
+            ),
+            (
+                "\n[[target]]\nname = \"a\"\n",
+                "/inv/fleet.toml:2: target `a` has no `target` URL",
+            ),
+            (
+                "[[target]]\nname = \"a\"\ntarget = \"ssh://u@h\"\ntimeout = \"5\"\n",
+                "/inv/fleet.toml:4: invalid type",
+            ),
+            ("[defaults]\n", "/inv/fleet.toml: no [[target]]"),
+        ];
+        for (text, want) in cases {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.starts_with(want), "{text:?}: {e}");
+        }
+    }
+}

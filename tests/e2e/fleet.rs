@@ -1,0 +1,287 @@
+//! `vmcert fleet` end to end: one inventory of real lab VMs of three scenarios (each logging in
+//! differently) plus three bad targets (a closed port on a lab VM's address, a wrong password, a
+//! server that accepts TCP and never speaks SSH) runs concurrently. Each good target must leave a
+//! complete report whose statuses are the ones `tests/lab/scenarios/expected.toml` promises,
+//! each bad one a named cause in the fleet summary, the exit code must be the worst over all,
+//! and no secret may appear in stdout, stderr, the summaries or any file of any zip. That the
+//! bad targets do not hold the good ones up is asserted by structure (the good reports are
+//! complete and not interrupted, every target ran in its own slot), never by a stopwatch.
+
+use std::fs;
+use std::io::Read as _;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::lab::{LabVm, expected};
+use crate::util::vmcert_bin;
+
+/// Environment variables of the inventory's secrets.
+const GOLDEN_PW: &str = "VMCERT_FLEET_GOLDEN_PW";
+const ACCOUNTS_SUDO: &str = "VMCERT_FLEET_ACCOUNTS_SUDO";
+const WRONG_PW: &str = "VMCERT_FLEET_WRONG_PW";
+const WRONG: &str = "Wrong-Fleet-Password-4711";
+
+/// Every file of the zip at `path`, decompressed.
+fn zip_files(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut z = zip::ZipArchive::new(fs::File::open(path).unwrap()).unwrap();
+    (0..z.len())
+        .map(|i| {
+            let mut f = z.by_index(i).unwrap();
+            let mut bytes = Vec::new();
+            f.read_to_end(&mut bytes).unwrap();
+            (f.name().to_owned(), bytes)
+        })
+        .collect()
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn fleet_of_lab_vms_and_bad_targets_runs_concurrently_with_zips_summary_and_worst_exit() {
+    let exp = expected();
+    let golden = LabVm::start("golden");
+    let keyonly = LabVm::start("keyonly");
+    let accounts = LabVm::start("defects-accounts");
+    let golden_pw = golden.password.clone().expect("golden has a password");
+    let accounts_pw = accounts
+        .password
+        .clone()
+        .expect("defects-accounts has a password");
+    // Accepts TCP connections and never answers: the SSH handshake must time out.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+
+    let dir = tempfile::tempdir().unwrap();
+    let known_hosts = dir.path().join("known_hosts");
+    fs::write(
+        &known_hosts,
+        [&golden, &keyonly, &accounts]
+            .map(LabVm::known_hosts_line)
+            .concat(),
+    )
+    .unwrap();
+    let inventory = format!(
+        r#"# The lab fleet of tests/e2e/fleet.rs.
+[defaults]
+known_hosts = "known_hosts"
+allow_unanswered = true
+timeout = 300
+
+[[target]]
+name = "golden"
+target = "ssh://{u}@{gh}:{gp}"
+password_env = "{GOLDEN_PW}"
+
+[[target]]
+name = "keyonly"
+target = "ssh://{u}@{kh}:{kp}"
+identity = "{kkey}"
+
+[[target]]
+name = "defects-accounts"
+target = "ssh://{u}@{ah}:{ap}"
+identity = "{akey}"
+sudo_password_env = "{ACCOUNTS_SUDO}"
+
+[[target]]
+name = "closed-port"
+target = "ssh://{u}@{gh}:1"
+password_env = "{GOLDEN_PW}"
+
+[[target]]
+name = "wrong-password"
+target = "ssh://{u}@{gh}:{gp}"
+password_env = "{WRONG_PW}"
+
+[[target]]
+name = "silent"
+target = "ssh://{u}@127.0.0.1:{silent_port}"
+password_env = "{WRONG_PW}"
+accept_new_host_key = true
+connect_timeout = 3
+"#,
+        u = golden.user,
+        gh = golden.host,
+        gp = golden.port,
+        kh = keyonly.host,
+        kp = keyonly.port,
+        kkey = keyonly.key_ed25519.display(),
+        ah = accounts.host,
+        ap = accounts.port,
+        akey = accounts.key_rsa_pem.display(),
+    );
+    let inv_path = dir.path().join("fleet.toml");
+    fs::write(&inv_path, &inventory).unwrap();
+    let out_dir = dir.path().join("reports");
+
+    let out = Command::new(vmcert_bin())
+        .current_dir(dir.path())
+        .args(["fleet", "--inventory"])
+        .arg(&inv_path)
+        .args(["--jobs", "6", "--format", "json", "--out-dir"])
+        .arg(&out_dir)
+        .env("HOME", dir.path())
+        .env_remove("SSH_AUTH_SOCK")
+        .env(GOLDEN_PW, &golden_pw)
+        .env(ACCOUNTS_SUDO, &accounts_pw)
+        .env(WRONG_PW, WRONG)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    drop(silent);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let show = format!("stdout:\n{stdout}\nstderr:\n{stderr}");
+
+    // stdout is the summary, and the same as fleet-summary.json.
+    let summary: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}\n{show}"));
+    let on_disk: Value =
+        serde_json::from_slice(&fs::read(out_dir.join("fleet-summary.json")).unwrap()).unwrap();
+    assert_eq!(summary, on_disk);
+    assert_eq!(summary["schema"], "vmcert.fleet/v1");
+    let rows = summary["targets"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "golden",
+            "keyonly",
+            "defects-accounts",
+            "closed-port",
+            "wrong-password",
+            "silent"
+        ],
+        "{show}"
+    );
+    let row = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap();
+
+    // Good targets: a complete, uninterrupted report with the statuses expected.toml promises.
+    let mut worst = 0;
+    for scenario in ["golden", "keyonly", "defects-accounts"] {
+        let r = row(scenario);
+        assert_eq!(r["status"], "completed", "{scenario}: {r}\n{show}");
+        assert!(r["error"].is_null(), "{scenario}: {r}");
+        assert!(r["interrupted"].is_null(), "{scenario}: {r}");
+        let zip = out_dir.join(format!("{scenario}.zip"));
+        assert_eq!(r["report"], zip.display().to_string());
+        let files = zip_files(&zip);
+        let results: Value =
+            serde_json::from_slice(&files.iter().find(|(n, _)| n == "results.json").unwrap().1)
+                .unwrap();
+        assert_eq!(results["run"]["name"], scenario);
+        assert_eq!(results["run"]["interrupted"], false);
+        assert_eq!(r["summary"], results["summary"], "{scenario}");
+        let want = &exp.scenarios[scenario];
+        let got: Vec<(String, String)> = results["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["id"].as_str().unwrap().to_owned(),
+                    c["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(got.len(), want.len(), "{scenario}: every check reported");
+        for (id, status) in &got {
+            assert_eq!(
+                status,
+                want[id].as_str(),
+                "{scenario}: check {id} (expected.toml)"
+            );
+        }
+        let code = r["exit_code"].as_u64().unwrap();
+        let s = &results["summary"];
+        let expected_code = if s["error"] != 0 {
+            2
+        } else if s["fail"] != 0 {
+            1
+        } else {
+            0
+        };
+        assert_eq!(code, expected_code, "{scenario}: exit code as for run");
+        worst = worst.max(code);
+    }
+
+    // Bad targets: no report, the cause named.
+    for (name, cause) in [
+        ("closed-port", "refused"),
+        ("wrong-password", "auth"),
+        ("silent", "no answer within 3s"),
+    ] {
+        let r = row(name);
+        assert_eq!(r["status"], "failed", "{name}: {r}");
+        assert_eq!(r["exit_code"], 2, "{name}");
+        assert!(r["report"].is_null(), "{name}: {r}");
+        let error = r["error"].as_str().unwrap_or_default().to_lowercase();
+        assert!(error.contains(cause), "{name}: `{error}` names no {cause}");
+        assert!(!out_dir.join(format!("{name}.zip")).exists(), "{name}");
+    }
+    assert!(worst <= 2);
+    assert_eq!(summary["exit_code"], 2);
+    assert_eq!(out.status.code(), Some(2), "{show}");
+    assert_eq!(summary["completed"], 3);
+    assert_eq!(summary["failed"], 3);
+
+    // The HTML summary names every target.
+    let html = fs::read_to_string(out_dir.join("fleet-summary.html")).unwrap();
+    for name in names {
+        assert!(html.contains(&format!("<td>{name}</td>")), "{name} in html");
+    }
+
+    // No secret anywhere.
+    let mut places: Vec<(String, Vec<u8>)> = vec![
+        ("stdout".into(), out.stdout.clone()),
+        ("stderr".into(), out.stderr.clone()),
+        ("fleet-summary.html".into(), html.into_bytes()),
+    ];
+    for scenario in ["golden", "keyonly", "defects-accounts"] {
+        for (n, bytes) in zip_files(&out_dir.join(format!("{scenario}.zip"))) {
+            places.push((format!("{scenario}.zip:{n}"), bytes));
+        }
+    }
+    for (place, bytes) in &places {
+        for secret in [golden_pw.as_str(), accounts_pw.as_str(), WRONG] {
+            assert!(!contains(bytes, secret), "a secret shows in {place}");
+        }
+    }
+}
+
+#[test]
+fn fleet_refuses_a_bad_inventory_with_file_and_line_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("fleet.toml");
+    // Port 9 of a documentation address: a connection attempt would hang or fail, never pass.
+    fs::write(
+        &inv,
+        "[[target]]\nname = \"a\"\ntarget = \"ssh://u@192.0.2.1:9\"\nidentity = \"k\"\n\
+         [[target]]\nname = \"b\"\ntarget = \"ssh://u@192.0.2.1:9\"\npassword = \"hunter2\"\n",
+    )
+    .unwrap();
+    let out = Command::new(vmcert_bin())
+        .args(["fleet", "--inventory"])
+        .arg(&inv)
+        .arg("--out-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "vmcert: error: {}:8: unknown field `password`",
+            inv.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("hunter2"));
+    assert!(out.stdout.is_empty());
+    assert!(!dir.path().join("fleet-summary.json").exists());
+}
