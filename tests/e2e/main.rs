@@ -4,7 +4,9 @@
 // Test code: a panic is a test failure, so unwrap is the clearest way to say "must not fail".
 #![allow(clippy::unwrap_used)]
 
+mod qemu;
 mod util;
 
 mod cli;
+mod qemu_smoke;
 mod winrm_server;
