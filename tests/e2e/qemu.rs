@@ -43,6 +43,8 @@ fn run_script(script: &str, args: &[&str]) -> Output {
     let path = qemu_dir().join(script);
     Command::new(&path)
         .args(args)
+        // A killed test binary never drops its VM: vm.sh's watcher then stops qemu.
+        .env("VM_OWNER_PID", std::process::id().to_string())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()))
 }

@@ -47,7 +47,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$VARIANT" ] || usage
-printf '%s\n' "${VARIANTS[@]}" | grep -qxF -- "$VARIANT" || die "unknown variant '$VARIANT' (known: ${VARIANTS[*]})"
+# No `printf | grep -q` here or anywhere: with pipefail, a writer killed by SIGPIPE fails the test.
+known=; for v in "${VARIANTS[@]}"; do [ "$v" != "$VARIANT" ] || known=1; done
+[ -n "$known" ] || die "unknown variant '$VARIANT' (known: ${VARIANTS[*]})"
 OUT=${OUT:-${VMCERT_QEMU_OUT:-/var/tmp/vmcert-qemu}/$VARIANT}
 
 # Prerequisites: fail with what is missing (tests/lab/install-prereqs.sh installs all of them).
@@ -285,7 +287,7 @@ fi
 if [ "$VARIANT" = swap-file ]; then
   # Filled with 0xff, not zeros: debugfs (like mkfs -d) leaves zero blocks as holes, and
   # swapon refuses a swap file with holes. mkswap only writes the first page.
-  tr '\000' '\377' < /dev/zero | head -c 64M > "$D/swapfile"
+  dd if=/dev/zero bs=1M count=64 status=none | tr '\000' '\377' > "$D/swapfile"
   chmod 600 "$D/swapfile"; mkswap -L swapfile "$D/swapfile" >/dev/null
   put "$D/swapfile" /swapfile 600 0 0
   printf '/swapfile none swap sw 0 0\n' >> "$FSTAB"
@@ -328,7 +330,7 @@ esac
 step "$VARIANT: debugfs writes $(grep -c '^write' "$CMDS") files, e2fsck -fn"
 # debugfs exits 0 even when a command fails: anything on stderr but its banner is an error.
 debugfs -w -f "$CMDS" "$D/root.ext4" >/dev/null 2> "$D/debugfs.err" || true
-if grep -v '^debugfs [0-9]' "$D/debugfs.err" | grep -q .; then
+if grep -qv '^debugfs [0-9]' "$D/debugfs.err"; then
   cat "$D/debugfs.err" >&2; die "debugfs failed"
 fi
 e2fsck -fn "$D/root.ext4" > "$D/e2fsck.out" 2>&1 || { cat "$D/e2fsck.out" >&2; die "e2fsck found errors after debugfs"; }

@@ -14,6 +14,8 @@
 #:                  machine's /dev/kvm is kvm-pvm, on which a stock kernel hangs, see README.md)
 #:        CPU (default max with tcg, host with kvm), MEM=1024 (MiB), SMP=2, SNAPSHOT=1,
 #:        TIMEOUT=300   seconds to wait for sshd before failing with the console's tail
+#:        VM_OWNER_PID  when set, a watcher stops the VM once that process is gone (a test binary
+#:                      that was killed never runs its `vm.sh stop`)
 set -euo pipefail
 
 die() { printf 'vm.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -55,7 +57,7 @@ command -v ssh >/dev/null || die "ssh (OpenSSH client) is missing (run tests/lab
 { [ -f "$DIR/disk.vhd" ] && [ -f "$DIR/image.json" ]; } || die "$DIR has no built image (tests/qemu/build-image.sh --out $DIR VARIANT)"
 running && die "a VM is already running from $DIR (pid $(cat "$PIDF"))"
 
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
+port_free() { [ -z "$(ss -Htln "sport = :$1")" ]; }
 if [ -z "${PORT:-}" ]; then
   PORT=2522; while ! port_free "$PORT"; do PORT=$((PORT + 1)); [ "$PORT" -lt 2622 ] || die "no free port in 2522..2621"; done
 fi
@@ -80,6 +82,13 @@ qemu-system-x86_64 -nodefaults -machine pc -accel "$ACCEL" -cpu "$CPU" -m "${MEM
   -drive "file=$DIR/disk.vhd,if=virtio,format=vpc,cache=unsafe" "${SNAP[@]}" \
   -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$PORT-:22" -device virtio-net-pci,netdev=n0 \
   || die "qemu-system-x86_64 did not start (port $PORT taken?)"
+
+if [ -n "${VM_OWNER_PID:-}" ]; then
+  qpid=$(cat "$PIDF")
+  # shellcheck disable=SC2016 # $0 and $1 belong to the watcher's shell
+  setsid bash -c 'while kill -0 "$0" && kill -0 "$1"; do sleep 2; done; kill -0 "$0" || kill "$1"' \
+    "$VM_OWNER_PID" "$qpid" < /dev/null > /dev/null 2>&1 &
+fi
 
 ssh_cmd
 secs() { local ms=$((($(date +%s%N) - T0) / 1000000)); printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100)); }
