@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod lab;
+mod qemu;
 mod util;
 
 mod azurite;
@@ -15,6 +16,8 @@ mod fleet;
 mod lab_checks;
 mod lab_scenarios;
 mod lab_smoke;
+mod qemu_certify;
+mod qemu_smoke;
 mod report;
 mod run_local;
 mod sas;

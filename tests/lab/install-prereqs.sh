@@ -22,10 +22,22 @@ if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
 fi
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+updated=
+apt_install() {
+  [ -n "$updated" ] || { apt-get update -qq; updated=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
+# The QEMU VM of tests/qemu/ (build-image.sh, vm.sh): the emulator, sfdisk, mkfs.ext4 -d and
+# debugfs, zstd for the cached root. Installing bookworm's qemu-system-x86 REMOVES a newer
+# preinstalled qemu-utils (a backport that conflicts with it), so qemu-utils is put back after it:
+# both qemu-system-x86_64 and qemu-img must work afterwards.
+need=()
+for pkg in qemu-system-x86 fdisk e2fsprogs zstd; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then apt_install --no-install-recommends "${need[@]}"; fi
+command -v qemu-img >/dev/null || apt_install --no-install-recommends qemu-utils
 # The WS-Man test server's venv (pinned pywinrm, pyspnego, cryptography), outside the repository.
 bash "$(dirname "$0")/../winrm/venv.sh" >/dev/null
 bash "$(dirname "$0")/azurite.sh" install
