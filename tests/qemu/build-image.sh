@@ -211,11 +211,14 @@ BASE=$CACHE/base-$H2
 mkdir -p "$CACHE"
 exec 9> "$CACHE/.lock"
 flock 9   # one builder of the cached layers at a time; per-variant builds never share a dir
-if [ -f "$TARBALL" ]; then step "layer 1 cached: $TARBALL"; else
-  rm -f "$CACHE"/root-bookworm-*.tar.zst*; build_root; fi
+if [ -f "$TARBALL" ]; then step "layer 1 cached: $TARBALL"; else build_root; fi
 if [ -f "$BASE/base.env" ]; then step "layer 2 cached: $BASE"; else
   step "layer 2: mkfs.ext4 -d the root into $BASE/root.ext4 (${BASE_MB} MiB)"
-  rm -rf "$CACHE"/base-*; mkdir -p "$BASE.tmp"; make_base "$BASE.tmp"; mv "$BASE.tmp" "$BASE"; fi
+  rm -rf "$BASE.tmp"; mkdir -p "$BASE.tmp"; make_base "$BASE.tmp"; mv "$BASE.tmp" "$BASE"; fi
+# Other recipes' layers (another branch's build-image.sh) go once unused for a day.
+touch "$TARBALL" "$BASE"
+find "$CACHE" -mindepth 1 -maxdepth 1 \( -name 'root-bookworm-*' -o -name 'base-*' \) \
+  ! -name "${TARBALL##*/}" ! -name "${BASE##*/}" -mtime +0 -exec rm -rf {} +
 flock -u 9
 ROOT_UUID=$(sed -n 's/^ROOT_UUID=//p' "$BASE/base.env")
 KERNEL=$(sed -n 's/^KERNEL=//p' "$BASE/base.env")
