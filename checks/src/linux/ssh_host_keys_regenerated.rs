@@ -60,13 +60,14 @@ impl Check for SshHostKeysRegenerated {
 /// What the cloud-init probe found.
 #[derive(Debug, PartialEq, Eq)]
 struct CloudInit<'a> {
-    /// `22.4.2` from `/usr/bin/cloud-init 22.4.2`.
+    /// `22.4.2` from `cloud-init 22.4.2` (version.py) or `/usr/bin/cloud-init 22.4.2` (`--version`).
     version: &'a str,
     /// The effective top-level `ssh_deletekeys` (file, value), if any file sets it.
     delete_keys: Option<(&'a str, &'a str)>,
 }
 
-/// Parses `cloud-init --version` and the `grep -H ssh_deletekeys` lines that follow it.
+/// Parses the version line (from cloudinit/version.py, or `cloud-init --version` where that file
+/// is not found) and the `grep -H ssh_deletekeys` lines that follow it.
 fn parse_cloud_init(out: &str) -> Result<CloudInit<'_>, Unevaluable> {
     let mut lines = out.lines().filter(|l| !l.trim().is_empty());
     let first = lines.next().unwrap_or("").trim();
@@ -74,7 +75,7 @@ fn parse_cloud_init(out: &str) -> Result<CloudInit<'_>, Unevaluable> {
         .split_whitespace()
         .last()
         .filter(|v| first.contains("cloud-init") && v.starts_with(|c: char| c.is_ascii_digit()))
-        .ok_or_else(|| Unevaluable::new(format!("`cloud-init --version` printed `{first}`")))?;
+        .ok_or_else(|| Unevaluable::new(format!("the cloud-init version line is `{first}`")))?;
     let mut delete_keys = None;
     for line in lines {
         let Some(end) = line.find(".cfg:") else {
