@@ -6,8 +6,11 @@
 //! password line); both feed what comes back into a [`FrameParser`] through [`pump`], unchanged.
 //!
 //! Inside the script (template: `probe_script/script.sh`):
-//! - each command is written to `$T/<n>/cmd` through a quoted here-document (no expansion) in a
-//!   `mktemp -d` directory that an EXIT trap removes, with running probes killed;
+//! - each command is written to `$T/<n>.cmd` by the `printf` builtin from a single-quoted string
+//!   (no expansion) in a `mktemp -d` directory that an EXIT trap removes, with running probes
+//!   killed; the script starts as few processes per probe as it can (the readers, `timeout`, the
+//!   probe's `sh`, `wc` and `base64` for non-empty outputs, `cat` of the frame), because on a
+//!   small VM those processes, not the round trips, are what a full run costs;
 //! - probes run at most `lanes` at a time; each lane tells the main shell it finished through a
 //!   FIFO held open read-write on fd 3, and the main shell prints that probe's frame at once, so
 //!   frames stream in completion order and never interleave;
@@ -18,12 +21,13 @@
 //!   password` frame when `sudo -n true` fails;
 //! - stdout and stderr each go through a FIFO into `head -c cap+1`, so a probe printing 50 MB
 //!   costs at most `cap+1` bytes of disk and is flagged truncated (and dies of SIGPIPE);
-//! - durations come from `date +%s%N` (milliseconds), else `date +%s`.
+//! - durations come from /proc/uptime read by the shell (10 ms steps, no process), else
+//!   `date +%s%N` (milliseconds), else `date +%s`.
 //!
 //! Frames (`<M>` is `#vmcert:<nonce>:`, the nonce random per script, so no probe output and no
 //! shell noise can forge one):
 //! ```text
-//! <M>start n=3 uid=0 timeout=gnu enc=b64 clock=ns cap=head sudo=none
+//! <M>start n=3 uid=0 timeout=gnu enc=b64 clock=up cap=head sudo=none
 //! <M>begin 0 os-release
 //! <M>meta rc=0 ms=3 timeout=0 truncated=0        (rc=- when killed at the timeout or not run)
 //! <M>error needs root: sudo requires a password  (only when the probe did not run)
@@ -126,7 +130,6 @@ impl ProbeScript {
             return Err(ScriptError::NoLanes);
         }
         let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let delimiter = format!("VMCERT_CMD_{nonce}");
         let mut blocks = String::new();
         for (n, p) in probes.iter().enumerate() {
             if !id_ok(&p.id) {
@@ -138,18 +141,16 @@ impl ProbeScript {
             if p.timeout_secs == 0 || p.output_cap == 0 {
                 return Err(ScriptError::Zero(p.id.clone()));
             }
-            // The delimiter holds a fresh random nonce; a command line equal to it would end the
-            // here-document early, so that (astronomically unlikely) case gets a new nonce.
-            if p.command.lines().any(|l| l == delimiter) {
-                return Self::new(probes, lanes);
-            }
+            // `printf` is a shell builtin: writing the commands starts no process. Inside single
+            // quotes nothing expands; a quote itself is closed, escaped and reopened.
             let command = p.command.strip_suffix('\n').unwrap_or(&p.command);
             blocks.push_str(&format!(
-                "I{n}='{id} {root} {timeout} {cap}'\nmkdir \"$T/{n}\" && cat >\"$T/{n}/cmd\" <<'{delimiter}' || fatal \"cannot write the probe commands in $T\"\n{command}\n{delimiter}\n",
+                "I{n}='{id} {root} {timeout} {cap}'\nprintf '%s\\n' '{command}' >\"$T/{n}.cmd\" || fatal \"cannot write the probe commands in $T\"\n",
                 id = p.id,
                 root = u8::from(p.needs_root),
                 timeout = p.timeout_secs,
                 cap = p.output_cap,
+                command = command.replace('\'', "'\\''"),
             ));
         }
         let root = u8::from(probes.iter().any(|p| p.needs_root));

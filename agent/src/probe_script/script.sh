@@ -63,15 +63,24 @@ exec 3<>"$T/q"
 if timeout --version 2>/dev/null | grep 'GNU coreutils' >/dev/null 2>&1; then TMODE=gnu; else TMODE=watchdog; fi
 if [ "$(printf 'ab' | base64 2>/dev/null)" = 'YWI=' ]; then ENC=b64; else ENC=hex; fi
 if [ "$(printf 'abc' | head -c 2 2>/dev/null)" = 'ab' ]; then CAPT=head; else CAPT=dd; fi
+# The clock: /proc/uptime read by the shell itself (no process per reading, 10 ms steps), else
+# `date +%s%N`, else `date +%s`, else none.
 CLOCK=none
 SLACK=1000000000
-x=$(date +%s%N 2>/dev/null)
+x=
+read -r x _ </proc/uptime 2>/dev/null
 case $x in
-  '' | *[!0-9]*)
-    x=$(date +%s 2>/dev/null)
-    case $x in '' | *[!0-9]*) ;; *) CLOCK=s SLACK=1000 ;; esac
+  [0-9]*.[0-9][0-9]) CLOCK=up SLACK=100 ;;
+  *)
+    x=$(date +%s%N 2>/dev/null)
+    case $x in
+      '' | *[!0-9]*)
+        x=$(date +%s 2>/dev/null)
+        case $x in '' | *[!0-9]*) ;; *) CLOCK=s SLACK=1000 ;; esac
+        ;;
+      *) CLOCK=ns SLACK=50 ;;
+    esac
     ;;
-  *) CLOCK=ns SLACK=50 ;;
 esac
 U=$(id -u 2>/dev/null) || U=unknown
 SUDO=none
@@ -85,11 +94,19 @@ if [ "$U" != 0 ] && [ @@ROOT_PROBES@@ = 1 ]; then
   fi
 fi
 
+# Sets NOW to the clock in milliseconds (0 without a clock); in the shell itself with CLOCK=up.
 now_ms() {
   case $CLOCK in
-    ns) nm=$(date +%s%N); echo $((nm / 1000000)) ;;
-    s) nm=$(date +%s); echo $((nm * 1000)) ;;
-    *) echo 0 ;;
+    up)
+      read -r nm _ </proc/uptime
+      nm=${nm%.*}${nm#*.}
+      # No leading zeros: sh arithmetic would read them as octal.
+      while :; do case $nm in 0?*) nm=${nm#0} ;; *) break ;; esac; done
+      NOW=$((nm * 10))
+      ;;
+    ns) nm=$(date +%s%N); NOW=$((nm / 1000000)) ;;
+    s) nm=$(date +%s); NOW=$((nm * 1000)) ;;
+    *) NOW=0 ;;
   esac
 }
 
@@ -101,8 +118,8 @@ encode() {
   if [ "$ENC" = b64 ]; then base64; else od -An -v -tx1; fi
 }
 
-# Runs one probe command file under its timeout; with sudo it runs as root, so the timeout and
-# the watchdog can kill root's processes. Usage: sh run1 MODE CMDFILE SECONDS
+# Runs one probe command file under the watchdog (when GNU timeout is missing); with sudo it runs
+# as root, so the watchdog can kill root's processes. Usage: sh run1 watchdog CMDFILE SECONDS
 cat >"$T/run1" <<'VMCERT_RUN1' || fatal "cannot write in $T"
 LC_ALL=C
 export LC_ALL
@@ -119,9 +136,6 @@ kill_tree() {
   kill -KILL $kt_kids 2>/dev/null
   kill -KILL "$1" 2>/dev/null
 }
-if [ "$1" = gnu ]; then
-  exec timeout -s KILL "$3" sh "$2"
-fi
 sh "$2" </dev/null &
 p=$!
 (
@@ -141,63 +155,81 @@ exit "$r"
 VMCERT_RUN1
 
 # Runs probe $1 (id $2, needs root $3, timeout $4 s, cap $5 bytes) and writes its frame file.
+# Every file of probe n is $T/n.*: the command (n.cmd), the FIFOs its stdout and stderr go
+# through (n.o, n.e), what the capped readers kept (n.out, n.err) and the frame (n.frame).
 run_probe() {
   d="$T/$1"
   rc=-
   ms=0
   to=0
   tr=0
-  er=
-  if mkfifo "$d/o" "$d/e"; then
-    if [ "$CAPT" = head ]; then
-      head -c $(($5 + 1)) <"$d/o" >"$d/out" &
-      c1=$!
-      head -c $(($5 + 1)) <"$d/e" >"$d/err" &
-      c2=$!
+  so=0
+  se=0
+  if [ "$CAPT" = head ]; then
+    head -c $(($5 + 1)) <"$d.o" >"$d.out" &
+    c1=$!
+    head -c $(($5 + 1)) <"$d.e" >"$d.err" &
+    c2=$!
+  else
+    dd bs=1 count=$(($5 + 1)) <"$d.o" >"$d.out" 2>/dev/null &
+    c1=$!
+    dd bs=1 count=$(($5 + 1)) <"$d.e" >"$d.err" 2>/dev/null &
+    c2=$!
+  fi
+  now_ms
+  s=$NOW
+  if [ "$3" = 1 ] && [ "$U" != 0 ]; then
+    if [ "$TMODE" = gnu ]; then
+      sudo -n timeout -s KILL "$4" sh "$d.cmd" </dev/null >"$d.o" 2>"$d.e" 3>&-
     else
-      dd bs=1 count=$(($5 + 1)) <"$d/o" >"$d/out" 2>/dev/null &
-      c1=$!
-      dd bs=1 count=$(($5 + 1)) <"$d/e" >"$d/err" 2>/dev/null &
-      c2=$!
+      sudo -n sh "$T/run1" "$TMODE" "$d.cmd" "$4" </dev/null >"$d.o" 2>"$d.e" 3>&-
     fi
-    s=$(now_ms)
-    if [ "$3" = 1 ] && [ "$U" != 0 ]; then
-      sudo -n sh "$T/run1" "$TMODE" "$d/cmd" "$4" </dev/null >"$d/o" 2>"$d/e" 3>&-
-    else
-      sh "$T/run1" "$TMODE" "$d/cmd" "$4" </dev/null >"$d/o" 2>"$d/e" 3>&-
-    fi
-    rc=$?
-    e=$(now_ms)
-    ms=$((e - s))
-    # A process that escaped the probe may still hold its output open: stop waiting after 2 s.
+  elif [ "$TMODE" = gnu ]; then
+    timeout -s KILL "$4" sh "$d.cmd" </dev/null >"$d.o" 2>"$d.e" 3>&-
+  else
+    sh "$T/run1" "$TMODE" "$d.cmd" "$4" </dev/null >"$d.o" 2>"$d.e" 3>&-
+  fi
+  rc=$?
+  now_ms
+  ms=$((NOW - s))
+  # A process that escaped the probe may still hold its output open: stop waiting after 2 s.
+  # (The readers usually saw their end of file already; then no watchdog is needed.)
+  k=
+  if kill -0 "$c1" 2>/dev/null || kill -0 "$c2" 2>/dev/null; then
     (
       sleep 2
       kill "$c1" "$c2"
     ) </dev/null >/dev/null 2>&1 3>&- &
     k=$!
-    wait "$c1"
-    wait "$c2"
-    kill "$k" 2>/dev/null
-    if [ "$rc" = 137 ] && [ "$ms" -ge $(($4 * 1000 - SLACK)) ]; then
-      to=1
-      rc=-
-    fi
-    so=$(($(wc -c <"$d/out")))
-    se=$(($(wc -c <"$d/err")))
-    if [ "$so" -gt "$5" ] || [ "$se" -gt "$5" ]; then tr=1; fi
-  else
-    er="cannot create the output fifos of the probe in $d"
   fi
+  wait "$c1"
+  wait "$c2"
+  [ -n "$k" ] && kill "$k" 2>/dev/null
+  if [ "$rc" = 137 ] && [ "$ms" -ge $(($4 * 1000 - SLACK)) ]; then
+    to=1
+    rc=-
+  fi
+  [ -s "$d.out" ] && so=$(($(wc -c <"$d.out")))
+  [ -s "$d.err" ] && se=$(($(wc -c <"$d.err")))
+  if [ "$so" -gt "$5" ] || [ "$se" -gt "$5" ]; then tr=1; fi
   {
     say "$M:begin $1 $2"
     say "$M:meta rc=$rc ms=$ms timeout=$to truncated=$tr"
-    [ -n "$er" ] && say "$M:error $er"
     say "$M:stdout $ENC"
-    [ -f "$d/out" ] && cap_copy "$5" <"$d/out" | encode
+    emit "$d.out" "$so" "$5"
     say "$M:stderr $ENC"
-    [ -f "$d/err" ] && cap_copy "$5" <"$d/err" | encode
+    emit "$d.err" "$se" "$5"
     say "$M:end $1"
-  } >"$d/frame"
+  } >"$d.frame"
+}
+
+# Prints file $1 ($2 bytes) encoded, at most $3 bytes of it; nothing for an empty file.
+emit() {
+  if [ "$2" -gt "$3" ]; then
+    cap_copy "$3" <"$1" | encode
+  elif [ "$2" -gt 0 ]; then
+    encode <"$1"
+  fi
 }
 
 # A frame for a probe that did not run.
@@ -237,8 +269,17 @@ fill_lanes() {
 
 say "$M:start n=$N uid=$U timeout=$TMODE enc=$ENC clock=$CLOCK cap=$CAPT sudo=$SUDO"
 
-# The probes: I<n>='<id> <needs root> <timeout> <cap>' and the command in $T/<n>/cmd.
+# The probes: I<n>='<id> <needs root> <timeout> <cap>' and the command in $T/<n>.cmd.
 @@PROBES@@
+
+# The FIFOs of every probe's stdout and stderr, made at once.
+set --
+i=0
+while [ "$i" -lt "$N" ]; do
+  set -- "$@" "$T/$i.o" "$T/$i.e"
+  i=$((i + 1))
+done
+[ $# -eq 0 ] || mkfifo "$@" || fatal "cannot create the output fifos of the probes in $T"
 
 RUNNING=0
 NEXT=0
@@ -246,13 +287,16 @@ fill_lanes
 while [ "$RUNNING" -gt 0 ]; do
   read -r i <&3 || fatal 'the queue of finished probes broke'
   case $i in '' | *[!0-9]*) continue ;; esac
-  if [ -f "$T/$i/frame" ]; then
-    cat "$T/$i/frame"
+  if [ -f "$T/$i.frame" ]; then
+    cat "$T/$i.frame"
   else
     eval "set -- \$I$i"
     not_run "$i" "$1" 'the probe runner ended without a result'
   fi
-  rm -rf "${T:?}/$i"
+  # Emptied by the shell itself (no rm per probe); the EXIT trap removes $T.
+  : >"$T/$i.out"
+  : >"$T/$i.err"
+  : >"$T/$i.frame"
   eval "unset P$i"
   RUNNING=$((RUNNING - 1))
   fill_lanes

@@ -195,6 +195,7 @@ fn outputs_exit_codes_and_bytes_survive_the_round_trip() {
         spec("silent", "true"),
         spec("reads-stdin", "cat; echo after-cat"),
         spec("literal", "echo '$T $M' \"`echo ran`\"\nVMCERT_CMD_x"),
+        spec("quotes", r#"echo "it's" '\' ''\''' %s"#),
         spec("last", "echo last"),
     ];
     let script = ProbeScript::new(&probes, 3).unwrap();
@@ -247,13 +248,15 @@ fn outputs_exit_codes_and_bytes_survive_the_round_trip() {
         // The command file is written without expansion.
         assert_eq!(r.out("literal").exit_code, Some(127), "{shell}");
         assert_eq!(r.stdout("literal"), "$T $M ran\n", "{shell}");
+        // Quotes and format characters reach the command file as they are.
+        assert_eq!(r.stdout("quotes"), "it's \\ ' %s\n", "{shell}");
         assert_eq!(r.results.len(), probes.len());
         assert!(
             empty_dir(tmp.path()),
             "{shell}: temporary files left behind"
         );
         let fields = ["n", "timeout", "enc", "clock", "cap", "sudo"].map(|k| header_field(&r, k));
-        assert_eq!(fields, ["8", "gnu", "b64", "ns", "head", "none"], "{shell}");
+        assert_eq!(fields, ["9", "gnu", "b64", "up", "head", "none"], "{shell}");
         assert_eq!(r.parser.noise_lines(), 0);
     }
 }
@@ -438,6 +441,27 @@ fn fallbacks_without_gnu_timeout_base64_and_head_give_the_same_results() {
         assert_eq!(r.out("flood").stdout.len(), 1000);
         assert_eq!(r.out("empty").exit_code, Some(0));
         assert!(r.parser.problems().is_empty(), "{:?}", r.parser.problems());
+    }
+}
+
+#[test]
+fn durations_come_from_proc_uptime_else_from_date() {
+    require_root("hiding /proc/uptime needs a mount namespace");
+    let probes = vec![spec("nap", "sleep 0.3")];
+    let script = ProbeScript::new(&probes, 1).unwrap();
+    let hidden = [
+        "unshare",
+        "-m",
+        "sh",
+        "-c",
+        "mount --bind /dev/null /proc/uptime && exec sh -s",
+    ];
+    for (argv, clock) in [(&["sh", "-s"][..], "up"), (&hidden[..], "ns")] {
+        let r = run(&script, Opts::shell(argv));
+        assert_eq!(header_field(&r, "clock"), clock, "{argv:?}");
+        let ms = r.out("nap").duration_ms;
+        // A lower bound only: the clock must see the nap, however slow the machine.
+        assert!(ms >= 290, "{argv:?}: sleep 0.3 took {ms} ms");
     }
 }
 

@@ -180,12 +180,12 @@ mod tests {
         let mut sink = Collect::default();
         // After `a` reported, the probe SIGKILLs the script's main shell (the parent of its lane,
         // which is the parent of its `timeout`), so no trap runs; it removes the script's
-        // temporary directory itself ($0 is $T/<n>/cmd).
+        // temporary directory itself ($0 is $T/<n>.cmd; only a `vmcert.*` directory is removed).
         let probes = [
             spec("a", "echo a"),
             spec(
                 "killer",
-                "sleep 1; t=$(dirname \"$(dirname \"$0\")\"); kill -KILL $(ps -o ppid= -p $(ps -o ppid= -p $PPID)); rm -rf \"$t\"",
+                "sleep 1; t=$(dirname \"$0\"); kill -KILL $(ps -o ppid= -p $(ps -o ppid= -p $PPID)); case $t in */vmcert.*) rm -rf \"$t\" ;; esac",
             ),
         ];
         let mut t = LocalTransport::new();
