@@ -576,7 +576,10 @@ fn ssh_run_without_sudo_password_runs_root_probes_as_needs_root_and_the_rest() {
     );
     let log = done.run_log();
     assert!(
-        log.contains("no sudo password (key-only login): root probes use `sudo -n`"),
+        log.contains(
+            "the probe script runs as the login user (uid 1000): sudo needs a password and none \
+             was given (key-only login), so root probes cannot run"
+        ),
         "{log}"
     );
     assert!(
@@ -614,8 +617,9 @@ fn ssh_run_secrets_appear_nowhere() {
     );
     let log = done.run_log();
     assert!(log.contains("the probe script runs as root"), "{log}");
+    // The sudo check happens inside the script's own channel.
     assert!(
-        log.contains("3 SSH channel(s) opened on one connection"),
+        log.contains("1 SSH channel(s) opened on one connection"),
         "{log}"
     );
     done.assert_secrets_hidden(&[&password]);
@@ -656,24 +660,55 @@ fn ssh_run_remote_command_lines_hold_no_secret() {
         message_of(&r, "root-password-locked").contains("needs root: sudo requires a password"),
         "{r:#}"
     );
+    // The wrapper (sudo takes the password, refuses `sh`), then plain `sh -s`.
     let commands = sshd.commands();
-    assert_eq!(
-        commands,
-        [
-            "sudo -n true",
-            "sudo -k -S -p '' true",
-            "sudo -k -S -p '' sh -s",
-            "sh -s"
-        ],
-        "{}",
-        sshd.log()
+    assert_eq!(commands.len(), 2, "{commands:?}\n{}", sshd.log());
+    assert!(
+        commands[0].starts_with("sh -c 'IFS= read -r pw || exit 125; "),
+        "{commands:?}"
     );
+    assert!(
+        commands[0].contains("| sudo -k -S -p \"\" sh -s;"),
+        "{commands:?}"
+    );
+    assert_eq!(commands[1], "sh -s");
     let log = done.run_log();
     assert!(
-        log.contains("`sudo -k -S -p '' sh -s` did not start the probe script (exit status 1: "),
+        log.contains("sudo did not start the probe script (exit status 1: "),
         "{log}"
     );
     done.assert_secrets_hidden(&[PASSWORD]);
+}
+
+#[test]
+fn ssh_run_with_a_wrong_sudo_password_tries_it_once_and_runs_the_rest() {
+    let vm = LabVm::start("golden");
+    let mut run = SshRun::new(&vm);
+    run.key(&vm.key_ed25519)
+        .sudo_password("not-the-password")
+        .arg("--checks")
+        .arg("os-architecture,root-password-locked")
+        .watch_ps();
+    let done = run.run();
+    assert_eq!(done.code(), Some(2), "{}", done.show());
+    let r = done.results();
+    assert_eq!(status_of(&r, "os-architecture"), "Pass");
+    assert_eq!(status_of(&r, "root-password-locked"), "Error");
+    let log = done.run_log();
+    // One attempt: a wrong password must not use up the account's failed-login allowance.
+    assert!(
+        log.contains("sudo refused the sudo password (sudo: 1 incorrect password attempt)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("the probe script runs as the login user (uid 1000)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("1 SSH channel(s) opened on one connection"),
+        "{log}"
+    );
+    done.assert_secrets_hidden(&["not-the-password"]);
 }
 
 #[test]

@@ -94,7 +94,7 @@ pub(crate) fn check(session: &SshSession, uid: u32) -> Result<SudoStatus, SshErr
 
 /// sudo's verdict: its last `sudo: ...` line (after a wrong password it first says
 /// "Sorry, try again."), else its last line.
-fn sudo_said(bytes: &[u8]) -> String {
+pub(crate) fn sudo_said(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let lines: Vec<&str> = text
         .lines()

@@ -3,15 +3,18 @@
 //! connection, its stdout streamed into the same parser as the local transport so each probe is
 //! delivered the moment its frame arrives.
 //!
-//! Root probes: with a sudo password (the login password, or `--sudo-password-env`), the channel
-//! runs `sudo -k -S -p '' sh -s` and the password is the first line of its stdin, written from a
-//! zeroized buffer; it never appears on a command line, where any user of the VM could read it
-//! in the process list. `-k` makes sudo read the password even when it has a cached login, so the
-//! password line can never fall through to the shell. Before that, [`sudo::check`] (two small
-//! channels) makes sure sudo takes that password; if it does not (sudo needs no password, the
-//! login is root, the password is refused, the user may not sudo), the channel runs plain
-//! `sh -s` and the script itself uses `sudo -n` per root probe, or reports "needs root: ..."
-//! frames for them while every other probe still runs. Key-only logins skip the check.
+//! Root probes: the channel runs a short `sh -c` wrapper that chooses, on the target and without
+//! another round trip, how the script starts: as is when the login is root; under `sudo -n sh -s`
+//! when sudo needs no password; with a sudo password (the login password, or
+//! `--sudo-password-env`), which is the first line of the channel's stdin, written from a
+//! zeroized buffer, the wrapper reads that line, checks it once with `sudo -k -S -p '' true`
+//! (one attempt, so a wrong password cannot use up an account's failed-login allowance), then
+//! pipes it, followed by the script, into `sudo -k -S -p '' sh -s`. The password travels only
+//! through stdin and the shell's `printf` builtin: never on a command line, where any user of the
+//! VM could read it in the process list. When sudo refuses (wrong password, not in sudoers, no
+//! sudo, a tty required) the wrapper says why on stderr and runs the script with plain `sh -s`,
+//! where root probes use `sudo -n` or report "needs root: ..." while every other probe still
+//! runs. One channel for all of it: a probe run costs the same round trips with or without sudo.
 //!
 //! Faults: a connection that drops mid-run keeps every probe already delivered and ends in
 //! [`TransportError::Lost`] with the cause; the script's own deadline bounds the whole run; a
@@ -23,23 +26,40 @@ use zeroize::Zeroizing;
 
 use super::{ProbeSink, STDERR_KEEP, Transport, TransportError, conclude_unix_run};
 use crate::probe_script::{DEFAULT_LANES, FrameParser, ProbeScript, ProbeSpec, pump};
-use crate::ssh::sudo::{self, SudoStatus};
+use crate::ssh::sudo;
 use crate::ssh::{SshSession, StreamEnd};
+
+/// The wrapper for logins with a sudo password, which comes first on stdin (see the module
+/// docs). One line, so that any login shell (even csh) passes it to `sh` intact.
+const WITH_SUDO_PASSWORD: &str = "sh -c 'IFS= read -r pw || exit 125; \
+if [ \"$(id -u)\" = 0 ]; then pw=; exec sh -s; fi; \
+if sudo -n true </dev/null >/dev/null 2>&1; then pw=; exec sudo -n sh -s; fi; \
+if said=$(printf \"%s\\n\" \"$pw\" | sudo -k -S -p \"\" true 2>&1 >/dev/null); then \
+{ printf \"%s\\n\" \"$pw\"; pw=; exec cat; } | sudo -k -S -p \"\" sh -s; exit; fi; \
+pw=; printf \"vmcert-sudo-refused\\n%s\\nvmcert-sudo-end\\n\" \"$said\" >&2; exec sh -s'";
+
+/// The wrapper for key-only logins: the whole script as root when sudo needs no password.
+const WITHOUT_SUDO_PASSWORD: &str = "sh -c 'if [ \"$(id -u)\" != 0 ] && \
+sudo -n true </dev/null >/dev/null 2>&1; then exec sudo -n sh -s; fi; exec sh -s'";
 
 /// How the script is started on the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shell {
     /// `sh -s`: the script runs as the login user (root probes through `sudo -n`).
     Plain,
-    /// `sudo -k -S -p '' sh -s` after the sudo password line: the whole script runs as root.
-    Sudo,
+    /// The wrapper: root when the login is root or sudo lets it, else the login user.
+    Elevate {
+        /// The sudo password is the first line of stdin.
+        password: bool,
+    },
 }
 
 impl Shell {
     fn command(self) -> &'static str {
         match self {
             Self::Plain => "sh -s",
-            Self::Sudo => "sudo -k -S -p '' sh -s",
+            Self::Elevate { password: true } => WITH_SUDO_PASSWORD,
+            Self::Elevate { password: false } => WITHOUT_SUDO_PASSWORD,
         }
     }
 }
@@ -73,6 +93,14 @@ impl Attempt {
             .map_or_else(|| "unknown".to_string(), |s| s.to_string());
         format!("exit status {status}: {said}")
     }
+
+    /// What sudo said when the wrapper found it would not take the password, if it did.
+    fn wrapper_refusal(&self) -> Option<String> {
+        let text = String::from_utf8_lossy(&self.end.stderr);
+        let (_, rest) = text.split_once("vmcert-sudo-refused\n")?;
+        let (said, _) = rest.split_once("vmcert-sudo-end")?;
+        Some(sudo::sudo_said(said.as_bytes()))
+    }
 }
 
 /// Runs probes on a Linux target over an authenticated SSH session.
@@ -86,46 +114,15 @@ impl SshTransport {
         Self { session }
     }
 
-    /// Chooses how to start the script: through `sudo -S` only when sudo has been seen to
-    /// accept the password.
-    fn choose_shell(&self, probes: &[ProbeSpec], sink: &mut dyn ProbeSink) -> Shell {
-        if !probes.iter().any(|p| p.needs_root) {
-            return Shell::Plain;
-        }
-        if self.session.sudo_password().is_none() {
-            sink.note(
-                "no sudo password (key-only login): root probes use `sudo -n` on the target"
-                    .to_string(),
-            );
-            return Shell::Plain;
-        }
-        // The uid is not asked for (one round trip less): a uid-0 login passes `sudo -n true`,
-        // which ends the check before any password is sent, exactly as a known uid 0 would.
-        let uid = if self.session.target().user == "root" {
-            0
+    /// Chooses how to start the script: plain `sh -s` when no probe needs root, else the
+    /// wrapper (with the sudo password on stdin when there is one).
+    fn choose_shell(&self, probes: &[ProbeSpec]) -> Shell {
+        if probes.iter().any(|p| p.needs_root) {
+            Shell::Elevate {
+                password: self.session.sudo_password().is_some(),
+            }
         } else {
-            u32::MAX
-        };
-        match sudo::check(&self.session, uid) {
-            Ok(SudoStatus::WithPassword) => {
-                sink.note(format!(
-                    "sudo {}: the probe script runs as root",
-                    SudoStatus::WithPassword
-                ));
-                Shell::Sudo
-            }
-            Ok(other) => {
-                sink.note(format!(
-                    "sudo {other}; the probe script runs as the login user"
-                ));
-                Shell::Plain
-            }
-            Err(e) => {
-                sink.note(format!(
-                    "the sudo check failed ({e}); the probe script runs as the login user"
-                ));
-                Shell::Plain
-            }
+            Shell::Plain
         }
     }
 
@@ -137,8 +134,8 @@ impl SshTransport {
         sink: &mut dyn ProbeSink,
     ) -> Result<Attempt, TransportError> {
         let password = match shell {
-            Shell::Sudo => self.session.sudo_password().map(|p| p.expose()),
-            Shell::Plain => None,
+            Shell::Elevate { password: true } => self.session.sudo_password().map(|p| p.expose()),
+            Shell::Elevate { password: false } | Shell::Plain => None,
         };
         let mut input = Zeroizing::new(Vec::with_capacity(
             password.map_or(0, |p| p.len() + 1) + script.text().len(),
@@ -152,7 +149,7 @@ impl SshTransport {
             .session
             .exec_streaming(shell.command(), &input, script.deadline(), STDERR_KEEP)
             .map_err(|e| TransportError::Start {
-                what: format!("`{}` on {}", shell.command(), self.session.target()),
+                what: format!("the probe script's shell on {}", self.session.target()),
                 source: io::Error::other(e.to_string()),
             })?;
         let mut parser = script.parser();
@@ -194,18 +191,37 @@ impl Transport for SshTransport {
         sink: &mut dyn ProbeSink,
     ) -> Result<(), TransportError> {
         let script = ProbeScript::new(probes, DEFAULT_LANES)?;
-        let shell = self.choose_shell(probes, sink);
+        let shell = self.choose_shell(probes);
         let mut run = self.attempt(&script, shell, sink)?;
-        // sudo that accepted the password can still refuse `sh` (sudoers may allow only some
-        // commands, or require a tty): nothing ran, so run it again as the login user.
-        if shell == Shell::Sudo && run.nothing_ran(probes.len()) {
+        // sudo can take the password and still refuse `sh` (sudoers may allow only some
+        // commands): nothing ran, so run it again as the login user.
+        if matches!(shell, Shell::Elevate { .. }) && run.nothing_ran(probes.len()) {
             sink.note(format!(
-                "`{}` did not start the probe script ({}); running it with `{}` as the login user",
-                Shell::Sudo.command(),
+                "sudo did not start the probe script ({}); running it with `{}` as the login user",
                 run.refusal(),
                 Shell::Plain.command()
             ));
             run = self.attempt(&script, Shell::Plain, sink)?;
+        } else if let Some(said) = run.wrapper_refusal() {
+            sink.note(format!(
+                "sudo refused the sudo password ({said}); the probe script ran as the login user"
+            ));
+        }
+        if let Some(uid) = run.parser.header().and_then(|h| {
+            h.split_whitespace()
+                .find_map(|f| f.strip_prefix("uid="))
+                .map(str::to_owned)
+        }) {
+            sink.note(match (uid.as_str(), shell) {
+                ("0", _) => "the probe script runs as root".to_string(),
+                (_, Shell::Elevate { password: false }) => format!(
+                    "the probe script runs as the login user (uid {uid}): sudo needs a password \
+                     and none was given (key-only login), so root probes cannot run"
+                ),
+                _ => format!(
+                    "the probe script runs as the login user (uid {uid}); root probes use `sudo -n`"
+                ),
+            });
         }
         let Attempt { parser, read, end } = run;
         if let Some(e) = &end.input_error
