@@ -10,6 +10,11 @@
 //! prompts: answers come from the answers file, and missing answers refuse the fleet unless the
 //! inventory says `allow_unanswered = true` (then they are recorded as unanswered, a Warning).
 //!
+//! Ctrl-C: the first stops queued targets from starting and waits for the running ones (their
+//! reports are written as usual); a second stops waiting. The summary is written either way, says
+//! `interrupted`, gives every target that did not complete a row saying why, and the exit code is
+//! 2 (could not complete).
+//!
 //! Output: one zip per target in `--out-dir`, `fleet-summary.json` and `fleet-summary.html`
 //! there (status, counts, exit code, report path or the cause of failure per target, never a
 //! secret), a live multi-line display on a terminal (plain lines otherwise), and the exit code
@@ -20,6 +25,7 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -215,6 +221,8 @@ struct FleetSummary {
     started: String,
     finished: String,
     jobs: usize,
+    /// Ctrl-C stopped the fleet early (rows of targets it kept from running say so).
+    interrupted: bool,
     exit_code: u8,
     completed: usize,
     failed: usize,
@@ -247,7 +255,7 @@ pub(crate) fn run(args: &FleetArgs) -> anyhow::Result<ExitCode> {
 
     let started = chrono::Utc::now();
     let display = Display::new(plans.len());
-    let rows = run_all(plans, args.jobs, &display)?;
+    let FleetRows { rows, interrupted } = run_all(plans, args.jobs, &display)?;
     display.done();
     let finished = chrono::Utc::now();
     let exit_code = rows.iter().map(|r| r.exit_code).max().unwrap_or(0);
@@ -258,6 +266,7 @@ pub(crate) fn run(args: &FleetArgs) -> anyhow::Result<ExitCode> {
         started: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         finished: finished.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         jobs: args.jobs,
+        interrupted,
         exit_code,
         completed: rows.len() - failed,
         failed,
@@ -277,21 +286,47 @@ pub(crate) fn run(args: &FleetArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(exit_code))
 }
 
+/// What [`run_all`] gives back: a row per target, in plan order, and whether Ctrl-C cut it short.
+struct FleetRows {
+    rows: Vec<TargetRow>,
+    interrupted: bool,
+}
+
 /// Runs every plan, at most `jobs` at a time, each on a blocking thread; rows in plan order.
-fn run_all(plans: Vec<Plan>, jobs: usize, display: &Display) -> anyhow::Result<Vec<TargetRow>> {
+///
+/// Ctrl-C once: no queued target starts any more (each gets a row saying so); running targets
+/// finish and write their reports. Ctrl-C again: the fleet stops waiting; the targets still
+/// running get a row saying so (their blocking work ends with the process). Either way the
+/// caller writes the summary of what finished, and every finished report is already on disk.
+fn run_all(plans: Vec<Plan>, jobs: usize, display: &Display) -> anyhow::Result<FleetRows> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .max_blocking_threads(jobs)
+        .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    let names: Vec<(String, String)> = plans
+        .iter()
+        .map(|p| (p.name().to_string(), p.describe()))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let started: Arc<[AtomicBool]> = names.iter().map(|_| AtomicBool::new(false)).collect();
+    let result = runtime.block_on(async {
         let slots = Arc::new(tokio::sync::Semaphore::new(jobs));
         let mut set = tokio::task::JoinSet::new();
         for (i, plan) in plans.into_iter().enumerate() {
             let slots = Arc::clone(&slots);
+            let stop = Arc::clone(&stop);
+            let started = Arc::clone(&started);
             let watch = display.target(plan.name());
             set.spawn(async move {
                 let permit = slots.acquire_owned().await;
+                if stop.load(Ordering::SeqCst) {
+                    let row = unfinished(plan.name(), &plan.describe(), NOT_STARTED);
+                    watch.end(&row);
+                    return (i, Ok(row));
+                }
+                started[i].store(true, Ordering::SeqCst);
                 let row = tokio::task::spawn_blocking(move || {
                     let row = run_one(&plan, &watch);
                     watch.end(&row);
@@ -302,17 +337,71 @@ fn run_all(plans: Vec<Plan>, jobs: usize, display: &Display) -> anyhow::Result<V
                 (i, row)
             });
         }
-        let mut rows: Vec<Option<TargetRow>> = Vec::new();
-        while let Some(joined) = set.join_next().await {
-            let (i, row) = joined.context("a fleet task was lost")?;
-            let row = row.context("a target's run panicked")?;
-            if rows.len() <= i {
-                rows.resize(i + 1, None);
+        let mut rows: Vec<Option<TargetRow>> = (0..names.len()).map(|_| None).collect();
+        let mut interrupts = 0;
+        let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+        loop {
+            tokio::select! {
+                joined = set.join_next() => {
+                    let Some(joined) = joined else { break };
+                    let (i, row) = joined.context("a fleet task was lost")?;
+                    rows[i] = Some(row.context("a target's run panicked")?);
+                }
+                _ = &mut ctrl_c, if interrupts < 2 => {
+                    ctrl_c.set(tokio::signal::ctrl_c());
+                    interrupts += 1;
+                    stop.store(true, Ordering::SeqCst);
+                    if interrupts == 1 {
+                        display.note("interrupted: no new target starts; waiting for the running ones \
+                                      (Ctrl-C again to stop waiting)");
+                    } else {
+                        display.note("interrupted again: not waiting for the running targets");
+                        break;
+                    }
+                }
             }
-            rows[i] = Some(row);
         }
-        Ok(rows.into_iter().flatten().collect())
-    })
+        let rows = rows
+            .into_iter()
+            .zip(&names)
+            .enumerate()
+            .map(|(i, (row, (name, target)))| {
+                row.unwrap_or_else(|| {
+                    let why = if started[i].load(Ordering::SeqCst) {
+                        STILL_RUNNING
+                    } else {
+                        NOT_STARTED
+                    };
+                    unfinished(name, target, why)
+                })
+            })
+            .collect();
+        anyhow::Ok(FleetRows {
+            rows,
+            interrupted: stop.load(Ordering::SeqCst),
+        })
+    });
+    // Targets still running after a second Ctrl-C are not waited for.
+    runtime.shutdown_background();
+    result
+}
+
+const NOT_STARTED: &str = "not started: the fleet was interrupted (Ctrl-C)";
+const STILL_RUNNING: &str = "still running when the fleet was stopped (Ctrl-C twice): no report";
+
+/// The row of a target that did not complete because of Ctrl-C.
+fn unfinished(name: &str, target: &str, why: &str) -> TargetRow {
+    TargetRow {
+        name: name.to_string(),
+        target: target.to_string(),
+        status: "failed",
+        exit_code: EXIT_ERROR,
+        summary: None,
+        interrupted: None,
+        report: None,
+        error: Some(why.to_string()),
+        duration_ms: 0,
+    }
 }
 
 /// One target through the same path as `vmcert run`.
@@ -386,6 +475,16 @@ impl Display {
     fn done(&self) {
         if let Some(m) = &self.multi {
             let _ = m.clear();
+        }
+    }
+
+    /// A fleet-wide message, above the bars on a terminal.
+    fn note(&self, msg: &str) {
+        match &self.multi {
+            Some(m) => {
+                let _ = m.println(format!("vmcert: {msg}"));
+            }
+            None => eprintln!("vmcert: {msg}"),
         }
     }
 }

@@ -285,3 +285,139 @@ fn fleet_refuses_a_bad_inventory_with_file_and_line_before_connecting() {
     assert!(out.stdout.is_empty());
     assert!(!dir.path().join("fleet-summary.json").exists());
 }
+
+/// Starts a fleet of three targets (the same lab VM under three names), one at a time, whose
+/// pack probe sleeps; sends SIGINT `interrupts` times once the first target is running; returns
+/// the exit code, stderr and the summary.
+fn interrupted_fleet(vm: &LabVm, dir: &Path, interrupts: usize) -> (Option<i32>, String, Value) {
+    fs::write(dir.join("known_hosts"), vm.known_hosts_line()).unwrap();
+    fs::write(
+        dir.join("nap.toml"),
+        "[[check]]\nid = \"nap\"\ntitle = \"nap\"\nos = \"linux\"\ncommand = 'sleep 4'\n",
+    )
+    .unwrap();
+    let targets: String = ["first", "second", "third"]
+        .iter()
+        .map(|n| {
+            format!(
+                "\n[[target]]\nname = \"{n}\"\ntarget = \"ssh://{}@{}:{}\"\n",
+                vm.user, vm.host, vm.port
+            )
+        })
+        .collect();
+    let inv = dir.join("fleet.toml");
+    fs::write(
+        &inv,
+        format!(
+            "[defaults]\nknown_hosts = \"known_hosts\"\nidentity = \"{}\"\nallow_unanswered = true\n\
+             check_packs = [\"nap.toml\"]\nchecks = [\"os-architecture\", \"nap\"]\n{targets}",
+            vm.key_ed25519.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(vmcert_bin())
+        .current_dir(dir)
+        .args(["fleet", "--jobs", "1", "--format", "json", "--inventory"])
+        .arg(&inv)
+        .arg("--out-dir")
+        .arg(dir.join("reports"))
+        .env("HOME", dir)
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start vmcert fleet");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(
+            n > 0,
+            "the fleet ended before `first` ran its probes:\n{seen}"
+        );
+        seen.push_str(&line);
+        if line.starts_with("vmcert: first: running ") {
+            break;
+        }
+    }
+    for _ in 0..interrupts {
+        let pid = child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-INT", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    stderr.read_to_string(&mut seen).unwrap();
+    let code = child.wait().unwrap().code();
+    let summary: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("summary on stdout: {e}\n{stdout}\n{seen}"));
+    (code, seen, summary)
+}
+
+#[test]
+fn fleet_ctrl_c_lets_running_targets_finish_and_starts_no_more_and_twice_stops_waiting() {
+    let vm = LabVm::start("golden");
+
+    // Once: `first` finishes with its report; the other two never start.
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr, s) = interrupted_fleet(&vm, dir.path(), 1);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("vmcert: interrupted: no new target starts; waiting for the running ones"),
+        "{stderr}"
+    );
+    assert_eq!(s["interrupted"], true, "{s:#}");
+    let t = s["targets"].as_array().unwrap();
+    assert_eq!(t[0]["name"], "first");
+    assert_eq!(t[0]["status"], "completed", "{s:#}");
+    let report = t[0]["report"].as_str().unwrap();
+    assert!(Path::new(report).exists(), "{report}");
+    assert!(
+        zip_files(Path::new(report))
+            .iter()
+            .any(|(n, _)| n == "results.json")
+    );
+    for row in &t[1..] {
+        assert_eq!(row["status"], "failed", "{s:#}");
+        assert_eq!(
+            row["error"], "not started: the fleet was interrupted (Ctrl-C)",
+            "{s:#}"
+        );
+    }
+    let on_disk: Value = serde_json::from_slice(
+        &fs::read(dir.path().join("reports").join("fleet-summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(on_disk, s);
+
+    // Twice: the fleet stops waiting for `first`, which gets no report.
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr, s) = interrupted_fleet(&vm, dir.path(), 2);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("vmcert: interrupted again: not waiting for the running targets"),
+        "{stderr}"
+    );
+    let t = s["targets"].as_array().unwrap();
+    assert_eq!(
+        t[0]["error"], "still running when the fleet was stopped (Ctrl-C twice): no report",
+        "{s:#}"
+    );
+    assert_eq!(
+        t[2]["error"], "not started: the fleet was interrupted (Ctrl-C)",
+        "{s:#}"
+    );
+}
