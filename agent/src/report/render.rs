@@ -7,6 +7,8 @@
 //! tab and newline become their Unicode "control picture" (ESC shows as `␛`); the raw bytes are in
 //! `logs/<check-id>.log`. HTML escaping is handlebars' own; Markdown escaping is [`md_escape`].
 
+use std::sync::OnceLock;
+
 use anyhow::Context as _;
 use handlebars::Handlebars;
 use serde::Serialize;
@@ -19,24 +21,43 @@ use super::model::{CheckResult, QuestionResult, Waived};
 const HTML_TEMPLATE: &str = include_str!("../../../report-templates/report.html.hbs");
 const MD_TEMPLATE: &str = include_str!("../../../report-templates/report.md.hbs");
 
+/// The two template registries, compiled once per process: compiling report.html.hbs costs
+/// more CPU than rendering it (handlebars computes a line and column for every element), and a
+/// fleet renders one report per target.
+static HTML: OnceLock<Result<Handlebars<'static>, String>> = OnceLock::new();
+static MD: OnceLock<Result<Handlebars<'static>, String>> = OnceLock::new();
+
+fn compiled(
+    cell: &'static OnceLock<Result<Handlebars<'static>, String>>,
+    name: &str,
+    template: &str,
+    markdown: bool,
+) -> anyhow::Result<&'static Handlebars<'static>> {
+    cell.get_or_init(|| {
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(true);
+        if markdown {
+            hb.register_escape_fn(md_escape);
+        }
+        hb.register_template_string(name, template)
+            .map_err(|e| format!("{name}.hbs: {e}"))?;
+        Ok(hb)
+    })
+    .as_ref()
+    .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// Renders `report.html`.
 pub(crate) fn html(bundle: &ReportBundle, log_paths: &[String]) -> anyhow::Result<String> {
-    let mut hb = Handlebars::new();
-    hb.set_strict_mode(true);
-    hb.register_template_string("html", HTML_TEMPLATE)
-        .context("report.html.hbs")?;
-    hb.render("html", &View::of(bundle, log_paths, true))
+    compiled(&HTML, "report.html", HTML_TEMPLATE, false)?
+        .render("report.html", &View::of(bundle, log_paths, true))
         .context("rendering report.html")
 }
 
 /// Renders `report.md`.
 pub(crate) fn markdown(bundle: &ReportBundle, log_paths: &[String]) -> anyhow::Result<String> {
-    let mut hb = Handlebars::new();
-    hb.set_strict_mode(true);
-    hb.register_escape_fn(md_escape);
-    hb.register_template_string("md", MD_TEMPLATE)
-        .context("report.md.hbs")?;
-    hb.render("md", &View::of(bundle, log_paths, false))
+    compiled(&MD, "report.md", MD_TEMPLATE, true)?
+        .render("report.md", &View::of(bundle, log_paths, false))
         .context("rendering report.md")
 }
 
