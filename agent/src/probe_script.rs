@@ -59,6 +59,10 @@ const MAX_LINE: usize = 16 * 1024;
 const TEMPLATE: &str = include_str!("probe_script/script.sh");
 
 pub(crate) mod powershell;
+mod stream;
+
+pub(crate) use stream::StreamState;
+use stream::{Line, Lines};
 
 /// One probe to run on a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,17 +194,9 @@ impl ProbeScript {
     /// A parser for this script's output.
     pub(crate) fn parser(&self) -> FrameParser {
         FrameParser {
-            prefix: format!("#vmcert:{}:", self.nonce).into_bytes(),
-            probes: self.probes.clone(),
-            delivered: vec![false; self.probes.len()],
-            line: Vec::new(),
-            overlong: false,
+            state: StreamState::new(&self.nonce, self.probes.clone()),
+            lines: Lines::new(MAX_LINE),
             frame: None,
-            header: None,
-            done: false,
-            fatal: None,
-            noise_lines: 0,
-            problems: Vec::new(),
         }
     }
 }
@@ -243,129 +239,72 @@ struct Frame {
 /// soon as its frame is complete. Lines that are not frames (shell rc-file chatter, garbage) are
 /// ignored; a malformed frame is delivered as a probe that did not run, with the reason; a frame
 /// cut off by the end of the stream is never delivered (see [`FrameParser::missing`]).
+///
+/// The stream-level facts (header, done, fatal, missing probes...) are its [`StreamState`].
 #[derive(Debug)]
 pub(crate) struct FrameParser {
-    prefix: Vec<u8>,
-    probes: Vec<(String, u64)>,
-    delivered: Vec<bool>,
-    line: Vec<u8>,
-    overlong: bool,
+    state: StreamState,
+    lines: Lines,
     frame: Option<Frame>,
-    header: Option<String>,
-    done: bool,
-    fatal: Option<String>,
-    noise_lines: u64,
-    problems: Vec<String>,
+}
+
+impl std::ops::Deref for FrameParser {
+    type Target = StreamState;
+
+    fn deref(&self) -> &StreamState {
+        &self.state
+    }
 }
 
 impl FrameParser {
     /// Feeds the next bytes of the stream; returns the probes whose frames completed.
     pub(crate) fn feed(&mut self, bytes: &[u8]) -> Vec<ProbeResult> {
         let mut out = Vec::new();
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            match rest.iter().position(|&b| b == b'\n') {
-                Some(pos) => {
-                    self.push_partial(&rest[..pos]);
-                    self.end_line(&mut out);
-                    rest = &rest[pos + 1..];
-                }
-                None => {
-                    self.push_partial(rest);
-                    rest = &[];
-                }
-            }
-        }
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(bytes, |l| self.line(l, &mut out));
+        self.lines = lines;
         out
     }
 
     /// Ends the stream: a last line without newline is still read; a frame still open is dropped.
     pub(crate) fn finish(&mut self) -> Vec<ProbeResult> {
         let mut out = Vec::new();
-        if !self.line.is_empty() || self.overlong {
-            self.end_line(&mut out);
-        }
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.finish(|l| self.line(l, &mut out));
+        self.lines = lines;
         if let Some(f) = self.frame.take()
             && let Some(idx) = f.idx
         {
-            self.problems.push(format!(
+            self.state.problems.push(format!(
                 "the frame of probe `{}` was cut off by the end of the output",
-                self.probes[idx].0
+                self.state.probes[idx].0
             ));
         }
         out
     }
 
-    /// True once the script said all frames were sent.
-    pub(crate) fn is_done(&self) -> bool {
-        self.done
-    }
-
-    /// The script's own fatal error, if it printed one.
-    pub(crate) fn fatal(&self) -> Option<&str> {
-        self.fatal.as_deref()
-    }
-
-    /// The script's `start` line (uid, timeout tool, encoding, clock, sudo state), for the run log.
-    pub(crate) fn header(&self) -> Option<&str> {
-        self.header.as_deref()
-    }
-
-    /// Non-frame lines seen (shell chatter), for the run log.
-    pub(crate) fn noise_lines(&self) -> u64 {
-        self.noise_lines
-    }
-
-    /// Malformed or cut-off frames, for the run log.
-    pub(crate) fn problems(&self) -> &[String] {
-        &self.problems
-    }
-
-    /// Ids of the probes whose frame has not arrived, in script order.
-    pub(crate) fn missing(&self) -> Vec<&str> {
-        self.probes
-            .iter()
-            .zip(&self.delivered)
-            .filter(|(_, d)| !**d)
-            .map(|((id, _), _)| id.as_str())
-            .collect()
-    }
-
-    fn push_partial(&mut self, bytes: &[u8]) {
-        if self.overlong {
-            return;
-        }
-        if self.line.len() + bytes.len() > MAX_LINE {
-            self.overlong = true;
-            self.line.clear();
-        } else {
-            self.line.extend_from_slice(bytes);
-        }
-    }
-
-    fn end_line(&mut self, out: &mut Vec<ProbeResult>) {
-        let line = std::mem::take(&mut self.line);
-        if std::mem::take(&mut self.overlong) {
+    fn line(&mut self, line: Line<'_>, out: &mut Vec<ProbeResult>) {
+        let Line::Text(line) = line else {
             match &mut self.frame {
                 Some(f) => corrupt(f, "a line of the frame is too long"),
-                None => self.noise_lines += 1,
+                None => self.state.noise_lines += 1,
             }
             return;
-        }
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        if let Some(rest) = line.strip_prefix(self.prefix.as_slice()) {
+        };
+        if let Some(rest) = line.strip_prefix(self.state.prefix.as_slice()) {
             let rest = String::from_utf8_lossy(rest).into_owned();
             self.marker(&rest, out);
         } else if let Some(f) = &mut self.frame {
             data_line(
                 f,
                 line,
-                self.probes
+                self.state
+                    .probes
                     .get(f.idx.unwrap_or(usize::MAX))
                     .map_or(0, |p| p.1),
             );
         } else {
-            self.noise_lines += 1;
+            self.state.noise_lines += 1;
         }
     }
 
@@ -373,30 +312,33 @@ impl FrameParser {
         let (kind, args) = rest.split_once(' ').unwrap_or((rest, ""));
         match kind {
             "start" => {
-                if self.header.is_none() {
-                    self.header = Some(args.to_string());
+                if self.state.header.is_none() {
+                    self.state.header = Some(args.to_string());
                 }
             }
             "done" => {
                 self.close_open_frame("the script's `done` line", out);
-                self.done = true;
+                self.state.done = true;
             }
             "fatal" => {
                 self.close_open_frame("the script's `fatal` line", out);
-                self.fatal = Some(args.to_string());
+                self.state.fatal = Some(args.to_string());
             }
             "begin" => {
                 self.close_open_frame("the next frame began", out);
-                let idx = parse_begin(args, &self.probes);
+                let idx = parse_begin(args, &self.state.probes);
                 let idx = match idx {
-                    Some(i) if !self.delivered[i] => Some(i),
+                    Some(i) if !self.state.delivered[i] => Some(i),
                     Some(i) => {
-                        self.problems
-                            .push(format!("probe `{}` was framed twice", self.probes[i].0));
+                        self.state.problems.push(format!(
+                            "probe `{}` was framed twice",
+                            self.state.probes[i].0
+                        ));
                         None
                     }
                     None => {
-                        self.problems
+                        self.state
+                            .problems
                             .push(format!("a frame named an unknown probe: `{args}`"));
                         None
                     }
@@ -419,12 +361,12 @@ impl FrameParser {
                     }
                     self.deliver(f, out);
                 } else {
-                    self.noise_lines += 1;
+                    self.state.noise_lines += 1;
                 }
             }
             "meta" | "error" | "stdout" | "stderr" => {
                 let Some(f) = &mut self.frame else {
-                    self.noise_lines += 1;
+                    self.state.noise_lines += 1;
                     return;
                 };
                 match kind {
@@ -453,7 +395,7 @@ impl FrameParser {
             }
             _ => match &mut self.frame {
                 Some(f) => corrupt(f, "it holds an unknown marker"),
-                None => self.noise_lines += 1,
+                None => self.state.noise_lines += 1,
             },
         }
     }
@@ -473,9 +415,10 @@ impl FrameParser {
         if f.meta.is_none() {
             corrupt(&mut f, "it has no meta line");
         }
-        let id = self.probes[idx].0.clone();
+        let id = self.state.probes[idx].0.clone();
         let output = if let Some(why) = f.corrupt {
-            self.problems
+            self.state
+                .problems
                 .push(format!("the frame of probe `{id}` is malformed: {why}"));
             ProbeOutput {
                 error: Some(format!("its output frame arrived malformed ({why})")),
@@ -497,7 +440,7 @@ impl FrameParser {
                 error: f.error,
             }
         };
-        self.delivered[idx] = true;
+        self.state.delivered[idx] = true;
         out.push(ProbeResult { id, output });
     }
 }

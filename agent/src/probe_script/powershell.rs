@@ -44,6 +44,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use vmcert_checks::ProbeOutput;
 
+use super::stream::{Line, Lines, StreamState};
 use super::{ProbeResult, ProbeSpec, ScriptError, id_ok};
 
 const TEMPLATE: &str = include_str!("script.ps1");
@@ -129,19 +130,11 @@ impl PsScript {
     pub(crate) fn parser(&self) -> PsFrameParser {
         let longest_cap = self.probes.iter().map(|p| p.1).max().unwrap_or(0);
         PsFrameParser {
-            prefix: format!("#vmcert:{}:", self.nonce).into_bytes(),
-            probes: self.probes.clone(),
-            delivered: vec![false; self.probes.len()],
+            state: StreamState::new(&self.nonce, self.probes.clone()),
             // Two base64 payloads of up to `cap` bytes each, plus the JSON around them.
-            max_line: usize::try_from(longest_cap.div_ceil(3) * 8 + 64 * 1024)
-                .unwrap_or(usize::MAX),
-            line: Vec::new(),
-            overlong: false,
-            header: None,
-            done: false,
-            fatal: None,
-            noise_lines: 0,
-            problems: Vec::new(),
+            lines: Lines::new(
+                usize::try_from(longest_cap.div_ceil(3) * 8 + 64 * 1024).unwrap_or(usize::MAX),
+            ),
         }
     }
 }
@@ -176,102 +169,51 @@ struct FatalFrame {
 /// probe as soon as its frame line is complete. Non-frame lines (PowerShell chatter) are
 /// counted and ignored; a frame that names a probe but is malformed is delivered as a probe that
 /// did not run, with the reason; a frame cut off by the end of the stream is never delivered.
+///
+/// The stream-level facts (header, done, fatal, missing probes...) are its [`StreamState`].
 #[derive(Debug)]
 pub(crate) struct PsFrameParser {
-    prefix: Vec<u8>,
-    probes: Vec<(String, u64)>,
-    delivered: Vec<bool>,
-    max_line: usize,
-    line: Vec<u8>,
-    overlong: bool,
-    header: Option<String>,
-    done: bool,
-    fatal: Option<String>,
-    noise_lines: u64,
-    problems: Vec<String>,
+    state: StreamState,
+    lines: Lines,
+}
+
+impl std::ops::Deref for PsFrameParser {
+    type Target = StreamState;
+
+    fn deref(&self) -> &StreamState {
+        &self.state
+    }
 }
 
 impl PsFrameParser {
     /// Feeds the next bytes of the stream; returns the probes whose frames completed.
     pub(crate) fn feed(&mut self, bytes: &[u8]) -> Vec<ProbeResult> {
         let mut out = Vec::new();
-        let mut rest = bytes;
-        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
-            self.push_partial(&rest[..pos]);
-            self.end_line(&mut out);
-            rest = &rest[pos + 1..];
-        }
-        self.push_partial(rest);
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(bytes, |l| self.line(l, &mut out));
+        self.lines = lines;
         out
     }
 
     /// Ends the stream: a last line without a newline is still read.
     pub(crate) fn finish(&mut self) -> Vec<ProbeResult> {
         let mut out = Vec::new();
-        if !self.line.is_empty() || self.overlong {
-            self.end_line(&mut out);
-        }
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.finish(|l| self.line(l, &mut out));
+        self.lines = lines;
         out
     }
 
-    /// True once the script said every frame was sent.
-    pub(crate) fn is_done(&self) -> bool {
-        self.done
-    }
-
-    /// The script's own fatal error, if it printed one.
-    pub(crate) fn fatal(&self) -> Option<&str> {
-        self.fatal.as_deref()
-    }
-
-    /// The script's `start` frame (probe count, lanes, PowerShell version, admin), for the log.
-    pub(crate) fn header(&self) -> Option<&str> {
-        self.header.as_deref()
-    }
-
-    /// Non-frame lines seen, for the run log.
-    pub(crate) fn noise_lines(&self) -> u64 {
-        self.noise_lines
-    }
-
-    /// Malformed frames, for the run log.
-    pub(crate) fn problems(&self) -> &[String] {
-        &self.problems
-    }
-
-    /// Ids of the probes whose frame has not arrived, in script order.
-    pub(crate) fn missing(&self) -> Vec<&str> {
-        self.probes
-            .iter()
-            .zip(&self.delivered)
-            .filter(|(_, d)| !**d)
-            .map(|((id, _), _)| id.as_str())
-            .collect()
-    }
-
-    fn push_partial(&mut self, bytes: &[u8]) {
-        if self.overlong {
-            return;
-        }
-        if self.line.len() + bytes.len() > self.max_line {
-            self.overlong = true;
-            self.line = Vec::new();
-        } else {
-            self.line.extend_from_slice(bytes);
-        }
-    }
-
-    fn end_line(&mut self, out: &mut Vec<ProbeResult>) {
-        let line = std::mem::take(&mut self.line);
-        if std::mem::take(&mut self.overlong) {
-            self.problems
+    fn line(&mut self, line: Line<'_>, out: &mut Vec<ProbeResult>) {
+        let Line::Text(line) = line else {
+            self.state
+                .problems
                 .push("a line longer than any frame can be was skipped".to_string());
             return;
-        }
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        let Some(rest) = line.strip_prefix(self.prefix.as_slice()) else {
+        };
+        let Some(rest) = line.strip_prefix(self.state.prefix.as_slice()) else {
             if !line.iter().all(u8::is_ascii_whitespace) {
-                self.noise_lines += 1;
+                self.state.noise_lines += 1;
             }
             return;
         };
@@ -279,18 +221,19 @@ impl PsFrameParser {
         let (kind, json) = rest.split_once(' ').unwrap_or((&rest, ""));
         match kind {
             "start" => {
-                if self.header.is_none() {
-                    self.header = Some(json.to_string());
+                if self.state.header.is_none() {
+                    self.state.header = Some(json.to_string());
                 }
             }
-            "done" => self.done = true,
+            "done" => self.state.done = true,
             "fatal" => {
                 let why = serde_json::from_str::<FatalFrame>(json)
                     .map_or_else(|_| json.to_string(), |f| f.error);
-                self.fatal = Some(why);
+                self.state.fatal = Some(why);
             }
             "probe" => self.probe(json, out),
             _ => self
+                .state
                 .problems
                 .push(format!("a frame of unknown kind `{kind}` was skipped")),
         }
@@ -300,27 +243,28 @@ impl PsFrameParser {
         let frame: ProbeFrame = match serde_json::from_str(json) {
             Ok(f) => f,
             Err(e) => {
-                self.problems
+                self.state
+                    .problems
                     .push(format!("a probe frame is not valid JSON ({e}); skipped"));
                 return;
             }
         };
-        let Some((id, cap)) = self.probes.get(frame.i).cloned() else {
-            self.problems.push(format!(
+        let Some((id, cap)) = self.state.probes.get(frame.i).cloned() else {
+            self.state.problems.push(format!(
                 "a probe frame names probe #{} `{}`, which the script does not hold",
                 frame.i, frame.id
             ));
             return;
         };
         if id != frame.id {
-            self.problems.push(format!(
+            self.state.problems.push(format!(
                 "a probe frame names `{}` as probe #{}, which is `{id}`",
                 frame.id, frame.i
             ));
             return;
         }
-        if self.delivered[frame.i] {
-            self.problems.push(format!(
+        if self.state.delivered[frame.i] {
+            self.state.problems.push(format!(
                 "probe `{id}` was framed twice; the second was skipped"
             ));
             return;
@@ -356,7 +300,8 @@ impl PsFrameParser {
                     "its frame holds {} bytes, more than the probe's cap of {cap}",
                     stdout.len().max(stderr.len())
                 );
-                self.problems
+                self.state
+                    .problems
                     .push(format!("the frame of probe `{id}` is malformed: {why}"));
                 ProbeOutput {
                     error: Some(format!("its output frame arrived malformed ({why})")),
@@ -365,7 +310,8 @@ impl PsFrameParser {
             }
             _ => {
                 let why = "its output is not valid base64";
-                self.problems
+                self.state
+                    .problems
                     .push(format!("the frame of probe `{id}` is malformed: {why}"));
                 ProbeOutput {
                     error: Some(format!("its output frame arrived malformed ({why})")),
@@ -373,7 +319,7 @@ impl PsFrameParser {
                 }
             }
         };
-        self.delivered[frame.i] = true;
+        self.state.delivered[frame.i] = true;
         out.push(ProbeResult { id, output });
     }
 }
