@@ -556,36 +556,58 @@ fn ssh_run_keeps_output_that_is_not_utf8_byte_for_byte() {
 }
 
 #[test]
-fn ssh_run_without_sudo_password_runs_root_probes_as_needs_root_and_the_rest() {
-    // golden's sudo asks for a password; a key login without --sudo-password-env has none.
+fn ssh_run_without_a_working_sudo_password_runs_root_probes_as_needs_root_and_the_rest() {
+    // golden's sudo asks for a password: a key login gives none, or a wrong one.
     let vm = LabVm::start("golden");
-    let mut run = SshRun::new(&vm);
-    run.key(&vm.key_ed25519)
-        .arg("--checks")
-        .arg("os-architecture,root-password-locked");
-    let done = run.run();
-    assert_eq!(done.code(), Some(2), "{}", done.show());
-    let r = done.results();
-    assert_eq!(r["run"]["interrupted"], false, "{r:#}");
-    assert_eq!(status_of(&r, "os-architecture"), "Pass");
-    assert_eq!(status_of(&r, "root-password-locked"), "Error");
-    let msg = message_of(&r, "root-password-locked");
-    assert!(
-        msg.contains("needs root: sudo requires a password"),
-        "{msg}"
-    );
-    let log = done.run_log();
-    assert!(
-        log.contains(
-            "the probe script runs as the login user (uid 1000): sudo needs a password and none \
-             was given (key-only login), so root probes cannot run"
-        ),
-        "{log}"
-    );
-    assert!(
-        log.contains("1 SSH channel(s) opened on one connection"),
-        "{log}"
-    );
+    for sudo_password in [None, Some("not-the-password")] {
+        let mut run = SshRun::new(&vm);
+        run.key(&vm.key_ed25519)
+            .arg("--checks")
+            .arg("os-architecture,root-password-locked");
+        if let Some(p) = sudo_password {
+            run.sudo_password(p);
+        }
+        let done = run.run();
+        assert_eq!(done.code(), Some(2), "{}", done.show());
+        let r = done.results();
+        assert_eq!(r["run"]["interrupted"], false, "{r:#}");
+        assert_eq!(status_of(&r, "os-architecture"), "Pass");
+        assert_eq!(status_of(&r, "root-password-locked"), "Error");
+        let msg = message_of(&r, "root-password-locked");
+        assert!(
+            msg.contains("needs root: sudo requires a password"),
+            "{msg}"
+        );
+        let log = done.run_log();
+        assert!(
+            log.contains("the probe script runs as the login user (uid 1000)"),
+            "{log}"
+        );
+        assert!(
+            log.contains("1 SSH channel(s) opened on one connection"),
+            "{log}"
+        );
+        match sudo_password {
+            None => assert!(
+                log.contains(
+                    "sudo needs a password and none was given (key-only login), so root probes \
+                     cannot run"
+                ),
+                "{log}"
+            ),
+            Some(wrong) => {
+                // One attempt: a wrong password must not use up the account's failed-login
+                // allowance.
+                assert!(
+                    log.contains(
+                        "sudo refused the sudo password (sudo: 1 incorrect password attempt)"
+                    ),
+                    "{log}"
+                );
+                done.assert_secrets_hidden(&[wrong]);
+            }
+        }
+    }
 }
 
 #[test]
@@ -678,37 +700,6 @@ fn ssh_run_remote_command_lines_hold_no_secret() {
         "{log}"
     );
     done.assert_secrets_hidden(&[PASSWORD]);
-}
-
-#[test]
-fn ssh_run_with_a_wrong_sudo_password_tries_it_once_and_runs_the_rest() {
-    let vm = LabVm::start("golden");
-    let mut run = SshRun::new(&vm);
-    run.key(&vm.key_ed25519)
-        .sudo_password("not-the-password")
-        .arg("--checks")
-        .arg("os-architecture,root-password-locked")
-        .watch_ps();
-    let done = run.run();
-    assert_eq!(done.code(), Some(2), "{}", done.show());
-    let r = done.results();
-    assert_eq!(status_of(&r, "os-architecture"), "Pass");
-    assert_eq!(status_of(&r, "root-password-locked"), "Error");
-    let log = done.run_log();
-    // One attempt: a wrong password must not use up the account's failed-login allowance.
-    assert!(
-        log.contains("sudo refused the sudo password (sudo: 1 incorrect password attempt)"),
-        "{log}"
-    );
-    assert!(
-        log.contains("the probe script runs as the login user (uid 1000)"),
-        "{log}"
-    );
-    assert!(
-        log.contains("1 SSH channel(s) opened on one connection"),
-        "{log}"
-    );
-    done.assert_secrets_hidden(&["not-the-password"]);
 }
 
 #[test]
