@@ -364,6 +364,27 @@ impl Expected {
             .collect()
     }
 
+    /// The `vhd inspect` rule ids that must fail on the variant's VHD (`vhd_inspect_fails`, golden's
+    /// when the variant has none of its own), sorted.
+    pub(crate) fn vhd_failing(&self, variant: &str) -> Vec<String> {
+        let key = "vhd_inspect_fails";
+        let own = self.table.get(variant).and_then(|v| v.get(key));
+        let list = own
+            .or_else(|| self.table.get("golden").and_then(|g| g.get(key)))
+            .and_then(toml::Value::as_array)
+            .unwrap_or_else(|| panic!("expected.toml: no {key} for {variant} nor golden"));
+        let mut ids: Vec<String> = list
+            .iter()
+            .map(|id| {
+                id.as_str()
+                    .unwrap_or_else(|| panic!("[{variant}] {key}: strings only"))
+                    .to_string()
+            })
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// The check ids whose status differs from golden's (what the defect trips).
     pub(crate) fn tripped(&self, variant: &str) -> Vec<String> {
         self.section(variant, "status").keys().cloned().collect()

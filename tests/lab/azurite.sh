@@ -41,8 +41,8 @@ start() {
     ( while kill -0 "$owner" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 0.5; done
       kill "$pid" 2>/dev/null || true ) </dev/null >/dev/null 2>&1 &
   fi
-  local i
-  for i in $(seq 1 200); do
+  local _
+  for _ in $(seq 1 200); do
     if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
       rm -f "$log"
       echo "$pid"
@@ -59,8 +59,8 @@ start() {
 stop() {
   local pid=${1:?usage: azurite.sh stop PID}
   kill "$pid" 2>/dev/null || return 0
-  local i
-  for i in $(seq 1 100); do
+  local _
+  for _ in $(seq 1 100); do
     kill -0 "$pid" 2>/dev/null || return 0
     sleep 0.05
   done

@@ -10,8 +10,8 @@ need=()
 # sudo, procps: the sshd fixture and the lab use real sudo and ps.
 # chromium: the e2e test that renders report.html in a real browser.
 # Lab VMs (vm.sh): debootstrap builds the root, iproute2 (ip netns, veth) and util-linux (unshare,
-# setarch, flock) run them, openssh-client and sshpass are the real clients of the lab tests,
-# shellcheck lints the lab scripts.
+# setarch, flock) run them, openssh-client and sshpass are the real clients of the lab tests, and
+# the lab scripts are linted with shellcheck.
 for pkg in debootstrap openssh-server openssh-client sshpass iproute2 util-linux shellcheck fdisk \
   qemu-utils curl sudo procps chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
