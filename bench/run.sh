@@ -8,7 +8,7 @@
 #
 # Knobs: BENCH_RUNS (runs per single-target and Windows figure, default 5), BENCH_FLEET_RUNS (runs per fleet
 # size, default 3), BENCH_FLEET_SIZES (default "1 10 50 100"), BENCH_RTT_MS (round-trip times added
-# for the single-target figures besides none, default "30").
+# for the single-target figures besides none, default "30 80").
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
