@@ -8,6 +8,7 @@ mod checks_cmd;
 mod cli;
 mod connect_cmd;
 mod fleet_cmd;
+mod interrupt;
 mod probe_script;
 mod questionnaire;
 mod report;

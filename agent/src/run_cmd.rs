@@ -185,6 +185,8 @@ impl TargetSpec {
 /// Runs `vmcert run`.
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let plan = Plan::prepare(args)?;
+    // From here on Ctrl-C keeps what finished (see `interrupt`); the questionnaire is behind us.
+    crate::interrupt::watch().context("cannot watch for Ctrl-C")?;
     let done = plan.execute(&RunWatch::default())?;
     let text = match args.format {
         Format::Json => summary_json(&done.bundle.results, &done.out, done.code)?,

@@ -140,11 +140,12 @@ impl SshRun {
     }
 
     pub(crate) fn run(self) -> Finished {
-        self.run_watching(|_| {})
+        self.run_watching(|_, _| {})
     }
 
-    /// Runs it, handing each stderr line (the progress) to `on_line` as it arrives.
-    pub(crate) fn run_watching(mut self, mut on_line: impl FnMut(&str)) -> Finished {
+    /// Runs it, handing each stderr line (the progress) to `on_line` as it arrives, with
+    /// vmcert's PID.
+    pub(crate) fn run_watching(mut self, mut on_line: impl FnMut(&str, u32)) -> Finished {
         let mut child: Child = self
             .cmd
             .stdout(Stdio::piped())
@@ -183,7 +184,7 @@ impl SshRun {
                 ps.push(String::from_utf8_lossy(&snap.stdout).into_owned());
             }
             while let Ok(line) = rx.try_recv() {
-                on_line(&line);
+                on_line(&line, pid);
                 err_lines.push(line);
             }
             if let Some(status) = child.try_wait().expect("poll vmcert") {
@@ -193,7 +194,7 @@ impl SshRun {
         };
         reader.join().expect("stderr reader");
         for line in rx.try_iter() {
-            on_line(&line);
+            on_line(&line, pid);
             err_lines.push(line);
         }
         let stdout = out_reader.join().expect("stdout reader");
@@ -370,7 +371,7 @@ fn ssh_run_keeps_finished_results_when_the_target_dies_mid_run() {
     let total = 8;
     let mut killed = false;
     let unshare = vm.pid;
-    let done = run.run_watching(|line| {
+    let done = run.run_watching(|line, _| {
         // Every probe but the slow one has arrived: the VM dies (its PID namespace with sshd).
         if !killed && line.contains(&format!("[{}/{total}]", total - 1)) {
             let ok = Command::new("kill")
@@ -412,6 +413,51 @@ fn ssh_run_keeps_finished_results_when_the_target_dies_mid_run() {
 }
 
 #[test]
+fn ssh_run_ctrl_c_keeps_finished_results_and_writes_the_report() {
+    let vm = LabVm::start("golden");
+    let mut run = SshRun::new(&vm);
+    run.key(&vm.key_ed25519)
+        .sudo_password(vm.password.as_deref().expect("golden has a password"))
+        .pack(&pack_check("slow", "sleep 60; echo done", ""))
+        .arg("--checks")
+        .arg("os-architecture,root-password-locked,slow");
+    // Fact probes + uname-m + shadow-status + the pack probe.
+    let total = 7;
+    let mut sent = false;
+    let done = run.run_watching(|line, pid| {
+        // Every probe but the slow one has arrived: the user presses Ctrl-C (vmcert alone gets
+        // SIGINT, as from `kill -INT`; the remote script only learns of it from the channel).
+        if !sent && line.contains(&format!("[{}/{total}]", total - 1)) {
+            let ok = Command::new("kill")
+                .args(["-INT", &pid.to_string()])
+                .status()
+                .expect("run kill");
+            assert!(ok.success(), "kill -INT vmcert");
+            sent = true;
+        }
+    });
+    assert!(
+        sent,
+        "the progress never reached {}/{total}:\n{}",
+        total - 1,
+        done.show()
+    );
+    assert_eq!(done.code(), Some(2), "{}", done.show());
+    let r = done.results();
+    assert_eq!(r["run"]["interrupted"], true, "{r:#}");
+    let why = r["run"]["interrupted_reason"].as_str().expect("a reason");
+    assert_eq!(why, "interrupted (Ctrl-C); 1 probe(s) did not report");
+    for id in ["os-architecture", "root-password-locked"] {
+        assert_eq!(status_of(&r, id), "Pass", "{id}: {}", message_of(&r, id));
+    }
+    assert_eq!(status_of(&r, "slow"), "Error");
+    assert_eq!(
+        message_of(&r, "slow"),
+        format!("probe `pack-slow` never arrived: {why}")
+    );
+}
+
+#[test]
 fn ssh_run_notices_a_target_cut_from_the_network() {
     // No FIN, no RST: the VM's interface goes down while a probe sleeps. TCP keepalive ends the
     // silent connection (about 35 s) long before the script's deadline.
@@ -424,7 +470,7 @@ fn ssh_run_notices_a_target_cut_from_the_network() {
     let total = 6;
     let mut cut = false;
     let netns = vm.netns.clone();
-    let done = run.run_watching(|line| {
+    let done = run.run_watching(|line, _| {
         if !cut && line.contains(&format!("[{}/{total}]", total - 1)) {
             let ok = Command::new("ip")
                 .args(["netns", "exec", &netns, "ip", "link", "set", "eth0", "down"])

@@ -8,8 +8,9 @@
 //! wait on our reading. Then the session turns non-blocking and [`StreamingExec`] is a [`Read`]
 //! of stdout that drains stderr on every turn (a shell that floods stderr can never fill the
 //! window and stall stdout), waits on the socket with poll(2) in the direction libssh2 asks for,
-//! and gives up at the deadline. Only reads happen in that phase (libssh2 itself sends the window
-//! adjustments), so no partially sent packet can ever be left behind by an interleaved write.
+//! and gives up at the deadline or at Ctrl-C (see `crate::interrupt`). Only reads happen in that
+//! phase (libssh2 itself sends the window adjustments), so no partially sent packet can ever be
+//! left behind by an interleaved write.
 
 use std::io::{self, Read, Write as _};
 use std::time::{Duration, Instant};
@@ -200,6 +201,10 @@ impl StreamingExec<'_> {
 impl Read for StreamingExec<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
+            if crate::interrupt::requested() {
+                self.broken = true;
+                return Err(io::Error::other(crate::interrupt::CAUSE));
+            }
             self.drain_stderr()?;
             match self.channel.read(buf) {
                 Ok(n) => return Ok(n),

@@ -102,6 +102,9 @@ pub(crate) fn conclude_unix_run(
     let missing = parser.missing().len();
     let why = if let Some(cut) = cut {
         cut
+    } else if crate::interrupt::requested() {
+        // Ctrl-C on a terminal reaches the local script too, which ends without `done`.
+        crate::interrupt::CAUSE.to_string()
     } else if let Some(fatal) = parser.fatal() {
         format!("the probe script stopped: {fatal}")
     } else {

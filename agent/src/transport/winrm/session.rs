@@ -146,6 +146,12 @@ async fn drive(
     let mut done_at: Option<Instant> = None;
     let mut header_noted = false;
     loop {
+        if crate::interrupt::requested() {
+            return Ended {
+                exit: None,
+                cut: Some(crate::interrupt::CAUSE.to_string()),
+            };
+        }
         let asked = Instant::now();
         requests.receives += 1;
         let limit = done_at.map_or(deadline, |d| (d + DONE_GRACE).min(deadline));
