@@ -13,7 +13,7 @@ use vmcert_checks::Status;
 
 use super::model::{CheckResult, QuestionResult, RunReport};
 use super::read::{ReportZip, verify};
-use super::render::{answer_text, outcome, visible};
+use super::render::{answer_text, md_escape, outcome, visible};
 use crate::cli::{Format, ReportCommand};
 
 /// Runs a `report` subcommand.
@@ -333,14 +333,13 @@ fn compare(old_path: &Path, old: &RunReport, new_path: &Path, new: &RunReport) -
 }
 
 fn diff(old_path: &Path, new_path: &Path, format: Format) -> anyhow::Result<String> {
-    if format == Format::Md {
-        bail!("`--format md` is not available for `report diff`; use table or json");
-    }
     let old = ReportZip::open(old_path)?.results()?;
     let new = ReportZip::open(new_path)?.results()?;
     let d = compare(old_path, &old, new_path, &new);
-    if format == Format::Json {
-        return Ok(serde_json::to_string_pretty(&d)? + "\n");
+    match format {
+        Format::Json => return Ok(serde_json::to_string_pretty(&d)? + "\n"),
+        Format::Md => return Ok(diff_md(&d)),
+        Format::Table => {}
     }
     let mut o = String::new();
     for (label, s) in [("Old", &d.old), ("New", &d.new)] {
@@ -405,6 +404,84 @@ fn diff(old_path: &Path, new_path: &Path, format: Format) -> anyhow::Result<Stri
     }
     let _ = writeln!(o, "\nUnchanged: {} check(s)", d.unchanged);
     Ok(o)
+}
+
+/// The diff as Markdown (for a pull request or a review comment): the two reports, then one table
+/// per kind of difference; every value escaped for its table cell.
+fn diff_md(d: &DiffJson) -> String {
+    let e = |s: &str| md_escape(&one_line(s));
+    let mut o = String::from(
+        "# Report diff\n\n| | report | name | OS | started | outcome |\n|---|---|---|---|---|---|\n",
+    );
+    for (label, s) in [("Old", &d.old), ("New", &d.new)] {
+        let _ = writeln!(
+            o,
+            "| {label} | {} | {} | {} | {} | {} |",
+            e(&s.report),
+            e(&s.name),
+            e(&s.os),
+            e(&s.started),
+            s.outcome.to_uppercase()
+        );
+    }
+    if d.old.os != d.new.os {
+        o.push_str("\nThe reports are for different operating systems.\n");
+    }
+    if !d.changed.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n## Changed ({})\n\n| check | title | old | new | old actual | new actual |\n|---|---|---|---|---|---|",
+            d.changed.len()
+        );
+        for c in &d.changed {
+            let _ = writeln!(
+                o,
+                "| `{}` | {} | {} | {} | {} | {} |",
+                c.id,
+                e(&c.title),
+                c.old,
+                c.new,
+                e(&c.old_actual),
+                e(&c.new_actual)
+            );
+        }
+    }
+    for (title, list) in [("Added", &d.added), ("Removed", &d.removed)] {
+        if !list.is_empty() {
+            let _ = writeln!(
+                o,
+                "\n## {title} ({})\n\n| check | title | status |\n|---|---|---|",
+                list.len()
+            );
+            for c in list {
+                let _ = writeln!(o, "| `{}` | {} | {} |", c.id, e(&c.title), c.status);
+            }
+        }
+    }
+    if !d.questionnaire.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n## Questionnaire ({})\n\n| question | old | new |\n|---|---|---|",
+            d.questionnaire.len()
+        );
+        for q in &d.questionnaire {
+            let text = |a: &Option<serde_json::Value>| {
+                a.as_ref()
+                    .map_or_else(|| "unanswered".to_owned(), |v| e(&answer_text(&q.id, v)))
+            };
+            let _ = writeln!(
+                o,
+                "| {} | {} ({}) | {} ({}) |",
+                q.id,
+                q.old,
+                text(&q.old_answer),
+                q.new,
+                text(&q.new_answer)
+            );
+        }
+    }
+    let _ = writeln!(o, "\nUnchanged: {} check(s).", d.unchanged);
+    o
 }
 
 #[cfg(test)]
@@ -475,5 +552,6 @@ mod tests {
         assert_eq!(d.removed[0].id, "acme-motd-branded");
         assert_eq!(d.unchanged, 4);
         assert_eq!(d.questionnaire[0].id, "GA12");
+        insta::assert_snapshot!(diff_md(&d));
     }
 }
