@@ -179,7 +179,8 @@ pub(crate) struct RunArgs {
     /// Timeout of each probe, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub timeout: u64,
-    /// Upload the report zip to this Azure Blob container (SAS URL).
+    /// Upload the report zip to this Azure Blob container (SAS URL, or env:VAR to read it from an
+    /// environment variable, which keeps the signature out of the process list).
     #[arg(long, value_name = "CONTAINER_SAS_URL")]
     pub upload: Option<String>,
     /// Never prompt; missing answers are an error unless --allow-unanswered.
@@ -271,7 +272,8 @@ pub(crate) enum VhdCommand {
         after_help = "Examples:\n  vmcert vhd inspect disk.vhd --role os --os linux\n  vmcert vhd inspect 'https://acct.blob.core.windows.net/vhds/os.vhd?sv=...&sig=...' --format json"
     )]
     Inspect {
-        /// Local file, or the blob's SAS URL (quote it in the shell).
+        /// Local file, or the blob's SAS URL (quote it in the shell), or env:VAR to read the URL
+        /// from an environment variable.
         target: String,
         /// OS or data disk (--os implies --role os).
         #[arg(long, value_enum)]
@@ -298,7 +300,7 @@ pub(crate) enum SasCommand {
         after_help = "Example:\n  vmcert sas check 'https://acct.blob.core.windows.net/vhds/os.vhd?sv=2022-11-02&sr=c&sp=rl&st=...&se=...&sig=...'"
     )]
     Check {
-        /// The SAS URL (quote it in the shell).
+        /// The SAS URL (quote it in the shell), or env:VAR to read it from an environment variable.
         url: String,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
@@ -387,7 +389,8 @@ pub(crate) enum ReportCommand {
     Upload {
         /// Report zip.
         report: PathBuf,
-        /// Container SAS URL with Create and Write permission (quote it in the shell).
+        /// Container SAS URL with Create and Write permission (quote it in the shell), or env:VAR
+        /// to read it from an environment variable.
         container_sas_url: String,
     },
     /// Compare two reports check by check.

@@ -196,7 +196,8 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     done.written?;
     if let Some(url) = &args.upload {
         // The zip is complete on disk before the upload starts; a failed upload leaves it there.
-        let outcome = crate::upload::upload_report(&done.out, url).with_context(|| {
+        let url = crate::sas::url_arg(url).context("--upload")?;
+        let outcome = crate::upload::upload_report(&done.out, &url).with_context(|| {
             format!(
                 "the report is kept at {} but could not be uploaded",
                 done.out.display()
@@ -261,7 +262,8 @@ impl Plan {
         target_args.no_prompt |= args.non_interactive;
         let spec = TargetSpec::from_args(&target_args)?;
         if let Some(url) = &args.upload {
-            crate::upload::container_url(url).context("--upload")?;
+            crate::upload::container_url(&crate::sas::url_arg(url).context("--upload")?)
+                .context("--upload")?;
         }
         if args.timeout == 0 {
             bail!("--timeout must be at least 1 second");

@@ -158,3 +158,49 @@ fn not_a_url_exits_2_with_one_redacted_line() {
     assert_eq!(out.status.code(), Some(2));
     assert_no_signature(&sas, &String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn env_var_urls_keep_the_signature_off_the_command_line() {
+    let sas = container_sas(
+        "vhds",
+        "rl",
+        Some(Utc::now() - Duration::days(1)),
+        Utc::now() + Duration::days(30),
+    );
+    let url = azure_url("os-disk.vhd", &sas);
+    let (direct, v) = check(&url, &sas);
+    let via_env = |var_value: Option<&str>| {
+        let mut cmd = std::process::Command::new(crate::util::vmcert_bin());
+        cmd.args([
+            "sas",
+            "check",
+            "env:VMCERT_TEST_SAS_URL",
+            "--format",
+            "json",
+        ]);
+        match var_value {
+            Some(value) => cmd.env("VMCERT_TEST_SAS_URL", value),
+            None => cmd.env_remove("VMCERT_TEST_SAS_URL"),
+        };
+        cmd.output().expect("run vmcert")
+    };
+    let out = via_env(Some(&url));
+    assert_eq!(
+        out.status.code(),
+        direct,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from_env: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(from_env["url_redacted"], v["url_redacted"]);
+    assert_eq!(from_env["acceptable"], true);
+    assert_no_signature(&sas, &String::from_utf8_lossy(&out.stdout));
+
+    let out = via_env(None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim(),
+        "vmcert: error: environment variable VMCERT_TEST_SAS_URL (from `env:VMCERT_TEST_SAS_URL`) is not set"
+    );
+}

@@ -22,7 +22,7 @@ pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
         ReportCommand::Upload {
             report,
             container_sas_url,
-        } => crate::upload::run(report, container_sas_url),
+        } => crate::upload::run(report, &crate::sas::url_arg(container_sas_url)?),
         ReportCommand::Show { report, format } => {
             print!("{}", show(report, *format)?);
             Ok(ExitCode::SUCCESS)

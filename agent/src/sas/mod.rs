@@ -14,6 +14,28 @@ use crate::cli::Format;
 use crate::vhd::rules::{RuleResult, acceptable};
 pub(crate) use url::{SasUrl, redact};
 
+/// A SAS URL argument as given, or, for `env:VAR`, the URL held in environment variable `VAR`:
+/// a URL typed on the command line shows its signature in the process list and the shell's
+/// history, a variable does not.
+///
+/// # Errors
+/// `env:VAR` names a variable that is unset, empty or not UTF-8.
+pub(crate) fn url_arg(arg: &str) -> anyhow::Result<String> {
+    let Some(var) = arg.strip_prefix("env:") else {
+        return Ok(arg.to_owned());
+    };
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+        Ok(_) => anyhow::bail!("environment variable {var} (from `{arg}`) is empty"),
+        Err(std::env::VarError::NotPresent) => {
+            anyhow::bail!("environment variable {var} (from `{arg}`) is not set")
+        }
+        Err(std::env::VarError::NotUnicode(_)) => {
+            anyhow::bail!("environment variable {var} (from `{arg}`) is not valid UTF-8")
+        }
+    }
+}
+
 /// The `sas check --format json` document (interface contract, plus `parameters`).
 #[derive(Debug, Serialize)]
 pub(crate) struct SasReport {
