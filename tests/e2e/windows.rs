@@ -591,6 +591,77 @@ fn a_probe_that_hangs_is_stopped_at_its_timeout() {
 }
 
 #[test]
+fn ctrl_c_while_a_probe_hangs_keeps_the_rest_and_deletes_the_shell() {
+    let tmp = tempfile::tempdir().unwrap();
+    let machine = profile_with(
+        tmp.path(),
+        "windows-server-2019",
+        serde_json::json!({ "timing_scale": 0.1, "hang": ["pending-updates"] }),
+    );
+    let s = server("http", "ntlm", &machine, &[]);
+    let target = format!("winrm://{USER}@127.0.0.1:{}", s.port());
+    let zip = tmp.path().join("ctrl-c.zip");
+    let total = expected()["windows-server-2019"].len();
+    let mut child = Command::new(vmcert_bin())
+        .args(["run", "--target", &target, "--password-env", PW_VAR])
+        .args([
+            "--non-interactive",
+            "--allow-unanswered",
+            "--timeout",
+            "300",
+            "--out",
+        ])
+        .arg(&zip)
+        .env(PW_VAR, PASSWORD)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start vmcert");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    // Every probe (14) but the hanging one has arrived: Ctrl-C (SIGINT to vmcert alone).
+    let mut arrived = 0;
+    while arrived < 13 {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(n > 0, "vmcert ended before the probes arrived:\n{seen}");
+        if line.starts_with("vmcert: [") {
+            arrived += 1;
+        }
+        seen.push_str(&line);
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    stderr.read_to_string(&mut seen).unwrap();
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(2), "{seen}");
+    let r = results(&zip);
+    assert_eq!(r["run"]["interrupted"], true, "{r:#}");
+    assert_eq!(
+        r["run"]["interrupted_reason"], "interrupted (Ctrl-C); 1 probe(s) did not report",
+        "{r:#}"
+    );
+    let st = statuses(&r);
+    assert_eq!(st.len(), total);
+    assert_eq!(st["latest-patches-installed"], "Error", "{st:?}");
+    assert_eq!(
+        st.values().filter(|v| *v == "Error").count(),
+        1,
+        "only the hanging probe's check is Error: {st:?}"
+    );
+    // The shell was signalled and deleted: nothing is left running on the machine.
+    let stats = s.stats();
+    assert_eq!(count(&stats, "shells_open"), 0, "{stats}");
+}
+
+#[test]
 fn connect_reports_os_account_and_administrator() {
     let tmp = tempfile::tempdir().unwrap();
     let golden = profile_with(

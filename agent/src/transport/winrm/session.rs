@@ -112,6 +112,17 @@ pub(super) async fn run(
     conclude(&state.parser, &ended, &state.stderr, sink)
 }
 
+/// How often a waiting Receive looks at the Ctrl-C flag.
+const INTERRUPT_POLL: Duration = Duration::from_millis(200);
+
+/// Resolves once Ctrl-C was pressed (see `crate::interrupt`; the flag has no waker, so it is
+/// polled).
+async fn interrupted() {
+    while !crate::interrupt::requested() {
+        tokio::time::sleep(INTERRUPT_POLL).await;
+    }
+}
+
 /// Sends the script and receives until the end, feeding the parser.
 async fn drive(
     shell: &Shell<'_>,
@@ -146,16 +157,20 @@ async fn drive(
     let mut done_at: Option<Instant> = None;
     let mut header_noted = false;
     loop {
-        if crate::interrupt::requested() {
-            return Ended {
-                exit: None,
-                cut: Some(crate::interrupt::CAUSE.to_string()),
-            };
-        }
         let asked = Instant::now();
         requests.receives += 1;
         let limit = done_at.map_or(deadline, |d| (d + DONE_GRACE).min(deadline));
-        let answer = match timeout_at(limit, shell.receive_next(command_id)).await {
+        // A Receive can wait for output up to the operation timeout; Ctrl-C must not.
+        let received = tokio::select! {
+            r = timeout_at(limit, shell.receive_next(command_id)) => r,
+            () = interrupted() => {
+                return Ended {
+                    exit: None,
+                    cut: Some(crate::interrupt::CAUSE.to_string()),
+                };
+            }
+        };
+        let answer = match received {
             Ok(a) => a,
             Err(_) if done_at.is_some() => {
                 return Ended {
