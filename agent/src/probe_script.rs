@@ -164,11 +164,11 @@ impl ProbeScript {
             .replace("@@LANES@@", &lanes.to_string())
             .replace("@@ROOT_PROBES@@", &root.to_string())
             .replace("@@PROBES@@", blocks.trim_end());
-        // Worst case: every lane runs its share of probes to their timeouts, plus the 2 s grace
+        // Worst case: every lane runs its share of probes to their timeouts, plus the 10 s grace
         // for escaped output holders and time to encode; then a margin for startup and sudo.
         let rounds = probes.len().div_ceil(lanes) as u64;
         let longest = probes.iter().map(|p| p.timeout_secs).max().unwrap_or(0);
-        let deadline = Duration::from_secs(rounds * (longest + 5) + 30);
+        let deadline = Duration::from_secs(rounds * (longest + 12) + 30);
         Ok(Self {
             text,
             nonce,

@@ -50,8 +50,12 @@ fn run(cmd: &mut Command, stdin: &str) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
-/// Statuses of `vmcert run --local` inside a fresh VM of `scenario`, by check id.
-fn statuses_inside(scenario: &str, dir: &Path) -> Vec<(String, String)> {
+/// A check's id, status and message.
+type Outcome = (String, String, String);
+
+/// Statuses of `vmcert run --local` inside a fresh VM of `scenario`, by check id, each with its
+/// message (for the failure output).
+fn statuses_inside(scenario: &str, dir: &Path) -> Vec<Outcome> {
     let vm = LabVm::start(scenario);
     let known_hosts = dir.join(format!("{scenario}.known_hosts"));
     std::fs::write(&known_hosts, vm.known_hosts_line()).unwrap();
@@ -120,6 +124,7 @@ fn statuses_inside(scenario: &str, dir: &Path) -> Vec<(String, String)> {
             (
                 c["id"].as_str().unwrap().to_owned(),
                 c["status"].as_str().unwrap().to_owned(),
+                c["message"].as_str().unwrap_or_default().to_owned(),
             )
         })
         .collect()
@@ -132,7 +137,7 @@ fn lab_scenarios_end_in_the_expected_statuses_under_vmcert_run_local() {
     }
     let exp = expected();
     let dir = tempfile::tempdir().unwrap();
-    let got: Vec<(String, Vec<(String, String)>)> = std::thread::scope(|s| {
+    let got: Vec<(String, Vec<Outcome>)> = std::thread::scope(|s| {
         let handles: Vec<_> = exp
             .scenarios
             .keys()
@@ -146,17 +151,19 @@ fn lab_scenarios_end_in_the_expected_statuses_under_vmcert_run_local() {
     let mut moved = Vec::new();
     for (scenario, statuses) in &got {
         let want = &exp.scenarios[scenario];
-        for (id, status) in statuses {
+        for (id, status, message) in statuses {
             match want.get(id) {
                 Some(w) if w.as_str() == status => {}
-                Some(w) => moved.push(format!("{scenario}: {id} is {status}, expected {w}")),
+                Some(w) => moved.push(format!(
+                    "{scenario}: {id} is {status}, expected {w} ({message})"
+                )),
                 None => moved.push(format!(
                     "{scenario}: {id} ({status}) is not in expected.toml"
                 )),
             }
         }
         for id in want.keys() {
-            if !statuses.iter().any(|(i, _)| i == id) {
+            if !statuses.iter().any(|(i, _, _)| i == id) {
                 moved.push(format!("{scenario}: {id} was not reported"));
             }
         }

@@ -192,12 +192,14 @@ run_probe() {
   rc=$?
   now_ms
   ms=$((NOW - s))
-  # A process that escaped the probe may still hold its output open: stop waiting after 2 s.
-  # (The readers usually saw their end of file already; then no watchdog is needed.)
+  # A process that escaped the probe may still hold its output open: stop waiting after 10 s.
+  # (The readers usually saw their end of file already; then no watchdog is needed. The grace is
+  # long because a reader may also just be slow: on a loaded VM its writes to the output file can
+  # stall for seconds, and killing it then would lose the end of the probe's output.)
   k=
   if kill -0 "$c1" 2>/dev/null || kill -0 "$c2" 2>/dev/null; then
     (
-      sleep 2
+      sleep 10
       kill "$c1" "$c2"
     ) </dev/null >/dev/null 2>&1 3>&- &
     k=$!
