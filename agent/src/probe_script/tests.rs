@@ -601,11 +601,23 @@ fn a_killed_script_cleans_up_and_kills_its_probes() {
         // Read until `quick` arrives and the hanging probe has recorded its child.
         let child_file = dir.path().join("child");
         let mut got_quick = false;
-        while !(got_quick && child_file.exists()) {
+        while !got_quick {
             let n = stdout.read(&mut buf).unwrap();
             assert!(n > 0, "the script ended early");
             got_quick |= parser.feed(&buf[..n]).iter().any(|r| r.id == "quick");
         }
+        // `quick` can arrive before the hanging probe has written its child's pid; no more output
+        // comes after it, so wait for the file itself rather than for the stream.
+        for _ in 0..500 {
+            if child_file.exists() && !fs::read_to_string(&child_file).unwrap().trim().is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            child_file.exists(),
+            "{argv:?}: the hanging probe never started its child"
+        );
         let pid = child.id().to_string();
         assert!(
             Command::new("kill")
