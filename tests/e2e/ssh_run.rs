@@ -358,32 +358,27 @@ fn runs_in_netns(netns: &str, args: &str) -> bool {
         .any(|c| String::from_utf8_lossy(&c).replace('\0', " ").trim() == args)
 }
 
-#[test]
-fn ssh_run_keeps_finished_results_when_the_target_dies_mid_run() {
-    let vm = LabVm::start("golden");
-    let mut run = SshRun::new(&vm);
+/// Runs three checks and a pack probe that sleeps on golden, calls `cut` with vmcert's PID once
+/// every other probe has arrived, and asserts what a cut run must keep: exit 2, the report, the
+/// finished checks Pass, the slow one Error with the cause. Returns that cause.
+fn cut_before_the_slow_probe(vm: &LabVm, cut: impl Fn(u32)) -> String {
+    let mut run = SshRun::new(vm);
     run.key(&vm.key_ed25519)
         .sudo_password(vm.password.as_deref().expect("golden has a password"))
-        .pack(&pack_check("slow", "sleep 30; echo done", ""))
+        .pack(&pack_check("slow", "sleep 60; echo done", ""))
         .arg("--checks")
         .arg("os-architecture,root-password-locked,openssl-version,slow");
     // Fact probes + uname-m + shadow-status + openssl-version + the pack probe.
     let total = 8;
-    let mut killed = false;
-    let unshare = vm.pid;
-    let done = run.run_watching(|line, _| {
-        // Every probe but the slow one has arrived: the VM dies (its PID namespace with sshd).
-        if !killed && line.contains(&format!("[{}/{total}]", total - 1)) {
-            let ok = Command::new("kill")
-                .args(["-KILL", &unshare.to_string()])
-                .status()
-                .expect("run kill");
-            assert!(ok.success(), "kill the VM");
-            killed = true;
+    let mut done_cut = false;
+    let done = run.run_watching(|line, pid| {
+        if !done_cut && line.contains(&format!("[{}/{total}]", total - 1)) {
+            cut(pid);
+            done_cut = true;
         }
     });
     assert!(
-        killed,
+        done_cut,
         "the progress never reached {}/{total}:\n{}",
         total - 1,
         done.show()
@@ -391,12 +386,10 @@ fn ssh_run_keeps_finished_results_when_the_target_dies_mid_run() {
     assert_eq!(done.code(), Some(2), "{}", done.show());
     let r = done.results();
     assert_eq!(r["run"]["interrupted"], true, "{r:#}");
-    let why = r["run"]["interrupted_reason"].as_str().expect("a reason");
-    assert!(
-        why.starts_with(&format!("the SSH connection to {}:22 was lost", vm.host))
-            && why.ends_with("; 1 probe(s) did not report"),
-        "{why}"
-    );
+    let why = r["run"]["interrupted_reason"]
+        .as_str()
+        .expect("a reason")
+        .to_owned();
     for id in ["os-architecture", "root-password-locked", "openssl-version"] {
         assert_eq!(status_of(&r, id), "Pass", "{id}: {}", message_of(&r, id));
     }
@@ -410,51 +403,36 @@ fn ssh_run_keeps_finished_results_when_the_target_dies_mid_run() {
         log.contains("probes that never arrived: pack-slow"),
         "{log}"
     );
+    why
+}
+
+fn kill(signal: &str, pid: u32) {
+    let ok = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(ok.success(), "kill {signal} {pid}");
+}
+
+#[test]
+fn ssh_run_keeps_finished_results_when_the_target_dies_mid_run() {
+    // The VM dies: its PID namespace, sshd with it.
+    let vm = LabVm::start("golden");
+    let why = cut_before_the_slow_probe(&vm, |_| kill("-KILL", vm.pid));
+    assert!(
+        why.starts_with(&format!("the SSH connection to {}:22 was lost", vm.host))
+            && why.ends_with("; 1 probe(s) did not report"),
+        "{why}"
+    );
 }
 
 #[test]
 fn ssh_run_ctrl_c_keeps_finished_results_and_writes_the_report() {
+    // vmcert alone gets SIGINT (as from `kill -INT`); the remote script only learns of it when
+    // the channel closes.
     let vm = LabVm::start("golden");
-    let mut run = SshRun::new(&vm);
-    run.key(&vm.key_ed25519)
-        .sudo_password(vm.password.as_deref().expect("golden has a password"))
-        .pack(&pack_check("slow", "sleep 60; echo done", ""))
-        .arg("--checks")
-        .arg("os-architecture,root-password-locked,slow");
-    // Fact probes + uname-m + shadow-status + the pack probe.
-    let total = 7;
-    let mut sent = false;
-    let done = run.run_watching(|line, pid| {
-        // Every probe but the slow one has arrived: the user presses Ctrl-C (vmcert alone gets
-        // SIGINT, as from `kill -INT`; the remote script only learns of it from the channel).
-        if !sent && line.contains(&format!("[{}/{total}]", total - 1)) {
-            let ok = Command::new("kill")
-                .args(["-INT", &pid.to_string()])
-                .status()
-                .expect("run kill");
-            assert!(ok.success(), "kill -INT vmcert");
-            sent = true;
-        }
-    });
-    assert!(
-        sent,
-        "the progress never reached {}/{total}:\n{}",
-        total - 1,
-        done.show()
-    );
-    assert_eq!(done.code(), Some(2), "{}", done.show());
-    let r = done.results();
-    assert_eq!(r["run"]["interrupted"], true, "{r:#}");
-    let why = r["run"]["interrupted_reason"].as_str().expect("a reason");
+    let why = cut_before_the_slow_probe(&vm, |pid| kill("-INT", pid));
     assert_eq!(why, "interrupted (Ctrl-C); 1 probe(s) did not report");
-    for id in ["os-architecture", "root-password-locked"] {
-        assert_eq!(status_of(&r, id), "Pass", "{id}: {}", message_of(&r, id));
-    }
-    assert_eq!(status_of(&r, "slow"), "Error");
-    assert_eq!(
-        message_of(&r, "slow"),
-        format!("probe `pack-slow` never arrived: {why}")
-    );
 }
 
 #[test]
