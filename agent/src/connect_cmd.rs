@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::cli::{ConnectArgs, Format};
 use crate::ssh::sudo::{self, SudoStatus};
-use crate::ssh::{AuthReport, SshSession, SshSetup, Trust};
+use crate::ssh::{AuthReport, MethodList, SshSession, SshSetup, Trust};
 
 /// Collects the OS facts in one round trip. `uname -n` rather than `hostname`, which minimal
 /// images may lack.
@@ -100,7 +100,7 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
         return crate::transport::winrm::connect::run(args, url);
     }
     let setup = SshSetup::from_args(url, &args.target)?;
-    let session = SshSession::connect(&setup)?;
+    let session = SshSession::connect(&setup, MethodList::First)?;
     let facts = gather_facts(&session)?;
     let sudo = sudo::check(&session, facts.uid.unwrap_or(u32::MAX))?;
     let report = build_report(&session, facts, sudo);
@@ -227,7 +227,13 @@ fn rows(r: &ConnectReport) -> Vec<(&'static str, String)> {
                 r.host_key.key_type, r.host_key.fingerprint, r.host_key.trust
             ),
         ),
-        ("Auth offered", r.auth.offered.join(", ")),
+        (
+            "Auth offered",
+            r.auth
+                .offered
+                .as_ref()
+                .map_or_else(|| "not asked".to_owned(), |o| o.join(", ")),
+        ),
         ("Auth used", r.auth.method.clone()),
     ];
     if !r.auth.refused.is_empty() {

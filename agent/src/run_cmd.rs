@@ -29,7 +29,7 @@ use crate::questionnaire::{self, AskMode};
 use crate::report::model::{self, QuestionResult, RunInfo, RunReport, Summary, TargetInfo, Tool};
 use crate::report::{ReportBundle, write_zip};
 use crate::runner::{self, RunLog};
-use crate::ssh::{SshSession, SshSetup};
+use crate::ssh::{MethodList, SshSession, SshSetup};
 use crate::transport::Transport;
 use crate::transport::local::LocalTransport;
 use crate::transport::ssh::SshTransport;
@@ -125,7 +125,7 @@ impl TargetSpec {
                 log: Vec::new(),
             }),
             Self::Ssh(setup) => {
-                let session = SshSession::connect(setup)?;
+                let session = SshSession::connect(setup, MethodList::OnRefusal)?;
                 let t = session.target();
                 let key = session.host_key();
                 let log = vec![

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::lab::LabVm;
-use crate::sshd_fixture::{PASSWORD, Sshd, USER};
+use crate::sshd_fixture::{PASSWORD, Sshd, SshdOptions, USER, client_keys};
 use crate::util::vmcert_bin;
 
 /// Environment variables that carry secrets to vmcert in these tests.
@@ -746,4 +746,103 @@ fn ssh_run_refuses_an_unknown_host_key_before_anything_runs() {
     );
     assert!(err.contains(" --host-key SHA256:"), "{err}");
     assert!(!done.zip_path().exists(), "no report without a connection");
+}
+
+/// How many authentication requests of method "none" (the question "which methods do you
+/// offer?") the fixture's sshd logged (it needs [`SshdOptions::debug_log`]).
+fn none_requests(sshd: &Sshd) -> usize {
+    sshd.log()
+        .matches(&format!(
+            "userauth-request for user {USER} service ssh-connection method none"
+        ))
+        .count()
+}
+
+#[test]
+fn ssh_run_with_a_fitting_key_does_not_ask_for_the_methods_first() {
+    let sshd = Sshd::start_with(SshdOptions {
+        debug_log: true,
+        ..SshdOptions::default()
+    });
+    let key = &client_keys().ed25519;
+    // `vmcert connect` asks first, to show the offered methods: the control that sshd logs it.
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(vmcert_bin())
+        .args(["connect", "--format", "json", "--accept-new-host-key"])
+        .args(["--target", &sshd.url()])
+        .arg("--known-hosts")
+        .arg(home.path().join("known_hosts"))
+        .arg("--identity")
+        .arg(key)
+        .env("HOME", home.path())
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).expect("connect prints JSON");
+    assert_eq!(
+        v["auth"]["offered"],
+        serde_json::json!(["publickey", "password"])
+    );
+    assert_eq!(none_requests(&sshd), 1, "{}", sshd.log());
+
+    // A run tries the key at once: one round trip less per target.
+    let mut run = SshRun::to_url(&sshd.url());
+    run.arg("--accept-new-host-key")
+        .key(key)
+        .arg("--checks")
+        .arg("os-architecture");
+    let done = run.run();
+    assert_eq!(status_of(&done.results(), "os-architecture"), "Pass");
+    assert!(
+        done.run_log().contains("logged in with publickey (key "),
+        "{}",
+        done.run_log()
+    );
+    assert_eq!(sshd.log().matches("Accepted publickey for ").count(), 2);
+    assert_eq!(none_requests(&sshd), 1, "{}", sshd.log());
+}
+
+#[test]
+fn ssh_run_whose_password_is_refused_names_the_offered_methods() {
+    let sshd = Sshd::start();
+    let wrong = "Wrong-Password-1111";
+    let mut run = SshRun::to_url(&sshd.url());
+    run.arg("--accept-new-host-key").password(wrong);
+    let done = run.run();
+    assert_eq!(done.code(), Some(2), "{}", done.show());
+    assert!(!done.zip_path().exists(), "no report without a login");
+    assert!(
+        done.stderr().contains(&format!(
+            "authentication failed for {USER}@127.0.0.1 (methods tried: password; the server offers: publickey,password)"
+        )),
+        "{}",
+        done.show()
+    );
+    assert!(!done.show().contains(wrong), "{}", done.show());
+}
+
+#[test]
+fn ssh_run_on_a_keyboard_interactive_server_answers_its_prompt_with_the_password() {
+    // `PasswordAuthentication no`: the password request is refused, the list shows
+    // keyboard-interactive, and PAM's prompt gets the password.
+    let sshd = Sshd::start_with(SshdOptions {
+        keyboard_interactive_only: true,
+        ..SshdOptions::default()
+    });
+    let mut run = SshRun::to_url(&sshd.url());
+    run.arg("--accept-new-host-key")
+        .password(PASSWORD)
+        .arg("--checks")
+        .arg("os-architecture")
+        .watch_ps();
+    let done = run.run();
+    assert_eq!(status_of(&done.results(), "os-architecture"), "Pass");
+    assert!(
+        done.run_log()
+            .contains("logged in with keyboard-interactive (password)"),
+        "{}",
+        done.run_log()
+    );
+    done.assert_secrets_hidden(&[PASSWORD]);
 }

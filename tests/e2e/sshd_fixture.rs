@@ -168,6 +168,8 @@ pub(crate) struct SshdOptions {
     pub(crate) keyboard_interactive_only: bool,
     /// Listen on `::1` instead of `127.0.0.1`.
     pub(crate) ipv6: bool,
+    /// `LogLevel DEBUG1` instead of `VERBOSE`: every authentication request is logged.
+    pub(crate) debug_log: bool,
 }
 
 /// A running sshd; stopped (by PID) when dropped.
@@ -227,8 +229,9 @@ impl Sshd {
                 "Port {port}\nListenAddress {listen}\nHostKey {d}/host_ed25519\nPidFile {d}/sshd.pid\n\
                  AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nPasswordAuthentication {password}\n\
                  KbdInteractiveAuthentication {kbd}\nPubkeyAuthentication yes\nUsePAM yes\nPermitRootLogin no\n\
-                 AllowUsers {USER}\nForceCommand {d}/log-command\nLogLevel VERBOSE\n",
-                d = d.display()
+                 AllowUsers {USER}\nForceCommand {d}/log-command\nLogLevel {level}\n",
+                d = d.display(),
+                level = if opts.debug_log { "DEBUG1" } else { "VERBOSE" },
             );
             fs::write(d.join("sshd_config"), config).expect("write sshd_config");
             let stderr = fs::File::create(d.join("sshd.log")).expect("create sshd.log");

@@ -1,8 +1,10 @@
-//! Logging in once the host key is trusted: ask the server which methods it offers, then try the
-//! given credentials in a fixed order (key file, ssh-agent keys, password, and keyboard-interactive
-//! answered with the password when the server only offers that), and report exactly what was
-//! tried when everything is refused. Rejections move on to the next credential; anything else
-//! (broken key, wrong passphrase, lost connection) stops at once with its own message.
+//! Logging in once the host key is trusted: try the given credentials in a fixed order (key file,
+//! ssh-agent keys, password, and keyboard-interactive answered with the password when the server
+//! only offers that), and report exactly what was tried when everything is refused. Which methods
+//! the server offers costs a round trip to ask: `vmcert connect` asks first, to show them; a run
+//! asks only once a credential was refused, so a fitting first credential saves that round trip.
+//! Rejections move on to the next credential; anything else (broken key, wrong passphrase, lost
+//! connection) stops at once with its own message.
 
 use serde::Serialize;
 use ssh2::{ErrorCode, KeyboardInteractivePrompt, Prompt, Session};
@@ -25,12 +27,77 @@ const LIBSSH2_ERROR_KEYFILE_AUTH_FAILED: i32 = -48;
 /// How the login went.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct AuthReport {
-    /// Methods the server offers for this user (`publickey`, `password`, ...).
-    pub(crate) offered: Vec<String>,
+    /// Methods the server offers for this user (`publickey`, `password`, ...); `None` when the
+    /// first credential fitted before anyone asked (see [`MethodList`]).
+    pub(crate) offered: Option<Vec<String>>,
     /// The method that succeeded, with detail (`publickey (key ~/.ssh/id_ed25519, ...)`).
     pub(crate) method: String,
     /// Everything tried before it, in order (refused attempts).
     pub(crate) refused: Vec<String>,
+}
+
+/// When to ask the server which methods it offers (an SSH "none" request: one round trip).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MethodList {
+    /// Before anything else, to report the list (`vmcert connect`, which diagnoses).
+    First,
+    /// Only after a credential was refused: a run whose credential fits saves the round trip.
+    /// A refusal cannot tell "wrong credential" from "method not offered", so the list decides
+    /// what is tried next and names the offered methods in the error.
+    OnRefusal,
+}
+
+/// The server's method list, asked for at most once.
+struct Offered<'a> {
+    session: &'a Session,
+    user: &'a str,
+    addr: &'a str,
+    list: Option<Vec<String>>,
+}
+
+impl Offered<'_> {
+    /// Asks the server (once).
+    fn ask(&mut self) -> Result<&[String], SshError> {
+        if self.list.is_none() {
+            let methods = self
+                .session
+                .auth_methods(self.user)
+                .map_err(|e| lost(self.addr, &e))?;
+            let list: Vec<String> = methods
+                .split(',')
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned)
+                .collect();
+            tracing::debug!(
+                "{} offers authentication methods: {}",
+                self.addr,
+                list.join(",")
+            );
+            self.list = Some(list);
+        }
+        Ok(self.list.as_deref().unwrap_or_default())
+    }
+
+    /// Whether `method` is worth trying: offered, or not asked yet.
+    fn may_offer(&self, method: &str) -> bool {
+        self.list
+            .as_ref()
+            .is_none_or(|l| l.iter().any(|o| o == method))
+    }
+
+    /// Whether the server is known to offer `method`.
+    fn offers(&self, method: &str) -> bool {
+        self.list
+            .as_ref()
+            .is_some_and(|l| l.iter().any(|o| o == method))
+    }
+}
+
+fn lost(addr: &str, e: &ssh2::Error) -> SshError {
+    SshError::Session {
+        addr: addr.to_owned(),
+        reason: e.message().to_owned(),
+    }
 }
 
 /// Authenticates `target.user` on `session` (handshake done, host key verified).
@@ -39,81 +106,93 @@ pub(crate) fn authenticate(
     target: &SshTarget,
     addr: &str,
     creds: &Credentials,
+    list: MethodList,
 ) -> Result<AuthReport, SshError> {
-    let lost = |e: ssh2::Error| SshError::Session {
-        addr: addr.to_owned(),
-        reason: e.message().to_owned(),
+    let mut offered = Offered {
+        session,
+        user: &target.user,
+        addr,
+        list: None,
     };
-    let offered: Vec<String> = session
-        .auth_methods(&target.user)
-        .map_err(lost)?
-        .split(',')
-        .filter(|m| !m.is_empty())
-        .map(str::to_owned)
-        .collect();
-    tracing::debug!(
-        "{addr} offers authentication methods: {}",
-        offered.join(",")
-    );
-    if session.authenticated() {
-        return Ok(AuthReport {
-            offered,
-            method: "none (the server asked for no credential)".to_owned(),
-            refused: vec![],
-        });
-    }
-    let offers = |m: &str| offered.iter().any(|o| o == m);
     let mut refused: Vec<String> = Vec::new();
-    let done = |method: String, refused: Vec<String>| -> Result<AuthReport, SshError> {
+    let done = |method: String, refused: Vec<String>, offered: Offered<'_>| {
         Ok(AuthReport {
-            offered: offered.clone(),
+            offered: offered.list,
             method,
             refused,
         })
     };
+    // Asking is itself an attempt (method "none"), which a server may accept.
+    let ask = |offered: &mut Offered<'_>| -> Result<bool, SshError> {
+        offered.ask()?;
+        Ok(session.authenticated())
+    };
+    const NO_CREDENTIAL: &str = "none (the server asked for no credential)";
+    if list == MethodList::First && ask(&mut offered)? {
+        return done(NO_CREDENTIAL.to_owned(), refused, offered);
+    }
 
-    if let Some(id) = &creds.identity {
+    if let Some(id) = &creds.identity
+        && offered.may_offer("publickey")
+    {
         let label = format!(
             "publickey (key {}, {})",
             id.key.path.display(),
             id.key.describe()
         );
-        if offers("publickey") {
-            if try_key(session, &target.user, id, addr)? {
-                return done(label, refused);
-            }
-            refused.push(label);
-        }
-    }
-    if let Some(socket) = creds.agent.as_ref().filter(|_| offers("publickey")) {
-        let (ok, label) = try_agent(session, &target.user, socket, addr)?;
-        if ok {
-            return done(label, refused);
+        if try_key(session, &target.user, id, addr)? {
+            return done(label, refused, offered);
         }
         refused.push(label);
+        if ask(&mut offered)? {
+            return done(NO_CREDENTIAL.to_owned(), refused, offered);
+        }
+    }
+    if let Some(socket) = creds.agent.as_ref()
+        && offered.may_offer("publickey")
+    {
+        let (ok, label) = try_agent(session, &target.user, socket, addr)?;
+        if ok {
+            return done(label, refused, offered);
+        }
+        refused.push(label);
+        if ask(&mut offered)? {
+            return done(NO_CREDENTIAL.to_owned(), refused, offered);
+        }
     }
     if let Some(password) = &creds.password {
-        if offers("password") {
+        if offered.may_offer("password") {
             match session.userauth_password(&target.user, password.expose()) {
-                Ok(()) => return done("password".to_owned(), refused),
+                Ok(()) => return done("password".to_owned(), refused, offered),
                 Err(e) if is_refusal(&e) => refused.push("password".to_owned()),
-                Err(e) => return Err(lost(e)),
+                Err(e) => return Err(lost(addr, &e)),
             }
-        } else if offers("keyboard-interactive") {
+            if ask(&mut offered)? {
+                return done(NO_CREDENTIAL.to_owned(), refused, offered);
+            }
+        }
+        // Servers with `PasswordAuthentication no` often take the password through PAM's
+        // keyboard-interactive prompt instead.
+        if !offered.offers("password") && offered.offers("keyboard-interactive") {
             let mut answer = PasswordAnswer {
                 password,
                 answered: false,
             };
             match session.userauth_keyboard_interactive(&target.user, &mut answer) {
                 Ok(()) if session.authenticated() => {
-                    return done("keyboard-interactive (password)".to_owned(), refused);
+                    return done(
+                        "keyboard-interactive (password)".to_owned(),
+                        refused,
+                        offered,
+                    );
                 }
                 Ok(()) => refused.push("keyboard-interactive".to_owned()),
                 Err(e) if is_refusal(&e) => refused.push("keyboard-interactive".to_owned()),
-                Err(e) => return Err(lost(e)),
+                Err(e) => return Err(lost(addr, &e)),
             }
         }
     }
+    let offered = offered.ask()?;
     Err(SshError::AuthFailed {
         user: target.user.clone(),
         host: target.host.clone(),
@@ -166,10 +245,7 @@ fn try_key(session: &Session, user: &str, id: &Identity, addr: &str) -> Result<b
                     reason: format!("libssh2 cannot use it: {}", e.message()),
                 })
             } else {
-                Err(SshError::Session {
-                    addr: addr.to_owned(),
-                    reason: e.message().to_owned(),
-                })
+                Err(lost(addr, &e))
             }
         }
     }
@@ -203,12 +279,7 @@ fn try_agent(
                 return Ok((true, label));
             }
             Err(e) if is_refusal(&e) => {}
-            Err(e) => {
-                return Err(SshError::Session {
-                    addr: addr.to_owned(),
-                    reason: e.message().to_owned(),
-                });
-            }
+            Err(e) => return Err(lost(addr, &e)),
         }
     }
     Ok((false, format!("publickey (ssh-agent, {} keys)", keys.len())))

@@ -20,7 +20,7 @@ mod stream;
 pub(crate) mod sudo;
 mod target;
 
-pub(crate) use auth::AuthReport;
+pub(crate) use auth::{AuthReport, MethodList};
 pub(crate) use host_key::Trust;
 pub(crate) use session::SshSession;
 pub(crate) use setup::SshSetup;

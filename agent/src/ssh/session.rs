@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ssh2::{MethodType, Session};
 
-use super::auth::{self, AuthReport};
+use super::auth::{self, AuthReport, MethodList};
 use super::error::SshError;
 use super::host_key::{self, HostKey, Trust};
 use super::known_hosts::blob_key_type;
@@ -63,8 +63,9 @@ pub(crate) struct SshSession {
 }
 
 impl SshSession {
-    /// Connects, verifies the host key and logs in as `setup` says.
-    pub(crate) fn connect(setup: &SshSetup) -> Result<Self, SshError> {
+    /// Connects, verifies the host key and logs in as `setup` says, asking for the server's
+    /// authentication methods when `list` says.
+    pub(crate) fn connect(setup: &SshSetup, list: MethodList) -> Result<Self, SshError> {
         let started = Instant::now();
         let name = setup.target.known_hosts_name();
         let entries = setup.host_keys.entries(&name)?;
@@ -92,7 +93,13 @@ impl SshSession {
             key.key_type,
             key.fingerprint()
         );
-        let auth = auth::authenticate(&session, &setup.target, &authority, &setup.credentials)?;
+        let auth = auth::authenticate(
+            &session,
+            &setup.target,
+            &authority,
+            &setup.credentials,
+            list,
+        )?;
         tracing::info!("logged in to {} with {}", setup.target, auth.method);
         Ok(Self {
             server_banner: session.banner().unwrap_or_default().to_owned(),
