@@ -11,7 +11,8 @@
 //!   killed; the script starts as few processes per probe as it can (the readers, `timeout`, the
 //!   probe's `sh`, `wc` and `base64` for non-empty outputs, `cat` of the frame), because on a
 //!   small VM those processes, not the round trips, are what a full run costs;
-//! - probes run at most `lanes` at a time; each lane tells the main shell it finished through a
+//! - probes run as many at a time as the target has CPUs, at least 2 and at most `lanes` (more
+//!   would only make them share the CPUs, so the longest ended later); each lane tells the main shell it finished through a
 //!   FIFO held open read-write on fd 3, and the main shell prints that probe's frame at once, so
 //!   frames stream in completion order and never interleave;
 //! - a probe runs `sh cmd` with stdin from `/dev/null` (it cannot eat the script), under GNU
@@ -27,7 +28,7 @@
 //! Frames (`<M>` is `#vmcert:<nonce>:`, the nonce random per script, so no probe output and no
 //! shell noise can forge one):
 //! ```text
-//! <M>start n=3 uid=0 timeout=gnu enc=b64 clock=up cap=head sudo=none
+//! <M>start n=3 lanes=2 uid=0 timeout=gnu enc=b64 clock=up cap=head sudo=none
 //! <M>begin 0 os-release
 //! <M>meta rc=0 ms=3 timeout=0 truncated=0        (rc=- when killed at the timeout or not run)
 //! <M>error needs root: sudo requires a password  (only when the probe did not run)
@@ -47,8 +48,11 @@ use vmcert_checks::ProbeOutput;
 
 use crate::transport::ProbeSink;
 
-/// Probes that run at the same time inside the script.
+/// Most probes that run at the same time inside the script (fewer on a target with fewer CPUs).
 pub(crate) const DEFAULT_LANES: usize = 4;
+
+/// Fewest lanes the script uses when the target has fewer CPUs than `lanes`.
+const MIN_LANES: usize = 2;
 
 /// Bytes of stdout (and, separately, stderr) kept per probe.
 pub(crate) const DEFAULT_OUTPUT_CAP: u64 = 8 * 1024 * 1024;
@@ -125,7 +129,7 @@ fn id_ok(id: &str) -> bool {
 }
 
 impl ProbeScript {
-    /// The script running `probes`, `lanes` at a time.
+    /// The script running `probes`, at most `lanes` at a time.
     ///
     /// # Errors
     /// A bad or duplicate id, a zero timeout or cap, zero lanes.
@@ -164,9 +168,10 @@ impl ProbeScript {
             .replace("@@LANES@@", &lanes.to_string())
             .replace("@@ROOT_PROBES@@", &root.to_string())
             .replace("@@PROBES@@", blocks.trim_end());
-        // Worst case: every lane runs its share of probes to their timeouts, plus the 10 s grace
-        // for escaped output holders and time to encode; then a margin for startup and sudo.
-        let rounds = probes.len().div_ceil(lanes) as u64;
+        // Worst case: every lane (as few as the script may use) runs its share of probes to their
+        // timeouts, plus the 10 s grace for escaped output holders and time to encode; then a
+        // margin for startup and sudo.
+        let rounds = probes.len().div_ceil(lanes.min(MIN_LANES)) as u64;
         let longest = probes.iter().map(|p| p.timeout_secs).max().unwrap_or(0);
         let deadline = Duration::from_secs(rounds * (longest + 12) + 30);
         Ok(Self {

@@ -1,5 +1,5 @@
 #: vmcert probe script template (agent/src/probe_script.rs fills the slots between double at-signs; POSIX sh only).
-#: Runs every probe once, at most @@LANES@@ at a time, each under its timeout with its output
+#: Runs every probe once, at most @@LANES@@ at a time (fewer on a VM with fewer CPUs), each under its timeout with its output
 #: capped, and prints one frame per probe on stdout as soon as it ends. Frame lines start with
 #: "#vmcert:<nonce>:"; outputs are base64 (or od hex). Nothing else is ever printed on stdout.
 LC_ALL=C
@@ -11,7 +11,17 @@ cd / || exit 1
 M='#vmcert:@@NONCE@@'
 say() { printf '%s\n' "$*"; }
 N=@@COUNT@@
+# Lanes: one per CPU, at least 2 (a hung probe must not hold up the rest), at most @@LANES@@. More
+# lanes than CPUs only make the probes share them, and the longest probe (apt) ends later.
 LANES=@@LANES@@
+x=$(nproc 2>/dev/null) || x=
+case $x in
+  '' | *[!0-9]*) ;;
+  *)
+    [ "$x" -lt 2 ] && x=2
+    [ "$x" -lt "$LANES" ] && LANES=$x
+    ;;
+esac
 T=$(mktemp -d "${TMPDIR:-/tmp}/vmcert.XXXXXXXXXX" 2>/dev/null) || T=
 if [ -z "$T" ] || [ ! -d "$T" ]; then
   say "$M:fatal cannot create a temporary directory in ${TMPDIR:-/tmp}"
@@ -269,7 +279,7 @@ fill_lanes() {
   done
 }
 
-say "$M:start n=$N uid=$U timeout=$TMODE enc=$ENC clock=$CLOCK cap=$CAPT sudo=$SUDO"
+say "$M:start n=$N lanes=$LANES uid=$U timeout=$TMODE enc=$ENC clock=$CLOCK cap=$CAPT sudo=$SUDO"
 
 # The probes: I<n>='<id> <needs root> <timeout> <cap>' and the command in $T/<n>.cmd.
 @@PROBES@@

@@ -261,6 +261,43 @@ fn outputs_exit_codes_and_bytes_survive_the_round_trip() {
     }
 }
 
+/// A directory with an `nproc` that prints `cpus` (or fails, for `None`).
+fn with_cpus(cpus: Option<u32>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("nproc");
+    let body = cpus.map_or_else(|| "exit 1".to_owned(), |n| format!("echo {n}"));
+    fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// The most probes the script ran at once: each of `n` probes records the count of running
+/// probes when it starts and 0.3 s later.
+fn most_at_once(argv: &[&str], lanes: usize, n: usize, cpus: Option<u32>) -> (u32, String) {
+    let running = tempfile::tempdir().unwrap();
+    let d = running.path().display();
+    let count = format!("touch {d}/$$; ls {d} | wc -l; sleep 0.3; ls {d} | wc -l; rm {d}/$$");
+    let probes: Vec<ProbeSpec> = (0..n).map(|i| spec(&format!("c{i}"), &count)).collect();
+    let fake = with_cpus(cpus);
+    let r = run(
+        &ProbeScript::new(&probes, lanes).unwrap(),
+        Opts {
+            path_prefix: Some(fake.path()),
+            ..Opts::shell(argv)
+        },
+    );
+    let max = (0..n)
+        .flat_map(|i| {
+            r.stdout(&format!("c{i}"))
+                .lines()
+                .map(|l| l.trim().parse::<u32>().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .max()
+        .unwrap();
+    (max, header_field(&r, "lanes").to_owned())
+}
+
 #[test]
 fn probes_run_concurrently_within_the_lane_bound() {
     for argv in SHELLS {
@@ -272,26 +309,48 @@ fn probes_run_concurrently_within_the_lane_bound() {
             "touch {d}/$$; n=0; while [ $(ls {d} | wc -l) -lt 3 ] && [ $n -lt 200 ]; do sleep 0.1; n=$((n + 1)); done; ls {d} | wc -l"
         );
         let probes: Vec<ProbeSpec> = (0..3).map(|i| spec(&format!("b{i}"), &barrier)).collect();
-        let r = run(&ProbeScript::new(&probes, 3).unwrap(), Opts::shell(argv));
+        let cpus = with_cpus(Some(8));
+        let r = run(
+            &ProbeScript::new(&probes, 3).unwrap(),
+            Opts {
+                path_prefix: Some(cpus.path()),
+                ..Opts::shell(argv)
+            },
+        );
         for i in 0..3 {
             assert_eq!(r.stdout(&format!("b{i}")).trim(), "3", "{argv:?}");
         }
 
-        // Six probes, two lanes: no probe ever sees more than two running.
-        let running = tempfile::tempdir().unwrap();
-        let d = running.path().display();
-        let count = format!("touch {d}/$$; ls {d} | wc -l; sleep 0.3; ls {d} | wc -l; rm {d}/$$");
-        let probes: Vec<ProbeSpec> = (0..6).map(|i| spec(&format!("c{i}"), &count)).collect();
-        let r = run(&ProbeScript::new(&probes, 2).unwrap(), Opts::shell(argv));
-        let max = (0..6)
-            .flat_map(|i| {
-                r.stdout(&format!("c{i}"))
-                    .lines()
-                    .map(|l| l.trim().parse::<u32>().unwrap())
-                    .collect::<Vec<_>>()
-            })
-            .max();
-        assert_eq!(max, Some(2), "{argv:?}");
+        // Six probes, two lanes, many CPUs: no probe ever sees more than two running.
+        assert_eq!(
+            most_at_once(argv, 2, 6, Some(8)),
+            (2, "2".to_owned()),
+            "{argv:?}"
+        );
+    }
+}
+
+#[test]
+fn lanes_follow_the_cpus_between_two_and_the_bound() {
+    for argv in SHELLS {
+        // One lane per CPU: 3 CPUs, bound 4.
+        assert_eq!(
+            most_at_once(argv, 4, 6, Some(3)),
+            (3, "3".to_owned()),
+            "{argv:?}"
+        );
+        // At least two, so a hung probe does not hold up the rest: 1 CPU.
+        assert_eq!(
+            most_at_once(argv, 4, 6, Some(1)),
+            (2, "2".to_owned()),
+            "{argv:?}"
+        );
+        // No `nproc`: the bound.
+        assert_eq!(
+            most_at_once(argv, 4, 6, None),
+            (4, "4".to_owned()),
+            "{argv:?}"
+        );
     }
 }
 
