@@ -5,7 +5,8 @@
 //! inventory costs nothing and exits 2 with `file:line`.
 //!
 //! Targets run concurrently, at most `--jobs` at a time: each run is blocking ssh2 work on a
-//! tokio blocking thread. A target that cannot be reached or hangs holds only its own slot, for
+//! tokio blocking thread. The soft open-file limit is raised as far as that needs (up to the hard
+//! limit; when even that is too low, fewer run at once, and the fleet says so). A target that cannot be reached or hangs holds only its own slot, for
 //! at most its connect timeout plus its probe script's deadline. The questionnaire never
 //! prompts: answers come from the answers file, and missing answers refuse the fleet unless the
 //! inventory says `allow_unanswered = true` (then they are recorded as unanswered, a Warning).
@@ -255,7 +256,8 @@ pub(crate) fn run(args: &FleetArgs) -> anyhow::Result<ExitCode> {
 
     let started = chrono::Utc::now();
     let display = Display::new(plans.len());
-    let FleetRows { rows, interrupted } = run_all(plans, args.jobs, &display)?;
+    let jobs = jobs_within_open_file_limit(args.jobs.min(plans.len()).max(1), &display);
+    let FleetRows { rows, interrupted } = run_all(plans, jobs, &display)?;
     display.done();
     let finished = chrono::Utc::now();
     let exit_code = rows.iter().map(|r| r.exit_code).max().unwrap_or(0);
@@ -265,7 +267,7 @@ pub(crate) fn run(args: &FleetArgs) -> anyhow::Result<ExitCode> {
         tool_version: env!("CARGO_PKG_VERSION"),
         started: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         finished: finished.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        jobs: args.jobs,
+        jobs,
         interrupted,
         exit_code,
         completed: rows.len() - failed,
@@ -284,6 +286,59 @@ pub(crate) fn run(args: &FleetArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&html_path, html(&summary)?)
         .with_context(|| format!("cannot write {}", html_path.display()))?;
     Ok(ExitCode::from(exit_code))
+}
+
+/// Open files the fleet keeps besides its targets (stdio, the runtime, the display).
+const FILES_BASE: u64 = 64;
+/// Open files one running target holds at most: its socket and the socket's poll handle, the
+/// report being written, a key or known_hosts file being read. (Measured: 54 for 20 targets.)
+const FILES_PER_TARGET: u64 = 4;
+
+/// What `jobs` targets at once need of the open-file limit (`soft`, `hard`; `None` is
+/// unlimited): the soft limit to set (`None`: it is enough already) and how many targets fit.
+fn open_file_plan(jobs: usize, soft: Option<u64>, hard: Option<u64>) -> (Option<u64>, usize) {
+    let need = FILES_BASE + FILES_PER_TARGET * jobs as u64;
+    if soft.is_none_or(|s| s >= need) {
+        return (None, jobs);
+    }
+    match hard {
+        Some(h) if h < need => {
+            let fit = h.saturating_sub(FILES_BASE) / FILES_PER_TARGET;
+            (Some(h), usize::try_from(fit).unwrap_or(jobs).clamp(1, jobs))
+        }
+        _ => (Some(need), jobs),
+    }
+}
+
+/// Raises this process's soft open-file limit (`ulimit -n`, often 1024) as far as `jobs` targets
+/// at once need, up to the hard limit; when even that is too low, runs fewer at once and says so,
+/// instead of letting targets fail with "Too many open files". Returns the jobs to run.
+fn jobs_within_open_file_limit(jobs: usize, display: &Display) -> usize {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let now = getrlimit(Resource::Nofile);
+    let mut limit = now.current;
+    if let Some(soft) = open_file_plan(jobs, now.current, now.maximum).0 {
+        let raised = Rlimit {
+            current: Some(soft),
+            maximum: now.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => {
+                tracing::debug!("open-file limit raised to {soft}");
+                limit = Some(soft);
+            }
+            Err(e) => tracing::debug!("cannot raise the open-file limit to {soft}: {e}"),
+        }
+    }
+    let fit = open_file_plan(jobs, limit, limit).1;
+    if let (Some(limit), true) = (limit, fit < jobs) {
+        display.note(&format!(
+            "--jobs {jobs} needs about {} open files, but this process may open only {limit} \
+             (ulimit -n): running at most {fit} targets at a time",
+            FILES_BASE + FILES_PER_TARGET * jobs as u64,
+        ));
+    }
+    fit
 }
 
 /// What [`run_all`] gives back: a row per target, in plan order, and whether Ctrl-C cut it short.
@@ -577,6 +632,28 @@ fn html(s: &FleetSummary) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn open_file_limit_is_raised_to_what_the_jobs_need_or_the_jobs_fit_the_hard_limit() {
+        // 300 targets need 64 + 4 * 300 = 1264 open files.
+        assert_eq!(open_file_plan(300, Some(4096), Some(4096)), (None, 300));
+        assert_eq!(open_file_plan(300, None, None), (None, 300));
+        assert_eq!(
+            open_file_plan(300, Some(1024), Some(4096)),
+            (Some(1264), 300)
+        );
+        assert_eq!(open_file_plan(300, Some(1024), None), (Some(1264), 300));
+        assert_eq!(
+            open_file_plan(300, Some(1024), Some(1024)),
+            (Some(1024), 240)
+        );
+        assert_eq!(
+            open_file_plan(300, Some(256), Some(1024)),
+            (Some(1024), 240)
+        );
+        // Always at least one target at a time.
+        assert_eq!(open_file_plan(5, Some(10), Some(10)), (Some(10), 1));
+    }
 
     fn parse(text: &str) -> anyhow::Result<Vec<Entry>> {
         parse_inventory(Path::new("/inv/fleet.toml"), text, Path::new("/out"))

@@ -421,3 +421,61 @@ fn fleet_ctrl_c_lets_running_targets_finish_and_starts_no_more_and_twice_stops_w
         "{s:#}"
     );
 }
+
+/// Runs `vmcert fleet --jobs 40` over 40 targets on a closed port under `prlimit --nofile=LIMITS`;
+/// returns stderr and the summary.
+fn fleet_under_open_file_limit(limits: &str) -> (String, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut inventory = String::from(
+        "[defaults]\npassword_env = \"VMCERT_FLEET_NOFILE_PW\"\nallow_unanswered = true\n",
+    );
+    for i in 0..40 {
+        inventory.push_str(&format!(
+            "\n[[target]]\nname = \"t{i}\"\ntarget = \"ssh://u@127.0.0.1:{port}\"\n"
+        ));
+    }
+    let inv = dir.path().join("fleet.toml");
+    fs::write(&inv, inventory).unwrap();
+    let out = Command::new("prlimit")
+        .arg(format!("--nofile={limits}"))
+        .arg(vmcert_bin())
+        .args(["fleet", "--jobs", "40", "--format", "json", "--inventory"])
+        .arg(&inv)
+        .arg("--out-dir")
+        .arg(dir.path().join("out"))
+        .env("VMCERT_FLEET_NOFILE_PW", "not-used-0000")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run prlimit (util-linux)");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("summary JSON");
+    assert_eq!(summary["failed"], 40, "{summary:#}");
+    for t in summary["targets"].as_array().unwrap() {
+        let error = t["error"].as_str().unwrap_or_default();
+        assert!(error.contains("refused"), "{t:#}");
+    }
+    (stderr, summary)
+}
+
+#[test]
+fn fleet_raises_the_open_file_limit_or_runs_fewer_targets_at_once() {
+    // 40 targets at once need 64 + 4 * 40 = 224 open files. A low soft limit under a high hard
+    // one is raised: all 40 at once, nothing said.
+    let (stderr, summary) = fleet_under_open_file_limit("100:4096");
+    assert_eq!(summary["jobs"], 40, "{stderr}");
+    assert!(!stderr.contains("open files"), "{stderr}");
+    // A low hard limit: (100 - 64) / 4 = 9 at once, and the fleet says why.
+    let (stderr, summary) = fleet_under_open_file_limit("100:100");
+    assert_eq!(summary["jobs"], 9, "{stderr}");
+    assert!(
+        stderr.contains(
+            "vmcert: --jobs 40 needs about 224 open files, but this process may open only 100 \
+             (ulimit -n): running at most 9 targets at a time"
+        ),
+        "{stderr}"
+    );
+}
