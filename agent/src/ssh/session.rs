@@ -303,6 +303,15 @@ fn establish(
             },
         )
     })?;
+    tracing::debug!(
+        "{authority}: key exchange {}, host key {}, ciphers {} / {}, MACs {} / {}",
+        session.methods(MethodType::Kex).unwrap_or("?"),
+        session.methods(MethodType::HostKey).unwrap_or("?"),
+        session.methods(MethodType::CryptCs).unwrap_or("?"),
+        session.methods(MethodType::CryptSc).unwrap_or("?"),
+        session.methods(MethodType::MacCs).unwrap_or("?"),
+        session.methods(MethodType::MacSc).unwrap_or("?"),
+    );
     Ok((session, socket, addr))
 }
 
