@@ -70,7 +70,7 @@ exec 3<>"$T/q"
 
 # Tools: GNU timeout (signals the probe's whole process group) or the kill_tree watchdog;
 # base64 or od hex; head -c or dd; a clock in nanoseconds, seconds or none.
-if timeout --version 2>/dev/null | grep 'GNU coreutils' >/dev/null 2>&1; then TMODE=gnu; else TMODE=watchdog; fi
+case $(timeout --version 2>/dev/null) in *'GNU coreutils'*) TMODE=gnu ;; *) TMODE=watchdog ;; esac
 if [ "$(printf 'ab' | base64 2>/dev/null)" = 'YWI=' ]; then ENC=b64; else ENC=hex; fi
 if [ "$(printf 'abc' | head -c 2 2>/dev/null)" = 'ab' ]; then CAPT=head; else CAPT=dd; fi
 # The clock: /proc/uptime read by the shell itself (no process per reading, 10 ms steps), else
@@ -128,9 +128,10 @@ encode() {
   if [ "$ENC" = b64 ]; then base64; else od -An -v -tx1; fi
 }
 
-# Runs one probe command file under the watchdog (when GNU timeout is missing); with sudo it runs
-# as root, so the watchdog can kill root's processes. Usage: sh run1 watchdog CMDFILE SECONDS
-cat >"$T/run1" <<'VMCERT_RUN1' || fatal "cannot write in $T"
+# Runs one probe command file under the watchdog (only written when GNU timeout is missing); with
+# sudo it runs as root, so the watchdog can kill root's processes.
+# Usage: sh run1 watchdog CMDFILE SECONDS
+[ "$TMODE" = gnu ] || cat >"$T/run1" <<'VMCERT_RUN1' || fatal "cannot write in $T"
 LC_ALL=C
 export LC_ALL
 kill_tree() {
