@@ -6,6 +6,7 @@
 //! and no secret may appear in stdout, stderr, the summaries or any file of any zip. That the
 //! bad targets do not hold the good ones up is asserted by structure (the good reports are
 //! complete and not interrupted, every target ran in its own slot), never by a stopwatch.
+//! Also here: Ctrl-C, the open-file limit, and the live display on a real terminal (tmux).
 
 use std::fs;
 use std::io::Read as _;
@@ -286,10 +287,9 @@ fn fleet_refuses_a_bad_inventory_with_file_and_line_before_connecting() {
     assert!(!dir.path().join("fleet-summary.json").exists());
 }
 
-/// Starts a fleet of three targets (the same lab VM under three names), one at a time, whose
-/// pack probe sleeps; sends SIGINT `interrupts` times once the first target is running; returns
-/// the exit code, stderr and the summary.
-fn interrupted_fleet(vm: &LabVm, dir: &Path, interrupts: usize) -> (Option<i32>, String, Value) {
+/// Writes `fleet.toml` in `dir`: three targets (the same lab VM under the names first, second and
+/// third), key login, the checks os-architecture and a pack check whose probe sleeps 4 s.
+fn three_napping_targets(vm: &LabVm, dir: &Path) -> std::path::PathBuf {
     fs::write(dir.join("known_hosts"), vm.known_hosts_line()).unwrap();
     fs::write(
         dir.join("nap.toml"),
@@ -315,6 +315,13 @@ fn interrupted_fleet(vm: &LabVm, dir: &Path, interrupts: usize) -> (Option<i32>,
         ),
     )
     .unwrap();
+    inv
+}
+
+/// Starts a fleet of [`three_napping_targets`], one at a time; sends SIGINT `interrupts` times
+/// once the first target is running; returns the exit code, stderr and the summary.
+fn interrupted_fleet(vm: &LabVm, dir: &Path, interrupts: usize) -> (Option<i32>, String, Value) {
+    let inv = three_napping_targets(vm, dir);
     let mut child = Command::new(vmcert_bin())
         .current_dir(dir)
         .args(["fleet", "--jobs", "1", "--format", "json", "--inventory"])
@@ -478,4 +485,91 @@ fn fleet_raises_the_open_file_limit_or_runs_fewer_targets_at_once() {
         ),
         "{stderr}"
     );
+}
+
+/// Whether `line` of a screen is a target's live bar: its name, then a `done/total` counter.
+fn is_bar_of(line: &str, name: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words.iter().position(|w| *w == name).is_some_and(|i| {
+        words[i + 1..].first().is_some_and(|w| {
+            w.split_once('/').is_some_and(|(a, b)| {
+                a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok()
+            })
+        })
+    })
+}
+
+#[test]
+fn fleet_on_a_terminal_shows_a_live_line_per_target_then_the_table() {
+    // tmux runs the fleet on a real terminal in a detached session of its own server, and
+    // `capture-pane` reads the screen as a person would see it.
+    let vm = LabVm::start("golden");
+    let dir = tempfile::tempdir().unwrap();
+    three_napping_targets(&vm, dir.path());
+    let socket = format!("vmcert-e2e-fleet-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &socket])
+            .args(args)
+            .output()
+            .expect("run tmux")
+    };
+    let command = format!(
+        "cd '{d}' && env -u SSH_AUTH_SOCK HOME='{d}' '{bin}' fleet --jobs 3 --inventory fleet.toml \
+         --out-dir reports; echo FLEET-EXIT=$?; sleep 600",
+        d = dir.path().display(),
+        bin = vmcert_bin().display()
+    );
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        "sh",
+        "-c",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut bars_seen = None;
+    let screen = loop {
+        let out = tmux(&["capture-pane", "-p"]);
+        let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+        let names = ["first", "second", "third"];
+        if bars_seen.is_none()
+            && names
+                .iter()
+                .all(|n| screen.lines().filter(|l| is_bar_of(l, n)).count() == 1)
+        {
+            bars_seen = Some(screen.clone());
+        }
+        if screen.contains("FLEET-EXIT=") || std::time::Instant::now() > deadline {
+            break screen;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    tmux(&["kill-server"]);
+    let bars = bars_seen.unwrap_or_else(|| {
+        panic!("never a screen with a live line for each of the three targets; last:\n{screen}")
+    });
+    assert!(screen.contains("FLEET-EXIT=0"), "{screen}");
+    // The bars are gone; the table is what stays on the screen.
+    assert!(
+        ["first", "second", "third"]
+            .iter()
+            .all(|n| !screen.lines().any(|l| is_bar_of(l, n))),
+        "bars left behind:\n{screen}\n(while running:\n{bars})"
+    );
+    assert!(screen.contains("vmcert fleet: 3 target(s)"), "{screen}");
+    for n in ["first", "second", "third"] {
+        assert!(
+            screen
+                .lines()
+                .any(|l| l.starts_with("  exit 0  ") && l.split_whitespace().nth(2) == Some(n)),
+            "{screen}"
+        );
+    }
+    assert!(screen.contains("Completed 3, failed 0; exit 0"), "{screen}");
 }

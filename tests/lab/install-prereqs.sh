@@ -8,12 +8,13 @@ need=()
 # fdisk: sfdisk partitions the OS-disk VHD fixtures; qemu-utils: qemu-img makes every VHD fixture;
 # nodejs/npm/curl: Azurite (tests/lab/azurite.sh).
 # sudo, procps: the sshd fixture and the lab use real sudo and ps.
-# chromium: the e2e test that renders report.html in a real browser.
+# chromium: the e2e test that renders report.html in a real browser; tmux: the one that reads the
+# fleet's live display off a terminal's screen.
 # Lab VMs (vm.sh): debootstrap builds the root, iproute2 (ip netns, veth) and util-linux (unshare,
 # setarch, flock) run them, openssh-client and sshpass are the real clients of the lab tests, and
 # the lab scripts are linted with shellcheck.
 for pkg in debootstrap openssh-server openssh-client sshpass iproute2 util-linux shellcheck fdisk \
-  qemu-utils curl sudo procps chromium; do
+  qemu-utils curl sudo procps chromium tmux; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 # python3 with venv for the WS-Man test server (tests/winrm/venv.sh); a pyenv python has both.
