@@ -389,7 +389,9 @@ stop_vm() {
 # Kills (by PID) whatever still runs in a lab netns, waits until it is empty, deletes it.
 kill_netns() {
   local ns=$1 pids
-  ip netns list | awk '{print $1}' | grep -qx "$ns" || return 0
+  # awk reads the whole list (a `| grep -q` could quit early, and under pipefail the writer's
+  # SIGPIPE would read as "no such netns").
+  ip netns list | awk -v ns="$ns" '$1 == ns { found = 1 } END { exit !found }' || return 0
   for _ in $(seq 1 100); do
     pids=$(ip netns pids "$ns" 2>/dev/null || true)
     [ -z "$pids" ] && break

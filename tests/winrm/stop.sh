@@ -9,7 +9,7 @@ fi
 pidfile="$2/pid"
 [ -s "$pidfile" ] || exit 0
 pid=$(cat "$pidfile")
-if ! tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q "serve.py"; then
+if ! grep -qa "serve.py" "/proc/$pid/cmdline" 2>/dev/null; then
   rm -f "$pidfile"
   exit 0
 fi

@@ -19,11 +19,17 @@ plant() {
   # while downgrading python3.11 or perl-base takes a minute).
   [ -d "$ROOT.debs" ] || die "no $ROOT.debs (rebuild the root: tests/lab/build-root.sh)"
   mkdir -p "$R/tmp/old-debs"
-  local deb
+  # The control members are listed first and matched after: `... | tar -t | grep -q` under
+  # pipefail failed whenever grep quit before tar had written everything (tar died of SIGPIPE),
+  # and then a library WITH maintainer scripts was downgraded too (libpython3.11-minimal, whose
+  # exact-version dependents apt then calls unmet): the occasional Error of this scenario's
+  # security-updates-pending under load.
+  local deb members
   for deb in "$ROOT.debs"/lib*.deb; do
     [ -e "$deb" ] || continue
     case $deb in */libapt-pkg*) continue ;; esac
-    dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -qE 'inst$|rm$' || cp "$deb" "$R/tmp/old-debs/"
+    members=$(dpkg-deb --ctrl-tarfile "$deb" | tar -t) || die "cannot list the control files of $deb"
+    grep -qE 'inst$|rm$' <<<"$members" || cp "$deb" "$R/tmp/old-debs/"
   done
   [ -n "$(ls "$R/tmp/old-debs")" ] || die "no library with a security update in $ROOT.debs"
   in_root sh -c 'dpkg -i /tmp/old-debs/*.deb' >/dev/null || die "downgrading to $ROOT.debs failed"
