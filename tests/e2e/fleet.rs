@@ -492,9 +492,8 @@ fn is_bar_of(line: &str, name: &str) -> bool {
     let words: Vec<&str> = line.split_whitespace().collect();
     words.iter().position(|w| *w == name).is_some_and(|i| {
         words[i + 1..].first().is_some_and(|w| {
-            w.split_once('/').is_some_and(|(a, b)| {
-                a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok()
-            })
+            w.split_once('/')
+                .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
         })
     })
 }
