@@ -560,16 +560,23 @@ fn a_target_that_stops_mid_run_keeps_the_finished_results() {
     assert_eq!(json["exit_code"], 2);
 }
 
-#[test]
-fn a_probe_that_hangs_is_stopped_at_its_timeout() {
-    let tmp = tempfile::tempdir().unwrap();
+/// A server playing Windows Server 2019 (at a tenth of its timing) whose `pending-updates` probe
+/// never ends, and the target URL of it.
+fn server_with_a_hanging_probe(dir: &Path) -> (WinrmServer, String) {
     let machine = profile_with(
-        tmp.path(),
+        dir,
         "windows-server-2019",
         serde_json::json!({ "timing_scale": 0.1, "hang": ["pending-updates"] }),
     );
     let s = server("http", "ntlm", &machine, &[]);
     let target = format!("winrm://{USER}@127.0.0.1:{}", s.port());
+    (s, target)
+}
+
+#[test]
+fn a_probe_that_hangs_is_stopped_at_its_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (s, target) = server_with_a_hanging_probe(tmp.path());
     let zip = tmp.path().join("hang.zip");
     let out = run(&target, &zip, &["--timeout", "2"], PASSWORD);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
@@ -593,13 +600,7 @@ fn a_probe_that_hangs_is_stopped_at_its_timeout() {
 #[test]
 fn ctrl_c_while_a_probe_hangs_keeps_the_rest_and_deletes_the_shell() {
     let tmp = tempfile::tempdir().unwrap();
-    let machine = profile_with(
-        tmp.path(),
-        "windows-server-2019",
-        serde_json::json!({ "timing_scale": 0.1, "hang": ["pending-updates"] }),
-    );
-    let s = server("http", "ntlm", &machine, &[]);
-    let target = format!("winrm://{USER}@127.0.0.1:{}", s.port());
+    let (s, target) = server_with_a_hanging_probe(tmp.path());
     let zip = tmp.path().join("ctrl-c.zip");
     let total = expected()["windows-server-2019"].len();
     let mut child = Command::new(vmcert_bin())
