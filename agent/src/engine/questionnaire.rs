@@ -1,11 +1,11 @@
 //! The questionnaire on the agent's side: reading the answers file, asking the missing questions
 //! on the terminal, and turning the answers into the report's `questionnaire[]` and `notes.txt`.
 //! The catalogue, the answers file format and the statuses are the pure
-//! `vmcert_checks::questionnaire`; this module only adds files, the terminal and the CLI.
+//! `vmcert_checks::questionnaire`; this module only adds files and the terminal
+//! (`vmcert questionnaire template` is `crate::cmd::questionnaire`).
 
 use std::io::{BufRead, IsTerminal as _, Write};
 use std::path::Path;
-use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use vmcert_checks::Os;
@@ -13,7 +13,6 @@ use vmcert_checks::Os;
 pub(crate) use vmcert_checks::questionnaire::Answers;
 use vmcert_checks::questionnaire::{self, Answer, Kind, Question};
 
-use crate::cmd::cli::QuestionnaireCommand;
 use crate::report::model::QuestionResult;
 
 /// What to do about questions the answers file leaves unanswered.
@@ -25,16 +24,6 @@ pub(crate) enum AskMode {
     RequireAll,
     /// Record them as unanswered (a Warning each).
     AllowUnanswered,
-}
-
-/// Runs a `questionnaire` subcommand.
-pub(crate) fn run(cmd: &QuestionnaireCommand) -> anyhow::Result<ExitCode> {
-    match cmd {
-        QuestionnaireCommand::Template { os } => {
-            print!("{}", questionnaire::template(Os::from(*os)))
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Reads and validates the answers file for an image of `os`; no file means no answers yet.
