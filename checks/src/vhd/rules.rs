@@ -8,24 +8,24 @@
 //! the VHD is read over a SAS URL. Every rule is always listed; a rule that does not apply to what
 //! was read says NotApplicable and why, and a rule that could not be evaluated says Error.
 
+use crate::{Os, Profile, Status, Thresholds};
 use serde::Serialize;
-use vmcert_checks::{Os, Profile, Status, Thresholds};
 
 use super::footer::{DiskType, Footer};
 use super::partition::{FIRST_FREE_SECTOR, SECTOR, Table};
 
 /// One MiB.
-pub(crate) const MIB: u64 = 1 << 20;
+pub const MIB: u64 = 1 << 20;
 /// One GiB.
-pub(crate) const GIB: u64 = 1 << 30;
+pub const GIB: u64 = 1 << 30;
 /// Smallest virtual size Azure accepts (certification FAQ: "at least 20 MB").
-pub(crate) const MIN_SIZE: u64 = 20 * MIB;
+pub const MIN_SIZE: u64 = 20 * MIB;
 /// Largest data disk (and platform maximum of any disk) Azure accepts: 1023 GiB.
-pub(crate) const MAX_DATA_SIZE: u64 = 1023 * GIB;
+pub const MAX_DATA_SIZE: u64 = 1023 * GIB;
 
 /// What the file or blob holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub(crate) enum Format {
+pub enum Format {
     /// VHD, disk type fixed.
     #[serde(rename = "vhd-fixed")]
     VhdFixed,
@@ -48,7 +48,7 @@ pub(crate) enum Format {
 
 impl Format {
     /// The contract's name.
-    pub(crate) const fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::VhdFixed => "vhd-fixed",
             Self::VhdDynamic => "vhd-dynamic",
@@ -63,7 +63,7 @@ impl Format {
 /// What the disk is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum Role {
+pub enum Role {
     /// The OS disk.
     Os,
     /// A data disk.
@@ -72,7 +72,7 @@ pub(crate) enum Role {
 
 /// Where the bytes came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Origin {
+pub enum Origin {
     /// A local file.
     Local,
     /// A blob over a SAS URL, with the `x-ms-blob-type` the service reported.
@@ -81,7 +81,7 @@ pub(crate) enum Origin {
 
 /// Everything the rules look at.
 #[derive(Debug, Clone)]
-pub(crate) struct Facts {
+pub struct Facts {
     /// Container format.
     pub format: Format,
     /// The footer at the end, when its cookie is right.
@@ -99,7 +99,7 @@ pub(crate) struct Facts {
 
 /// What the user told about the disk.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Intent {
+pub struct Intent {
     /// OS or data disk; `None` when not given.
     pub role: Option<Role>,
     /// OS of an OS disk.
@@ -110,7 +110,7 @@ pub(crate) struct Intent {
 
 /// The outcome of one rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct RuleResult {
+pub struct RuleResult {
     /// Rule id (`vhd-cookie`...).
     pub id: &'static str,
     /// Outcome.
@@ -147,7 +147,7 @@ const CONVERT: &str = "convert it with `qemu-img convert -O vpc -o subformat=fix
                        or `Convert-VHD -Path SRC -DestinationPath disk.vhd -VHDType Fixed`";
 
 /// A size for humans: `30 GiB`, `20.5 MiB (21495808 bytes)`.
-pub(crate) fn size(bytes: u64) -> String {
+pub fn size(bytes: u64) -> String {
     if bytes >= GIB && bytes.is_multiple_of(GIB) {
         format!("{} GiB", bytes / GIB)
     } else if bytes >= MIB && bytes.is_multiple_of(MIB) {
@@ -162,7 +162,7 @@ pub(crate) fn size(bytes: u64) -> String {
 }
 
 /// Applies every rule, in [`RULE_IDS`] order.
-pub(crate) fn evaluate(f: &Facts, intent: &Intent) -> Vec<RuleResult> {
+pub fn evaluate(f: &Facts, intent: &Intent) -> Vec<RuleResult> {
     vec![
         cookie(f),
         fixed(f),
@@ -178,7 +178,7 @@ pub(crate) fn evaluate(f: &Facts, intent: &Intent) -> Vec<RuleResult> {
 }
 
 /// Acceptable: no Fail and no Error (warnings allowed).
-pub(crate) fn acceptable(rules: &[RuleResult]) -> bool {
+pub fn acceptable(rules: &[RuleResult]) -> bool {
     rules
         .iter()
         .all(|r| !matches!(r.status, Status::Fail | Status::Error))
@@ -547,7 +547,7 @@ fn page_blob(f: &Facts) -> RuleResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vhd::footer::tests::footer;
+    use crate::vhd::build::footer;
     use crate::vhd::partition::Partition;
 
     fn vhd(disk_type: u32, v: u64, file_size: u64) -> Facts {

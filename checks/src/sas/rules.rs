@@ -7,8 +7,8 @@
 //! between 7 business days (2015) and 3 weeks a Warning; the URL contains `?` and the blob name
 //! with `.vhd`, without white space or special characters such as `%` or `"`; HTTPS; a signature.
 
+use crate::Status;
 use chrono::{DateTime, Datelike, Duration, NaiveDateTime, Utc, Weekday};
-use vmcert_checks::Status;
 
 use super::url::SasUrl;
 use crate::vhd::rules::RuleResult;
@@ -46,7 +46,7 @@ fn rule(id: &'static str, status: Status, message: impl Into<String>) -> RuleRes
 }
 
 /// Applies every rule, in [`RULE_IDS`] order, as of `now`.
-pub(crate) fn evaluate(u: &SasUrl, now: DateTime<Utc>) -> Vec<RuleResult> {
+pub fn evaluate(u: &SasUrl, now: DateTime<Utc>) -> Vec<RuleResult> {
     let sp = u.param("sp");
     vec![
         has_query(u),
@@ -123,7 +123,7 @@ fn no_write_delete(sp: Option<&str>) -> RuleResult {
 }
 
 /// Parses a full UTC date-time `YYYY-MM-DDThh:mm:ss[.fraction]Z`; `Err` says what is wrong.
-pub(crate) fn full_datetime(v: &str) -> Result<DateTime<Utc>, String> {
+pub fn full_datetime(v: &str) -> Result<DateTime<Utc>, String> {
     let b = v.as_bytes();
     let shape_ok = b.len() >= 20
         && b.iter().take(19).enumerate().all(|(i, c)| match i {
@@ -148,7 +148,7 @@ pub(crate) fn full_datetime(v: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// `now` plus `n` business days (Monday to Friday; public holidays are not known).
-pub(crate) fn add_business_days(now: DateTime<Utc>, n: u32) -> DateTime<Utc> {
+pub fn add_business_days(now: DateTime<Utc>, n: u32) -> DateTime<Utc> {
     let mut t = now;
     let mut left = n;
     while left > 0 {
