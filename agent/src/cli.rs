@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vmcert_checks::{Os, Profile};
 
+pub(crate) use crate::runner::FailOn;
+
 /// Certification agent for Azure Marketplace VM images.
 #[derive(Debug, Parser)]
 #[command(name = "vmcert", version, about, long_about = None, propagate_version = true)]
@@ -195,6 +197,28 @@ pub(crate) struct RunArgs {
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    /// The lowest status that makes the exit status non-zero: warning, fail (default) or error.
+    #[arg(long, value_enum, default_value_t)]
+    pub fail_on: FailOn,
+    #[command(flatten)]
+    pub ci: CiOutputs,
+}
+
+/// Copies of the report's CI-readable files written outside the zip.
+#[derive(Debug, Clone, Args, Default)]
+pub(crate) struct CiOutputs {
+    /// Also write the JUnit XML here (one testsuite per target).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Also write a SARIF 2.1.0 log here (one run per target; for code-scanning uploads).
+    #[arg(long, value_name = "PATH")]
+    pub sarif: Option<PathBuf>,
+    /// Also write report.html here.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+    /// Also write report.md here.
+    #[arg(long, value_name = "PATH")]
+    pub md: Option<PathBuf>,
 }
 
 /// Options of `vmcert fleet`.
@@ -366,7 +390,8 @@ pub(crate) enum QuestionnaireCommand {
 /// `vmcert report ...`
 #[derive(Debug, Subcommand)]
 pub(crate) enum ReportCommand {
-    /// Print a report's summary.
+    /// Print a report's outcome, scope and the checks that need attention. Exit 0 certified,
+    /// 1 failed, 2 incomplete, a pre-check, a report not matching its manifest, or unreadable.
     #[command(after_help = "Example:\n  vmcert report show myimage_20261121-101500.zip")]
     Show {
         /// Report zip.
@@ -393,8 +418,11 @@ pub(crate) enum ReportCommand {
         /// to read it from an environment variable.
         container_sas_url: String,
     },
-    /// Compare two reports check by check.
-    #[command(after_help = "Example:\n  vmcert report diff old.zip new.zip")]
+    /// Compare two reports check by check. Exit 0, or with --exit-code 1 when a check got worse;
+    /// 2 when a report cannot be read.
+    #[command(
+        after_help = "Examples:\n  vmcert report diff old.zip new.zip\n  vmcert report diff --exit-code --format md old.zip new.zip >> \"$GITHUB_STEP_SUMMARY\""
+    )]
     Diff {
         /// The older report.
         old: PathBuf,
@@ -403,5 +431,9 @@ pub(crate) enum ReportCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// Exit 1 when a check got worse (Pass/NotApplicable < Warning < Error < Fail), or a
+        /// check added in the new report is in Fail or Error.
+        #[arg(long)]
+        exit_code: bool,
     },
 }

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::EXIT_ERROR;
-use crate::cli::{FleetArgs, Format, ProfileArg, RunArgs, TargetArgs};
+use crate::cli::{CiOutputs, FailOn, FleetArgs, Format, ProfileArg, RunArgs, TargetArgs};
 use crate::probe_script::ProbeResult;
 use crate::report::model::Summary;
 use crate::run_cmd::{self, Plan, Watch};
@@ -191,6 +191,8 @@ fn parse_inventory(path: &Path, text: &str, out_dir: &Path) -> anyhow::Result<Ve
             allow_unanswered: pick!(allow_unanswered).unwrap_or(false),
             record: None,
             format: Format::Table,
+            fail_on: FailOn::default(),
+            ci: CiOutputs::default(),
         };
         entries.push(Entry { name, args, line });
     }

@@ -23,7 +23,7 @@ use vmcert_checks::pack::{self, PackCheck};
 use vmcert_checks::waiver::{self, Waiver};
 use vmcert_checks::{Check as _, Os, Profile, Status, fixture};
 
-use crate::cli::{Format, RunArgs, TargetArgs};
+use crate::cli::{FailOn, Format, RunArgs, TargetArgs};
 use crate::probe_script::ProbeResult;
 use crate::questionnaire::{self, AskMode};
 use crate::report::model::{self, QuestionResult, RunInfo, RunReport, Summary, TargetInfo, Tool};
@@ -224,6 +224,7 @@ pub(crate) struct Plan {
     questions: Vec<QuestionResult>,
     notes: String,
     record: Option<PathBuf>,
+    fail_on: FailOn,
     launched: DateTime<Local>,
 }
 
@@ -311,6 +312,7 @@ impl Plan {
             questions,
             notes,
             record: args.record.clone(),
+            fail_on: args.fail_on,
             launched,
         })
     }
@@ -398,8 +400,16 @@ impl Plan {
         );
         watch.gathered();
         let checks = runner::evaluate(&selected, &gathered, &self.waivers, today, &mut log);
-        let summary = runner::summarize(&checks, &self.questions);
-        let code = runner::exit_code(&checks, gathered.interrupted.is_some());
+        let interrupted = gathered.interrupted.is_some();
+        let scope = runner::scope(os, &self.skip, &checks);
+        let summary = runner::summarize(
+            &checks,
+            &self.questions,
+            &scope,
+            &target.transport,
+            interrupted,
+        );
+        let code = runner::exit_code(&summary, interrupted, self.fail_on);
         target.facts = match os {
             Os::Windows => runner::windows_facts(&gathered.evidence, &mut log),
             Os::Linux => runner::linux_facts(&gathered.evidence, &mut log),
@@ -408,14 +418,9 @@ impl Plan {
         drop(transport);
         let finished = Utc::now();
         log.line(format!(
-            "finished in {} ms: {} pass, {} warning, {} fail, {} not applicable, {} error ({} waived); exit {code}",
+            "finished in {} ms: {}; exit {code}",
             (finished - started).num_milliseconds(),
-            summary.pass,
-            summary.warning,
-            summary.fail,
-            summary.not_applicable,
-            summary.error,
-            summary.waived
+            summary_line(&summary)
         ));
 
         if let Some(dir) = &self.record {
@@ -443,6 +448,7 @@ impl Plan {
                 interrupted_reason: gathered.interrupted.clone(),
             },
             target,
+            scope,
             summary,
             checks,
             questionnaire: self.questions.clone(),
@@ -640,17 +646,67 @@ pub(crate) fn probe_outcome(r: &ProbeResult) -> String {
     }
 }
 
+/// `OUTCOME: n pass, ...`: the run's conclusion and its counts on one line.
 pub(crate) fn summary_line(s: &Summary) -> String {
+    let waived = [
+        (s.waived_fail, "fail"),
+        (s.waived_error, "error"),
+        (s.waived_warning, "warning"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect::<Vec<_>>();
+    let waived = if waived.is_empty() {
+        String::new()
+    } else {
+        format!(" (waived: {})", waived.join(", "))
+    };
     format!(
-        "{} pass, {} warning, {} fail, {} not applicable, {} error ({} waived); certified: {}",
+        "{}: {} pass, {} warning, {} fail, {} not applicable, {} error{waived}",
+        s.outcome.label(),
         s.pass,
         s.warning,
         s.fail,
         s.not_applicable,
         s.error,
-        s.waived,
-        if s.certified { "yes" } else { "no" }
     )
+}
+
+/// Why the outcome is not `certified`, in a sentence; `None` when it is.
+pub(crate) fn outcome_reason(r: &RunReport) -> Option<String> {
+    let s = &r.summary;
+    let left_out = r
+        .scope
+        .skipped
+        .iter()
+        .filter(|k| k.reason != model::SkipReason::Os)
+        .count();
+    match s.outcome {
+        model::Outcome::Certified => None,
+        model::Outcome::Failed if s.waived_fail == s.fail => Some(format!(
+            "{} check(s) failed; all are waived, which accepts them but does not certify the image",
+            s.fail
+        )),
+        model::Outcome::Failed => Some(format!("{} check(s) failed", s.fail - s.waived_fail)),
+        model::Outcome::PreCheck => Some(
+            "the disk image was read without booting it: a pre-check, never a certification"
+                .to_owned(),
+        ),
+        model::Outcome::Incomplete => Some(if r.run.interrupted {
+            "the run was interrupted".to_owned()
+        } else if s.error > 0 {
+            format!("{} check(s) could not be evaluated (Error)", s.error)
+        } else if left_out > 0 {
+            format!(
+                "only part of the catalogue ran: {left_out} check(s) left out by --checks/--skip"
+            )
+        } else if r.scope.checks_run.is_empty() {
+            "the report does not record which checks ran (written by an older vmcert)".to_owned()
+        } else {
+            "the run did not cover the whole catalogue".to_owned()
+        }),
+    }
 }
 
 fn summary_text(r: &RunReport, out: &Path) -> String {
@@ -685,6 +741,9 @@ fn summary_text(r: &RunReport, out: &Path) -> String {
         );
     }
     let _ = writeln!(t, "Summary: {}", summary_line(&r.summary));
+    if let Some(why) = outcome_reason(r) {
+        let _ = writeln!(t, "Not certified: {why}");
+    }
     let _ = writeln!(t, "Report: {}", out.display());
     t
 }

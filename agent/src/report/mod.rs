@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use vmcert_checks::Evidence;
 
 pub(crate) mod cmd;
+mod consistency;
 mod junit;
 mod logs;
 mod manifest;

@@ -16,7 +16,7 @@ use vmcert_checks::Status;
 use vmcert_checks::questionnaire;
 
 use super::ReportBundle;
-use super::model::{CheckResult, QuestionResult, Waived};
+use super::model::{CheckResult, Outcome, QuestionResult, RunReport, SkipReason, Skipped, Waived};
 
 const HTML_TEMPLATE: &str = include_str!("../../../report-templates/report.html.hbs");
 const MD_TEMPLATE: &str = include_str!("../../../report-templates/report.md.hbs");
@@ -61,17 +61,53 @@ pub(crate) fn markdown(bundle: &ReportBundle, log_paths: &[String]) -> anyhow::R
         .context("rendering report.md")
 }
 
-/// The overall outcome, after waivers: `pass`, `fail` (a Fail), or `incomplete` (an Error, no
-/// Fail).
-pub(crate) fn outcome(checks: &[CheckResult]) -> &'static str {
-    let open = |s: Status| checks.iter().any(|c| c.status == s && c.waived.is_none());
-    if open(Status::Fail) {
-        "fail"
-    } else if open(Status::Error) {
-        "incomplete"
-    } else {
-        "pass"
+/// The CSS class of an outcome banner.
+const fn outcome_class(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Certified => "pass",
+        Outcome::Failed => "fail",
+        Outcome::Incomplete | Outcome::PreCheck => "incomplete",
     }
+}
+
+/// What the run covered, in a sentence: how many checks of the catalogue ran and which were
+/// left out by `--checks`/`--skip`.
+pub(crate) fn scope_text(r: &RunReport) -> String {
+    let sc = &r.scope;
+    if sc.checks_run.is_empty() {
+        return "not recorded (report written by an older vmcert)".to_owned();
+    }
+    let left: Vec<&Skipped> = sc
+        .skipped
+        .iter()
+        .filter(|k| k.reason != SkipReason::Os)
+        .collect();
+    let mut t = format!("{} check(s) ran", sc.checks_run.len());
+    if sc.full_catalogue {
+        t.push_str(&format!(", the whole {} catalogue", r.target.os));
+    } else {
+        let by = |why: SkipReason| left.iter().filter(|k| k.reason == why).count();
+        const SHOWN: usize = 5;
+        let ids: Vec<&str> = left.iter().take(SHOWN).map(|k| k.id.as_str()).collect();
+        let more = left.len().saturating_sub(SHOWN);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        t.push_str(&format!(
+            "; {} {} catalogue check(s) left out ({} not in --checks, {} by --skip): {}{more}",
+            left.len(),
+            r.target.os,
+            by(SkipReason::Checks),
+            by(SkipReason::Skip),
+            ids.join(", ")
+        ));
+    }
+    if !sc.waived.is_empty() {
+        t.push_str(&format!("; waived: {}", sc.waived.join(", ")));
+    }
+    t
 }
 
 /// The CSS class and label of a status.
@@ -146,6 +182,7 @@ struct View<'a> {
     outcome: &'static str,
     outcome_label: &'static str,
     outcome_text: String,
+    scope: String,
     counts: Vec<Count>,
     waived: usize,
     questionnaire_warnings: usize,
@@ -274,18 +311,13 @@ impl<'a> View<'a> {
                 n: n(s),
             })
             .collect();
-        let outcome = outcome(&r.checks);
-        let outcome_text = match outcome {
-            "fail" => format!(
-                "{} failed check(s)",
-                r.checks
-                    .iter()
-                    .filter(|c| c.status == Status::Fail && c.waived.is_none())
-                    .count()
-            ),
-            "incomplete" => "no failed check, but some could not be evaluated".to_owned(),
-            _ => "no failed check and no error".to_owned(),
-        };
+        let outcome = r.summary.outcome;
+        let outcome_text = crate::run_cmd::outcome_reason(r).unwrap_or_else(|| {
+            format!(
+                "the whole {} catalogue ran with no Fail and no Error",
+                r.target.os
+            )
+        });
         let checks: Vec<CheckView<'a>> = r
             .checks
             .iter()
@@ -318,13 +350,10 @@ impl<'a> View<'a> {
                 .iter()
                 .map(|(name, value)| Fact { name, value })
                 .collect(),
-            outcome,
-            outcome_label: match outcome {
-                "fail" => "FAIL",
-                "incomplete" => "INCOMPLETE",
-                _ => "PASS",
-            },
+            outcome: outcome_class(outcome),
+            outcome_label: outcome.label(),
             outcome_text,
+            scope: scope_text(r),
             counts,
             waived: r.checks.iter().filter(|c| c.waived.is_some()).count(),
             questionnaire_warnings: r

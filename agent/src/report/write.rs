@@ -57,7 +57,7 @@ pub(crate) fn files(bundle: &ReportBundle) -> anyhow::Result<Vec<ZipFile>> {
         .collect();
     let mut files = vec![
         file("results.json", pretty(r)?),
-        file("selftest.json", pretty(&selftest::of(r))?),
+        file("selftest.json", pretty(&selftest::envelope(r)?)?),
         file(
             "report.html",
             render::html(bundle, &log_paths)?.into_bytes(),
