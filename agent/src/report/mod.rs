@@ -4,14 +4,13 @@ use std::collections::BTreeMap;
 
 use vmcert_checks::Evidence;
 
-pub(crate) mod cmd;
-mod consistency;
+pub(crate) mod consistency;
 mod junit;
 mod logs;
 mod manifest;
 pub(crate) mod model;
 pub(crate) mod read;
-mod render;
+pub(crate) mod render;
 mod selftest;
 #[cfg(test)]
 pub(crate) mod testdata;

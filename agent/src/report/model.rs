@@ -114,7 +114,7 @@ pub(crate) enum SkipReason {
     Os,
 }
 
-/// The run's conclusion, decided once ([`crate::runner::summarize`]) and read by every renderer,
+/// The run's conclusion, decided once ([`crate::engine::runner::summarize`]) and read by every renderer,
 /// `report show` and the exit code's wording.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -193,6 +193,35 @@ pub(crate) struct Summary {
     /// `outcome == certified`: a full catalogue run of the target's OS with no Fail and no
     /// Error, waived or not.
     pub certified: bool,
+}
+
+impl Summary {
+    /// `OUTCOME: n pass, ...`: the conclusion and its counts on one line.
+    pub(crate) fn line(&self) -> String {
+        let waived: Vec<String> = [
+            (self.waived_fail, "fail"),
+            (self.waived_error, "error"),
+            (self.waived_warning, "warning"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        let waived = if waived.is_empty() {
+            String::new()
+        } else {
+            format!(" (waived: {})", waived.join(", "))
+        };
+        format!(
+            "{}: {} pass, {} warning, {} fail, {} not applicable, {} error{waived}",
+            self.outcome.label(),
+            self.pass,
+            self.warning,
+            self.fail,
+            self.not_applicable,
+            self.error,
+        )
+    }
 }
 
 /// A valid waiver applied to a check.

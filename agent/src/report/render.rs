@@ -61,6 +61,42 @@ pub(crate) fn markdown(bundle: &ReportBundle, log_paths: &[String]) -> anyhow::R
         .context("rendering report.md")
 }
 
+/// Why the outcome is not `certified`, in a sentence; `None` when it is.
+pub(crate) fn outcome_reason(r: &RunReport) -> Option<String> {
+    let s = &r.summary;
+    let left_out = r
+        .scope
+        .skipped
+        .iter()
+        .filter(|k| k.reason != SkipReason::Os)
+        .count();
+    match s.outcome {
+        Outcome::Certified => None,
+        Outcome::Failed if s.waived_fail == s.fail => Some(format!(
+            "{} check(s) failed; all are waived, which accepts them but does not certify the image",
+            s.fail
+        )),
+        Outcome::Failed => Some(format!("{} check(s) failed", s.fail - s.waived_fail)),
+        Outcome::PreCheck => Some(
+            "the disk image was read without booting it: a pre-check, never a certification"
+                .to_owned(),
+        ),
+        Outcome::Incomplete => Some(if r.run.interrupted {
+            "the run was interrupted".to_owned()
+        } else if s.error > 0 {
+            format!("{} check(s) could not be evaluated (Error)", s.error)
+        } else if left_out > 0 {
+            format!(
+                "only part of the catalogue ran: {left_out} check(s) left out by --checks/--skip"
+            )
+        } else if r.scope.checks_run.is_empty() {
+            "the report does not record which checks ran (written by an older vmcert)".to_owned()
+        } else {
+            "the run did not cover the whole catalogue".to_owned()
+        }),
+    }
+}
+
 /// The CSS class of an outcome banner.
 const fn outcome_class(o: Outcome) -> &'static str {
     match o {
@@ -312,7 +348,7 @@ impl<'a> View<'a> {
             })
             .collect();
         let outcome = r.summary.outcome;
-        let outcome_text = crate::run_cmd::outcome_reason(r).unwrap_or_else(|| {
+        let outcome_text = outcome_reason(r).unwrap_or_else(|| {
             format!(
                 "the whole {} catalogue ran with no Fail and no Error",
                 r.target.os

@@ -221,7 +221,7 @@ pub(crate) fn bundle() -> ReportBundle {
     motd.source = "packs/acme.toml".to_owned();
 
     let answers = Answers::parse(ANSWERS, Os::Linux).expect("the fixed answers are valid");
-    let (questionnaire, notes) = crate::questionnaire::results(&answers, Os::Linux);
+    let (questionnaire, notes) = crate::engine::questionnaire::results(&answers, Os::Linux);
     let facts = [
         ("Architecture", "x86_64"),
         ("Hostname", "debian-img-01"),
@@ -256,7 +256,7 @@ pub(crate) fn bundle() -> ReportBundle {
         waived: vec!["ssh-client-alive-interval".to_owned()],
         full_catalogue: false,
     };
-    let summary = crate::runner::summarize(&checks, &questionnaire, &scope, "ssh", false);
+    let summary = crate::engine::runner::summarize(&checks, &questionnaire, &scope, "ssh", false);
     let results = RunReport {
         schema: super::model::SCHEMA.to_owned(),
         tool: Tool {
