@@ -171,6 +171,66 @@ fn a_partial_run_is_incomplete_and_fail_on_sets_the_gate() {
     );
 }
 
+#[test]
+fn ci_outputs_are_written_outside_the_zip_and_the_ci_variables_are_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = pack_file(dir.path());
+    let summary_file = dir.path().join("step-summary.md");
+    fs::write(&summary_file, "# earlier step\n").unwrap();
+    let out = Command::new(vmcert_bin())
+        .current_dir(dir.path())
+        .args(["run", "--local", "--non-interactive", "--allow-unanswered"])
+        .args(["--check-pack", pack.to_str().unwrap()])
+        .args(["--checks", "always-passes,always-fails", "--out", "r.zip"])
+        .args([
+            "--junit", "j.xml", "--sarif", "r.sarif", "--html", "r.html", "--md", "r.md",
+        ])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary_file)
+        .env("TF_BUILD", "True")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Each copy is the zip's own file, byte for byte.
+    let file = fs::File::open(dir.path().join("r.zip")).unwrap();
+    let mut zip = zip::ZipArchive::new(file).unwrap();
+    for (copy, member) in [
+        ("j.xml", "junit.xml"),
+        ("r.sarif", "report.sarif"),
+        ("r.html", "report.html"),
+        ("r.md", "report.md"),
+    ] {
+        let mut inside = Vec::new();
+        zip.by_name(member)
+            .unwrap()
+            .read_to_end(&mut inside)
+            .unwrap();
+        assert_eq!(fs::read(dir.path().join(copy)).unwrap(), inside, "{copy}");
+    }
+    let junit = fs::read_to_string(dir.path().join("j.xml")).unwrap();
+    assert!(junit.contains("<failure type=\"Fail\""), "{junit}");
+    let sarif: Value =
+        serde_json::from_slice(&fs::read(dir.path().join("r.sarif")).unwrap()).unwrap();
+    assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "always-fails");
+    // GitHub: an annotation per finding, and the Markdown report appended to the job summary.
+    assert!(
+        stdout.contains("::error title=always-fails an old OpenSSL is too old::"),
+        "{stdout}"
+    );
+    let summary = fs::read_to_string(&summary_file).unwrap();
+    assert!(
+        summary.starts_with("# earlier step\n# vmcert certification report"),
+        "{summary}"
+    );
+    assert!(summary.contains("**Result: FAILED**"), "{summary}");
+    // Azure Pipelines: a logging command per finding.
+    assert!(
+        stdout.contains("##vso[task.logissue type=error;code=always-fails;]always-fails an old OpenSSL is too old: "),
+        "{stdout}"
+    );
+}
+
 fn pack_file(dir: &Path) -> PathBuf {
     let p = dir.join("site.toml");
     fs::write(&p, PACK).expect("write the pack");

@@ -258,6 +258,12 @@ pub(crate) struct FleetArgs {
     /// or error. The fleet exits with the worst target's.
     #[arg(long, value_enum, default_value_t)]
     pub fail_on: FailOn,
+    /// Also write every target's JUnit results here, one testsuite per target.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Also write a SARIF 2.1.0 log here, one run per target.
+    #[arg(long, value_name = "PATH")]
+    pub sarif: Option<PathBuf>,
 }
 
 /// Options of `vmcert connect`.
@@ -281,13 +287,13 @@ pub(crate) enum Command {
     Connect(Box<ConnectArgs>),
     /// Certify one target: run the checks, collect the questionnaire, write the report zip.
     #[command(
-        after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 --answers answers.toml\n  PASS=... vmcert run --target winrms://azureuser@10.0.0.6 --password-env PASS --ca-file winrm-ca.pem --answers answers.toml"
+        after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 --answers answers.toml\n  PASS=... vmcert run --target winrms://azureuser@10.0.0.6 --password-env PASS --ca-file winrm-ca.pem --answers answers.toml\n  vmcert run --local --answers answers.toml --non-interactive --sarif vmcert.sarif --junit vmcert.xml --fail-on warning\n\nOutcome (results.json summary.outcome): certified (the whole catalogue, no Fail, no Error), failed (a Fail, waived or not),\nincomplete (an Error, interrupted, or --checks/--skip left checks out), pre-check (a disk image, not a VM).\n\nExit codes: 0 nothing at or above --fail-on (default fail) outside a waiver; 1 an unwaived Fail (or Warning with\n--fail-on warning); 2 an unwaived Error, the run interrupted, or it could not start (bad input, connection, auth)."
     )]
     Run(Box<RunArgs>),
     /// Certify many targets concurrently from an inventory file: one report zip per target and a
     /// fleet summary. Exit code: the worst over all targets.
     #[command(
-        after_help = "Inventory (TOML; paths relative to the file; secrets only as environment variable NAMES):\n  [defaults]\n  identity = \"keys/id_ed25519\"\n  known_hosts = \"known_hosts\"\n  answers = \"answers.toml\"\n  timeout = 60\n\n  [[target]]\n  name = \"web1\"\n  target = \"ssh://azureuser@10.0.0.5\"\n\n  [[target]]\n  name = \"db1\"\n  target = \"ssh://azureuser@10.0.0.6:2222\"\n  password_env = \"DB1_PASSWORD\"\n  skip = [\"omi-version\"]\n\nKeys of [defaults] and [[target]]: identity, password_env, passphrase_env, sudo_password_env,\nknown_hosts, host_key, accept_new_host_key, connect_timeout, answers, allow_unanswered, profile,\nchecks, skip, check_packs, waivers, timeout; [[target]] also name and target.\n\nExample:\n  vmcert fleet --inventory fleet.toml --jobs 8 --out-dir reports"
+        after_help = "Inventory (TOML; paths relative to the file; secrets only as environment variable NAMES):\n  [defaults]\n  identity = \"keys/id_ed25519\"\n  known_hosts = \"known_hosts\"\n  answers = \"answers.toml\"\n  timeout = 60\n\n  [[target]]\n  name = \"web1\"\n  target = \"ssh://azureuser@10.0.0.5\"\n\n  [[target]]\n  name = \"db1\"\n  target = \"ssh://azureuser@10.0.0.6:2222\"\n  password_env = \"DB1_PASSWORD\"\n  skip = [\"omi-version\"]\n\nKeys of [defaults] and [[target]]: identity, password_env, passphrase_env, sudo_password_env,\nknown_hosts, host_key, accept_new_host_key, connect_timeout, answers, allow_unanswered, profile,\nchecks, skip, check_packs, waivers, timeout; [[target]] also name and target.\n\nExample:\n  vmcert fleet --inventory fleet.toml --jobs 8 --out-dir reports --junit fleet.xml --sarif fleet.sarif\n\nExit codes: the worst target's, as for `run` (0, 1, 2); 2 also when a target could not be reached."
     )]
     Fleet(Box<FleetArgs>),
     /// The built-in check catalogue.
@@ -423,7 +429,9 @@ pub(crate) enum ReportCommand {
         format: Format,
     },
     /// Verify a report's manifest (sizes and SHA-256 of every file).
-    #[command(after_help = "Example:\n  vmcert report verify myimage_20261121-101500.zip")]
+    #[command(
+        after_help = "Example:\n  vmcert report verify myimage_20261121-101500.zip\n\nExit codes: 0 consistent, 1 a mismatch or contradiction found, 2 unreadable."
+    )]
     Verify {
         /// Report zip.
         report: PathBuf,
