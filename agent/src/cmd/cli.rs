@@ -340,6 +340,13 @@ pub(crate) enum VhdCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// List the VHD rules `vhd inspect` applies: id, title, rule and remedy.
+    #[command(after_help = "Example:\n  vmcert vhd rules --format md")]
+    Rules {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
 }
 
 /// `vmcert sas ...`
@@ -354,6 +361,13 @@ pub(crate) enum SasCommand {
     Check {
         /// The SAS URL (quote it in the shell), or env:VAR to read it from an environment variable.
         url: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// List the SAS URL rules `sas check` applies: id, title, rule and remedy.
+    #[command(after_help = "Example:\n  vmcert sas rules --format json")]
+    Rules {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,

@@ -7,6 +7,7 @@
 //! A failed connection ends the plan without a report; any run that connected writes one, and a
 //! report that could not be written is returned beside the finished result, never instead of it.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
@@ -227,9 +228,15 @@ impl Plan {
         ));
 
         if let Some(dir) = &self.record {
+            // Only what the chosen checks read: a fixture case holds no probe that its check
+            // does not use (the report's fact probes are left out unless a check reads them).
+            let asked: HashSet<&str> = selected
+                .iter()
+                .flat_map(|s| s.check.probes().iter().copied())
+                .collect();
             record(
                 dir,
-                &gathered.evidence,
+                &gathered.evidence.restricted_to(|id| asked.contains(id)),
                 &format!("{} at {}", self.spec.record_source(), started.to_rfc3339()),
             )?;
             log.line(format!("raw evidence recorded in {}", dir.display()));

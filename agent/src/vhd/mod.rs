@@ -6,10 +6,9 @@
 //! lies elsewhere one more read. Parsing and rules are pure ([`footer`], [`partition`], [`rules`]);
 //! [`source`] does the I/O.
 
-pub(crate) mod footer;
-pub(crate) mod partition;
-pub(crate) mod rules;
 pub(crate) mod source;
+
+pub(crate) use vmcert_checks::vhd::{footer, partition, rules};
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -322,8 +321,8 @@ pub(crate) fn run(target: &str, intent: Intent, format: OutputFormat) -> anyhow:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vhd::footer::tests::footer;
-    use crate::vhd::partition::tests::{gpt, mbr};
+    use vmcert_checks::vhd::build::footer;
+    use vmcert_checks::vhd::build::{gpt, mbr};
 
     /// An in-memory disk image; counts reads like the real sources.
     struct Mem {
