@@ -17,6 +17,7 @@ mod runner;
 mod sas;
 mod secret;
 mod ssh;
+mod target;
 mod transport;
 mod upload;
 mod vhd;

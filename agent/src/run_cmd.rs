@@ -30,6 +30,7 @@ use crate::report::model::{self, QuestionResult, RunInfo, RunReport, Summary, Ta
 use crate::report::{ReportBundle, write_zip};
 use crate::runner::{self, RunLog};
 use crate::ssh::{MethodList, SshSession, SshSetup};
+use crate::target::image::{ImageSpec, is_image_target};
 use crate::transport::Transport;
 use crate::transport::local::LocalTransport;
 use crate::transport::ssh::SshTransport;
@@ -43,6 +44,8 @@ enum TargetSpec {
     Ssh(Box<SshSetup>),
     /// `--target winrm(s)://...`: a Windows VM; URL parsed, password read.
     Winrm(Box<WinrmSetup>),
+    /// `--image` (or a target `image:PATH` or blob URL): a disk image read offline.
+    Image(Box<ImageSpec>),
 }
 
 /// A connected target: its transport and what the report says about it.
@@ -58,8 +61,18 @@ impl TargetSpec {
     /// Reads the target flags: parses the URL and fetches the secrets (environment, stdin or a
     /// prompt) without connecting.
     fn from_args(args: &TargetArgs) -> anyhow::Result<Self> {
+        if let Some(image) = &args.image {
+            return Ok(Self::Image(Box::new(ImageSpec::parse(
+                image,
+                args.login_user.as_deref(),
+            )?)));
+        }
         match args.target.as_deref() {
             None => Ok(Self::Local),
+            Some(url) if is_image_target(url) => Ok(Self::Image(Box::new(ImageSpec::parse(
+                url,
+                args.login_user.as_deref(),
+            )?))),
             Some(url) if url.starts_with("ssh://") => {
                 Ok(Self::Ssh(Box::new(SshSetup::from_args(url, args)?)))
             }
@@ -77,6 +90,7 @@ impl TargetSpec {
         match self {
             Self::Local | Self::Ssh(_) => Os::Linux,
             Self::Winrm(_) => Os::Windows,
+            Self::Image(spec) => spec.os(),
         }
     }
 
@@ -86,6 +100,7 @@ impl TargetSpec {
             Self::Local => local_hostname(),
             Self::Ssh(setup) => setup.target.host.clone(),
             Self::Winrm(setup) => setup.target.host.trim_matches(['[', ']']).to_string(),
+            Self::Image(spec) => spec.name(),
         }
     }
 
@@ -95,6 +110,7 @@ impl TargetSpec {
             Self::Local => format!("vmcert run --local on {}", local_hostname()),
             Self::Ssh(setup) => format!("vmcert run --target {}", setup.target),
             Self::Winrm(setup) => format!("vmcert run --target {}", setup.target),
+            Self::Image(spec) => format!("vmcert run --image {}", spec.describe()),
         }
     }
 
@@ -104,6 +120,7 @@ impl TargetSpec {
             Self::Local => "this machine (local)".to_string(),
             Self::Ssh(setup) => setup.target.to_string(),
             Self::Winrm(setup) => setup.target.to_string(),
+            Self::Image(spec) => format!("image {}", spec.describe()),
         }
     }
 
@@ -155,6 +172,21 @@ impl TargetSpec {
                     transport: Box::new(SshTransport::new(session)),
                     info,
                     log,
+                })
+            }
+            Self::Image(spec) => {
+                let transport = spec.connect()?;
+                Ok(Connected {
+                    log: transport.notes().to_vec(),
+                    info: TargetInfo {
+                        transport: transport.kind().to_string(),
+                        host: spec.describe(),
+                        port: None,
+                        user: None,
+                        os: self.os(),
+                        facts: Default::default(),
+                    },
+                    transport: Box::new(transport),
                 })
             }
             Self::Winrm(setup) => {
@@ -398,7 +430,9 @@ impl Plan {
         );
         watch.gathered();
         let checks = runner::evaluate(&selected, &gathered, &self.waivers, today, &mut log);
-        let summary = runner::summarize(&checks, &self.questions);
+        let mut summary = runner::summarize(&checks, &self.questions);
+        // An image check is a pre-check: only a VM made from the image can be certified.
+        summary.certified &= !matches!(self.spec, TargetSpec::Image(_));
         let code = runner::exit_code(&checks, gathered.interrupted.is_some());
         target.facts = match os {
             Os::Windows => runner::windows_facts(&gathered.evidence, &mut log),
