@@ -22,7 +22,7 @@ use self::footer::{FOOTER_LEN, Footer, VHDX_SIGNATURE};
 use self::partition::{HEAD_LEN, HeadScan, Table};
 use self::rules::{Facts, Format, Intent, Origin, Role, RuleResult};
 use self::source::{Blob, LocalFile, Source};
-use crate::cli::{Format as OutputFormat, OsArg, ProfileArg, RoleArg};
+use crate::cmd::cli::{Format as OutputFormat, OsArg, RoleArg};
 use crate::sas::{SasUrl, redact};
 
 /// The footer fields, for the JSON output.
@@ -282,7 +282,7 @@ fn human(i: &Inspection) -> Result<String, std::fmt::Error> {
 }
 
 /// The rules' intent from the command line: `--os` without `--role` means an OS disk.
-pub(crate) fn intent(role: Option<RoleArg>, os: Option<OsArg>, profile: ProfileArg) -> Intent {
+pub(crate) fn intent(role: Option<RoleArg>, os: Option<OsArg>, profile: Profile) -> Intent {
     let role = match role {
         Some(RoleArg::Os) => Some(Role::Os),
         Some(RoleArg::Data) => Some(Role::Data),
@@ -291,7 +291,7 @@ pub(crate) fn intent(role: Option<RoleArg>, os: Option<OsArg>, profile: ProfileA
     Intent {
         role,
         os: os.map(Os::from),
-        profile: profile.into(),
+        profile,
     }
 }
 

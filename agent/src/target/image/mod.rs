@@ -16,6 +16,7 @@ pub(crate) mod layout;
 pub(crate) mod linux;
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
@@ -25,9 +26,11 @@ use vmcert_checks::{Evidence, Os, ProbeOutput, Status, Verdict};
 use self::disk::{CachePolicy, Disk};
 use self::layout::{FsKind, Layout};
 use self::linux::Linux;
-use crate::probe_script::{ProbeResult, ProbeSpec};
+use crate::report::model::TargetInfo;
 use crate::sas::SasUrl;
-use crate::transport::{ProbeSink, Transport, TransportError};
+use crate::target::open::{Connected, Kind, TargetSpec};
+use crate::target::script::{ProbeResult, ProbeSpec};
+use crate::target::{ProbeSink, Transport, TransportError};
 use crate::vhd::source::{Blob, LocalFile, Source};
 
 /// The start of a probe error meaning "this target cannot answer it offline".
@@ -79,23 +82,35 @@ pub(crate) struct ImageSpec {
     os: Os,
 }
 
-/// Whether a `--target` value names an image: `image:PATH`, or an https blob URL.
-pub(crate) fn is_image_target(target: &str) -> bool {
-    target.starts_with("image:") || target.starts_with("https://") || target.starts_with("http://")
-}
+/// `--image X` (the locator `image:X`), a fleet target `image:PATH`, or a blob's URL.
+pub(crate) const KIND: Kind = Kind {
+    usage: "image:PATH|SAS_URL",
+    accepts: |locator| {
+        locator.starts_with("image:")
+            || locator.starts_with("https://")
+            || locator.starts_with("http://")
+    },
+    open: |options| {
+        Ok(Box::new(ImageSpec::parse(
+            &options.locator,
+            options.login_user.as_deref(),
+        )?))
+    },
+};
 
 impl ImageSpec {
-    /// Reads `arg` (`PATH`, `image:PATH`, a SAS URL or `env:VAR` holding one) and opens the
-    /// image once to learn its OS.
+    /// Reads `locator` (`image:` then a path, a SAS URL or `env:VAR` holding either; or a bare
+    /// URL) and opens the image once to learn its OS.
     ///
     /// # Errors
     /// A bad URL, or an image that cannot be checked (see [`ImageError`]).
-    pub(crate) fn parse(arg: &str, login_user: Option<&str>) -> anyhow::Result<Self> {
+    pub(crate) fn parse(locator: &str, login_user: Option<&str>) -> anyhow::Result<Self> {
+        let arg = locator.strip_prefix("image:").unwrap_or(locator);
         let arg = crate::sas::url_arg(arg).map_err(|e| anyhow::anyhow!("--image: {e:#}"))?;
         let location = if arg.starts_with("https://") || arg.starts_with("http://") {
             Location::Blob(Box::new(SasUrl::parse(&arg)?))
         } else {
-            Location::File(PathBuf::from(arg.strip_prefix("image:").unwrap_or(&arg)))
+            Location::File(PathBuf::from(&arg))
         };
         if let Some(u) = login_user
             && (u.is_empty() || u.contains(|c: char| c.is_whitespace() || c == ':'))
@@ -112,13 +127,8 @@ impl ImageSpec {
         Ok(spec)
     }
 
-    /// The OS of the image.
-    pub(crate) const fn os(&self) -> Os {
-        self.os
-    }
-
     /// The path, or the URL without its signature.
-    pub(crate) fn describe(&self) -> String {
+    fn location(&self) -> String {
         match &self.location {
             Location::File(p) => p.display().to_string(),
             Location::Blob(u) => u.redacted(),
@@ -126,7 +136,7 @@ impl ImageSpec {
     }
 
     /// A run name: the file or blob name without its extension.
-    pub(crate) fn name(&self) -> String {
+    fn name(&self) -> String {
         let full = match &self.location {
             Location::File(p) => p.display().to_string(),
             Location::Blob(u) => u.without_query(),
@@ -151,7 +161,7 @@ impl ImageSpec {
         {
             anyhow::bail!(
                 "{}: partition {} is NTFS (a Windows image): vmcert does not read Windows images offline yet; certify a VM made from it with a live run (vmcert run --target winrms://USER@HOST)",
-                self.describe(),
+                self.location(),
                 p.number
             );
         }
@@ -162,19 +172,44 @@ impl ImageSpec {
             linux,
         })
     }
+}
 
-    /// Opens the image for the run.
-    ///
-    /// # Errors
-    /// As [`ImageSpec::parse`] (the image changed since).
-    pub(crate) fn connect(&self) -> anyhow::Result<ImageTransport> {
+impl TargetSpec for ImageSpec {
+    fn os(&self) -> Os {
+        self.os
+    }
+
+    fn host(&self) -> String {
+        self.name()
+    }
+
+    fn describe(&self) -> String {
+        format!("image {}", self.location())
+    }
+
+    fn record_source(&self) -> String {
+        format!("vmcert run --image {}", self.location())
+    }
+
+    fn connect(&self) -> anyhow::Result<Connected> {
         let started = Instant::now();
         let o = self.open()?;
-        Ok(ImageTransport {
+        let transport = ImageTransport {
             disk: Rc::clone(&o.layout.disk),
-            notes: o.linux.notes.clone(),
             linux: o.linux,
             started,
+        };
+        Ok(Connected {
+            log: transport.linux.notes.clone(),
+            info: TargetInfo {
+                transport: "image".to_string(),
+                host: self.location(),
+                port: None,
+                user: None,
+                os: self.os,
+                facts: BTreeMap::default(),
+            },
+            transport: Box::new(transport),
         })
     }
 }
@@ -189,15 +224,7 @@ struct Opened {
 pub(crate) struct ImageTransport {
     disk: Rc<RefCell<Disk>>,
     linux: Linux,
-    notes: Vec<String>,
     started: Instant,
-}
-
-impl ImageTransport {
-    /// Lines for the run log: what was found on the disk.
-    pub(crate) fn notes(&self) -> &[String] {
-        &self.notes
-    }
 }
 
 impl Transport for ImageTransport {
