@@ -240,12 +240,18 @@ impl Tree {
         Ok(String::from_utf8_lossy(t.as_ref()).into_owned())
     }
 
-    /// Kind and size of what `path` leads to (symlinks followed), `None` when absent.
+    /// Kind and size of what `path` leads to (symlinks followed), `None` when absent or when
+    /// its symlinks loop (as the shell's tests see it).
     ///
     /// # Errors
     /// As [`Tree::resolve`].
     pub(crate) fn stat(&self, path: &str) -> Result<Option<(Kind, u64)>, FsError> {
-        Ok(self.resolve(path, true)?.map(|(_, k, l)| (k, l)))
+        match self.resolve(path, true) {
+            Ok(found) => Ok(found.map(|(_, k, l)| (k, l))),
+            // As `[ -e ]` and `[ -f ]`: a path that loops leads nowhere.
+            Err(FsError::Loop(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Whether `path` is a regular file (symlinks followed), like `[ -f ]`.
