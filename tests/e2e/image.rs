@@ -348,3 +348,105 @@ fn bad_images_end_in_a_clear_error_or_a_verdict_never_a_panic() {
     );
     assert!(text(&run_image(xfs.to_str().unwrap(), &zip, &[]).stderr).contains("live run"));
 }
+
+/// Writes `src` into `disk` at sector `start`.
+fn put(disk: &mut Vec<u8>, start: usize, src: &Path) {
+    let b = std::fs::read(src).unwrap();
+    let at = start * 512;
+    if disk.len() < at + b.len() {
+        disk.resize(at + b.len(), 0);
+    }
+    disk[at..at + b.len()].copy_from_slice(&b);
+}
+
+#[test]
+fn gpt_image_with_boot_on_its_own_partition_and_a_swap_partition_from_fstab() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (boot_uuid, swap_partuuid) = (
+        "0b0e0b0e-1111-4222-8333-444455556666",
+        "5a5a5a5a-1111-4222-8333-444455556666",
+    );
+    let root = d.join("root");
+    write(
+        &root,
+        "etc/os-release",
+        "ID=ubuntu\nVERSION_ID=\"22.04\"\nPRETTY_NAME=\"Ubuntu 22.04\"\n",
+    );
+    write(
+        &root,
+        "etc/fstab",
+        &format!(
+            "LABEL=rootfs / ext4 defaults 0 1\nUUID={boot_uuid} /boot ext4 defaults 0 2\nPARTUUID={swap_partuuid} none swap sw 0 0\n"
+        ),
+    );
+    write(&root, "etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
+    write(&root, "etc/shadow", "root:*:19000::::::\n");
+    std::fs::create_dir_all(root.join("boot")).unwrap();
+    std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+    std::fs::copy("/bin/sh", root.join("usr/bin/sh")).unwrap();
+    std::os::unix::fs::symlink("usr/bin", root.join("bin")).unwrap();
+    let boot = d.join("boot");
+    write(
+        &boot,
+        "grub/grub.cfg",
+        "set default=\"0\"\nmenuentry 'Ubuntu' {\n\tlinux\t/vmlinuz-5.15.0-1 root=LABEL=rootfs ro console=ttyS0 earlyprintk=ttyS0 rootdelay=300 $vt_handoff\n\tinitrd /initrd.img-5.15.0-1\n}\n",
+    );
+    write(&boot, "vmlinuz-5.15.0-1", "not a kernel");
+    let fs = |src: &Path, out: &str, extra: &[&str]| {
+        let p = d.join(out);
+        sh(Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-b", "4096"])
+            .args(extra)
+            .arg("-d")
+            .arg(src)
+            .arg(&p)
+            .arg("16M"));
+        p
+    };
+    let root_img = fs(&root, "root.img", &["-L", "rootfs"]);
+    let boot_img = fs(&boot, "boot.img", &["-U", boot_uuid]);
+    let swap_img = d.join("swap.img");
+    std::fs::File::create(&swap_img)
+        .unwrap()
+        .set_len(8 << 20)
+        .unwrap();
+    sh(Command::new("mkswap").arg("-q").arg(&swap_img));
+    let disk = d.join("gpt.raw");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(48 << 20)
+        .unwrap();
+    let script = format!(
+        "label: gpt\nstart=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649\nstart=4096, size=32768, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\nstart=36864, size=32768, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\nstart=69632, size=16384, type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F, uuid={swap_partuuid}\n"
+    );
+    let mut sf = Command::new("sfdisk");
+    sf.args(["-q", "--no-reread", "--no-tell-kernel"])
+        .arg(&disk);
+    sf.stdin(std::process::Stdio::piped());
+    let mut child = sf.spawn().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), script.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success(), "sfdisk");
+    let mut bytes = std::fs::read(&disk).unwrap();
+    put(&mut bytes, 4096, &boot_img);
+    put(&mut bytes, 36864, &root_img);
+    put(&mut bytes, 69632, &swap_img);
+    std::fs::write(&disk, bytes).unwrap();
+
+    let zip = d.join("r.zip");
+    let out = run_image(disk.to_str().unwrap(), &zip, &[]);
+    let got = statuses(&out);
+    assert_eq!(got["no-swap-on-os-disk"], "Fail", "{}", text(&out.stderr));
+    assert_eq!(got["kernel-boot-parameters"], "Pass");
+    assert_eq!(got["os-disk-first-mib-free"], "Pass");
+    assert_eq!(got["os-architecture"], "Pass");
+    let files = zip_texts(&zip);
+    let log = &files["logs/run.log"];
+    assert!(
+        log.contains("partition table: gpt, 4 partition(s)"),
+        "{log}"
+    );
+    assert!(log.contains("mounted at /boot"), "{log}");
+    let results = &files["results.json"];
+    assert!(results.contains("swap partition /dev/sda4"), "{results}");
+}

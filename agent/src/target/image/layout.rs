@@ -179,6 +179,10 @@ pub(crate) fn open(mut src: Box<dyn Source>, policy: CachePolicy) -> Result<Layo
     let signature = (head.len() >= 444)
         .then(|| u32::from_le_bytes([head[440], head[441], head[442], head[443]]));
     let sectors = end / SECTOR;
+    let gpt_ids = match &table {
+        Table::Gpt { .. } => gpt_unique_ids(&disk, &head)?,
+        _ => Vec::new(),
+    };
     let (scheme, raw): (&'static str, Vec<partition::Partition>) = match table {
         Table::None => (
             "none",
@@ -216,6 +220,10 @@ pub(crate) fn open(mut src: Box<dyn Source>, policy: CachePolicy) -> Result<Layo
             label: None,
             partuuid: match (scheme, signature) {
                 ("mbr", Some(s)) => Some(format!("{s:08x}-{:02x}", p.number)),
+                ("gpt", _) => gpt_ids
+                    .get(p.number.saturating_sub(1) as usize)
+                    .cloned()
+                    .flatten(),
                 _ => None,
             },
             broken,
@@ -234,6 +242,30 @@ pub(crate) fn open(mut src: Box<dyn Source>, policy: CachePolicy) -> Result<Layo
         )));
     }
     Ok(layout)
+}
+
+/// The unique partition GUID of every GPT entry, by entry index (lsblk's PARTUUID).
+fn gpt_unique_ids(
+    disk: &Rc<RefCell<Disk>>,
+    head: &[u8],
+) -> Result<Vec<Option<String>>, ImageError> {
+    let Ok(h) = partition::gpt_header(head) else {
+        return Ok(Vec::new());
+    };
+    let r = h.entries_range();
+    let mut bytes = vec![0u8; usize::try_from(r.end - r.start).unwrap_or(0)];
+    disk.borrow_mut()
+        .read(r.start, &mut bytes)
+        .map_err(|e| ImageError::Io(e.into()))?;
+    let size = (h.entry_size as usize).max(128);
+    Ok(bytes
+        .chunks_exact(size)
+        .map(|e| {
+            let mut g = [0u8; 16];
+            g.copy_from_slice(&e[16..32]);
+            (g != [0; 16]).then(|| uuid::Uuid::from_bytes_le(g).hyphenated().to_string())
+        })
+        .collect())
 }
 
 fn uuid_at(b: &[u8], at: usize) -> Option<String> {
