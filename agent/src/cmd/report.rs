@@ -588,7 +588,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("          not certified: 1 check(s) failed, and 1 could not be evaluated (Error)\n"),
+            text.contains(
+                "          not certified: 1 check(s) failed, and 1 could not be evaluated (Error)\n"
+            ),
             "{text}"
         );
         assert!(text.contains("Scope     6 check(s) ran; "), "{text}");
