@@ -60,7 +60,7 @@ pub use sack_kernel_patch::SackKernelPatch;
 pub use security_threats::SecurityThreats;
 pub use security_updates_pending::SecurityUpdatesPending;
 pub use single_root_partition::SingleRootPartition;
-pub use ssh_client_alive_interval::SshClientAliveInterval;
+pub use ssh_client_alive_interval::{SshClientAliveInterval, convtime};
 pub use ssh_host_keys_regenerated::SshHostKeysRegenerated;
 pub use sudoers_no_targetpw::SudoersNoTargetpw;
 pub use udev_persistent_net_rules_removed::UdevPersistentNetRulesRemoved;

@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 
 use ext4_view::Ext4;
 use vmcert_checks::ProbeOutput;
+use vmcert_checks::linux::convtime;
 
 use super::fs::{FsError, Kind, Mounted, Tree};
 use super::layout::{FsKind, Layout, Part};
@@ -165,32 +166,6 @@ fn find_part<'a>(parts: &'a [Part], spec: &str) -> Option<&'a Part> {
 fn upstream(v: &str) -> &str {
     let v = v.split_once(':').map_or(v, |(_, r)| r);
     v.rsplit_once('-').map_or(v, |(u, _)| u)
-}
-
-/// Seconds of an sshd time value (`180`, `3m`, `1h30m`).
-fn convtime(s: &str) -> Option<u64> {
-    let mut total = 0u64;
-    let mut num = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let mult = match c.to_ascii_lowercase() {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 604_800,
-            _ => return None,
-        };
-        total = total.checked_add(num.parse::<u64>().ok()?.checked_mul(mult)?)?;
-        num.clear();
-    }
-    if !num.is_empty() {
-        total = total.checked_add(num.parse().ok()?)?;
-    }
-    Some(total)
 }
 
 /// `uname -m` for the ELF header of an executable.
@@ -1406,14 +1381,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versions_and_times_are_read_as_the_tools_print_them() {
+    fn versions_are_read_as_the_tools_print_them() {
         assert_eq!(upstream("2.36-9+deb12u9"), "2.36");
         assert_eq!(upstream("1:3.0.15-1~deb12u1"), "3.0.15");
         assert_eq!(upstream("2.7.3.0"), "2.7.3.0");
-        assert_eq!(convtime("180"), Some(180));
-        assert_eq!(convtime("3m"), Some(180));
-        assert_eq!(convtime("1h30m"), Some(5400));
-        assert_eq!(convtime("x"), None);
     }
 
     #[test]
