@@ -19,15 +19,19 @@ static META: Meta = Meta {
     title: "cloud-init ran cleanly",
     test_id: None,
     test_case_name: None,
-    description: "When cloud-init is installed, `cloud-init status` succeeds and \
+    description: "When cloud-init is installed, its last run reported no error and \
                   /var/log/cloud-init.log has no [ERROR] or [WARNING] line.",
     rationale: "Microsoft's LISA suite (azure_image_standard, verify_cloud_init_error_status, \
                 priority 2) fails an Azure Linux image whose cloud-init.log holds [ERROR] or \
                 [WARNING] lines or whose `cloud-init status --wait` does not return 0. vmcert \
                 applies the same test to every distribution with cloud-init installed: a Fail on \
                 Azure Linux (as LISA), a Warning elsewhere (LISA does not run the case there), \
-                listing the lines. vmcert runs `cloud-init status` without --wait, so it never \
-                blocks on a VM still booting. Not installed: NotApplicable.",
+                listing the lines. Instead of running `cloud-init status` (a Python start that \
+                can block or crash outside a booted system) vmcert reads the file it reports \
+                from, result.json (/run/cloud-init, else /var/lib/cloud/data): `errors` or \
+                `recoverable_errors` there are what makes `cloud-init status` exit 1 or 2. No \
+                result.json means cloud-init has not finished a boot on this machine, which is \
+                not an error. Not installed: NotApplicable.",
     remediation: "Read the listed lines in /var/log/cloud-init.log, fix the configuration under \
                   /etc/cloud (datasource, modules), then `cloud-init clean --logs` before \
                   capturing the image.",
@@ -46,7 +50,7 @@ static META: Meta = Meta {
 };
 
 const PROBE: ProbeId = "cloud-init-status";
-const REQUIRED: &str = "cloud-init status 0, no [ERROR]/[WARNING] in cloud-init.log";
+const REQUIRED: &str = "no error in cloud-init's result, no [ERROR]/[WARNING] in cloud-init.log";
 const LOG: &str = "/var/log/cloud-init.log";
 
 impl Check for CloudInitClean {
@@ -63,6 +67,26 @@ impl Check for CloudInitClean {
     }
 }
 
+/// The `errors` and `recoverable_errors` of result.json's `v1` object, as text.
+fn result_errors(json: &str) -> Result<Vec<String>, serde_json::Error> {
+    let v: serde_json::Value = serde_json::from_str(json)?;
+    let v1 = &v["v1"];
+    let mut out: Vec<String> = v1["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_string))
+        .collect();
+    if let Some(rec) = v1["recoverable_errors"].as_object() {
+        for (level, msgs) in rec {
+            for m in msgs.as_array().into_iter().flatten() {
+                out.push(format!("{level}: {}", m.as_str().unwrap_or_default()));
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     let family = Family::from_evidence(ev)?;
     let Some(text) = ev.stdout_unless(PROBE, ABSENT)? else {
@@ -74,32 +98,35 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         ));
     };
     let secs = sections(&text);
-    let status: Vec<&str> = section(&secs, "cloud-init status")
-        .ok_or_else(|| Unevaluable::new("cloud-init-status printed no status section"))?
+    let result = secs
         .iter()
-        .map(|l| l.trim())
-        .filter(|l| !l.is_empty())
-        .collect();
-    let code: i32 = secs
-        .iter()
-        .find_map(|(n, _)| n.strip_prefix("exit "))
-        .and_then(|c| c.trim().parse().ok())
-        .ok_or_else(|| Unevaluable::new("cloud-init-status printed no exit code"))?;
+        .find(|(n, _)| n.ends_with("result.json"))
+        .map(|(n, lines)| (*n, lines.join("\n")));
     let log: Vec<&str> = section(&secs, LOG)
         .unwrap_or_default()
         .iter()
         .map(|l| l.trim())
         .filter(|l| !l.is_empty())
         .collect();
-    let status_text = status.first().copied().unwrap_or("(no output)");
+    let (status_text, run_errors) = match &result {
+        None => ("no result.json (cloud-init has not finished a boot here)".to_string(), Vec::new()),
+        Some((path, json)) => {
+            let errors = result_errors(json).map_err(|e| {
+                Unevaluable::new(format!("{path} is not cloud-init's result JSON: {e}"))
+            })?;
+            (format!("{path}: {} error(s)", errors.len()), errors)
+        }
+    };
     let actual = format!(
-        "{status_text} (exit {code}); {} [ERROR]/[WARNING] line(s)",
+        "{status_text}; {} [ERROR]/[WARNING] line(s) in cloud-init.log",
         log.iter().filter(|l| !l.starts_with("... ")).count()
     );
     let mut problems = Vec::new();
-    if code != 0 {
+    if !run_errors.is_empty() {
+        let shown: Vec<&str> = run_errors.iter().take(5).map(String::as_str).collect();
         problems.push(format!(
-            "`cloud-init status` exited with {code} ({status_text})"
+            "cloud-init's last run reported errors (`cloud-init status` fails): {}",
+            shown.join(" | ")
         ));
     }
     if !log.is_empty() {
@@ -131,4 +158,18 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         REQUIRED,
         format!("{}: {} ({who}).", family.pretty, problems.join("; ")),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_json_errors() {
+        let ok = "{\n \"v1\": {\n  \"datasource\": \"DataSourceAzure [seed=/dev/sr0]\",\n  \"errors\": []\n }\n}";
+        assert!(result_errors(ok).unwrap().is_empty());
+        let bad = r#"{"v1": {"datasource": null, "errors": ["('ssh', ValueError('x'))"], "recoverable_errors": {"WARNING": ["Failed to set passwords"]}}}"#;
+        assert_eq!(result_errors(bad).unwrap().len(), 2);
+        assert!(result_errors("not json").is_err());
+    }
 }

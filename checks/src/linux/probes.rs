@@ -270,8 +270,8 @@ pub static PROBES: &[Probe] = &[
     p(
         "cloud-init-status",
         true,
-        "`cloud-init status` and its exit code, then at most 100 `[ERROR]`/`[WARNING]` lines of /var/log/cloud-init.log, after `== ` headers (exit 127: cloud-init not installed)",
-        "command -v cloud-init >/dev/null 2>&1 || exit 127\necho '== cloud-init status'\ncloud-init status 2>&1\necho \"== exit $?\"\n[ -f /var/log/cloud-init.log ] || exit 0\necho '== /var/log/cloud-init.log'\nawk '/\\[(ERROR|WARNING)\\]/ { if (n++ < 100) print } END { if (n > 100) print \"... \" n - 100 \" more\" }' /var/log/cloud-init.log",
+        "cloud-init's result of its last boot (`== path` then /run/cloud-init/result.json, else /var/lib/cloud/data/result.json: what `cloud-init status` reports from), then at most 100 `[ERROR]`/`[WARNING]` lines of /var/log/cloud-init.log after `== /var/log/cloud-init.log` (exit 127: cloud-init not installed)",
+        "command -v cloud-init >/dev/null 2>&1 || exit 127\nfor f in /run/cloud-init/result.json /var/lib/cloud/data/result.json; do\n  if [ -f \"$f\" ]; then printf '== %s\\n' \"$f\"; cat \"$f\"; echo; break; fi\ndone\n[ -f /var/log/cloud-init.log ] || exit 0\necho '== /var/log/cloud-init.log'\nawk '/\\[(ERROR|WARNING)\\]/ { if (n++ < 100) print } END { if (n > 100) print \"... \" n - 100 \" more\" }' /var/log/cloud-init.log",
     ),
     p(
         "resource-disk",
