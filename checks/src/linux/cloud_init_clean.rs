@@ -109,7 +109,10 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         .filter(|l| !l.is_empty())
         .collect();
     let (status_text, run_errors) = match &result {
-        None => ("no result.json (cloud-init has not finished a boot here)".to_string(), Vec::new()),
+        None => (
+            "no result.json (cloud-init has not finished a boot here)".to_string(),
+            Vec::new(),
+        ),
         Some((path, json)) => {
             let errors = result_errors(json).map_err(|e| {
                 Unevaluable::new(format!("{path} is not cloud-init's result JSON: {e}"))
