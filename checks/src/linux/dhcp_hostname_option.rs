@@ -59,8 +59,13 @@ impl Check for DhcpHostnameOption {
         &["os-release", PROBE]
     }
 
-    fn evaluate(&self, ev: &Evidence) -> Verdict {
-        evaluate(ev).unwrap_or_else(|e| Verdict::from(e).with_required("see description"))
+    fn required(&self, _: &Evidence) -> String {
+        "SUSE: DHCLIENT_SET_HOSTNAME=\"no\"; Azure Linux: the DHCP client requests host_name"
+            .to_string()
+    }
+
+    fn try_evaluate(&self, ev: &Evidence) -> Result<Verdict, Unevaluable> {
+        evaluate(ev)
     }
 }
 

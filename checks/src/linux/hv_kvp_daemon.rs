@@ -53,8 +53,12 @@ impl Check for HvKvpDaemon {
         &["os-release", PROBE]
     }
 
-    fn evaluate(&self, ev: &Evidence) -> Verdict {
-        evaluate(ev).unwrap_or_else(|e| Verdict::from(e).with_required("KVP daemon running"))
+    fn required(&self, _: &Evidence) -> String {
+        "KVP daemon running".to_string()
+    }
+
+    fn try_evaluate(&self, ev: &Evidence) -> Result<Verdict, Unevaluable> {
+        evaluate(ev)
     }
 }
 

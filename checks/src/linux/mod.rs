@@ -13,7 +13,7 @@ mod blockdev;
 mod boot_params;
 mod config_files;
 mod family;
-mod os_release;
+pub mod os_release;
 mod waagent_conf;
 
 mod agent_auto_update;

@@ -66,8 +66,12 @@ impl Check for NetworkConfigFiles {
         &["os-release", PROBE]
     }
 
-    fn evaluate(&self, ev: &Evidence) -> Verdict {
-        evaluate(ev).unwrap_or_else(|e| Verdict::from(e).with_required("see description"))
+    fn required(&self, _: &Evidence) -> String {
+        "RHEL family: NETWORKING=yes and ifcfg-eth0 DEVICE=eth0 BOOTPROTO=dhcp ONBOOT=yes (Fedora 39+, EL10: an eth0 NetworkManager profile); Azure Linux: networkd.conf".to_string()
+    }
+
+    fn try_evaluate(&self, ev: &Evidence) -> Result<Verdict, Unevaluable> {
+        evaluate(ev)
     }
 }
 

@@ -58,8 +58,12 @@ impl Check for PackageRepositories {
         &["os-release", PROBE, "uname-m"]
     }
 
-    fn evaluate(&self, ev: &Evidence) -> Verdict {
-        evaluate(ev).unwrap_or_else(|e| Verdict::from(e).with_required("distribution repositories"))
+    fn required(&self, _: &Evidence) -> String {
+        "distribution repositories".to_string()
+    }
+
+    fn try_evaluate(&self, ev: &Evidence) -> Result<Verdict, Unevaluable> {
+        evaluate(ev)
     }
 }
 
