@@ -10,6 +10,7 @@
 //! [`pump`](crate::target::script::pump) its stdout, then call [`conclude_unix_run`] with the exit
 //! status and stderr. A WinRM transport brings its own script but keeps the same contract.
 
+pub(crate) mod image;
 pub(crate) mod local;
 pub(crate) mod open;
 pub(crate) mod options;
