@@ -27,7 +27,11 @@ static META: Meta = Meta {
                 vmcert reads authorized_keys and authorized_keys2 of every account in /etc/passwd. \
                 Like LISA, accounts whose /etc/passwd line says nologin are listed but not failed: \
                 sshd refuses them a session, so their keys open no shell. The connecting user's \
-                own keys come from this test deployment and are never counted.",
+                own keys come from this test deployment and are never counted. Stricter than LISA \
+                by design where LISA's implementation misses the same defect: LISA reads only \
+                authorized_keys (sshd also reads authorized_keys2) and passes a file as soon as \
+                it contains cloud-init's stub, even with a real key beside it; vmcert fails both, \
+                because either key opens a shell on every VM made from the image.",
     remediation: "Delete the files (`sudo rm /root/.ssh/authorized_keys \
                   /home/NAME/.ssh/authorized_keys`) or run `sudo waagent -deprovision+user` \
                   before capturing the image; keys for the admin user are injected at deployment.",
