@@ -179,6 +179,10 @@ pub(crate) struct RunArgs {
     /// Timeout of each probe, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub timeout: u64,
+    /// Timeout of the Windows Update search (Windows targets), in seconds: on a fresh VM the
+    /// first online scan takes minutes. Started first, beside the other probes.
+    #[arg(long, value_name = "SECS", default_value_t = crate::runner::UPDATE_SEARCH_TIMEOUT)]
+    pub update_search_timeout: u64,
     /// Upload the report zip to this Azure Blob container (SAS URL, or env:VAR to read it from an
     /// environment variable, which keeps the signature out of the process list).
     #[arg(long, value_name = "CONTAINER_SAS_URL")]

@@ -186,6 +186,7 @@ fn parse_inventory(path: &Path, text: &str, out_dir: &Path) -> anyhow::Result<Ve
                 .collect(),
             waivers: rel(&pick!(waivers)),
             timeout: pick!(timeout).unwrap_or(60),
+            update_search_timeout: crate::runner::UPDATE_SEARCH_TIMEOUT,
             upload: None,
             non_interactive: true,
             allow_unanswered: pick!(allow_unanswered).unwrap_or(false),

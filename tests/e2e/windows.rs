@@ -578,7 +578,13 @@ fn a_probe_that_hangs_is_stopped_at_its_timeout() {
     let tmp = tempfile::tempdir().unwrap();
     let (s, target) = server_with_a_hanging_probe(tmp.path());
     let zip = tmp.path().join("hang.zip");
-    let out = run(&target, &zip, &["--timeout", "2"], PASSWORD);
+    // The update search has its own timeout (default 600 s), not --timeout's.
+    let out = run(
+        &target,
+        &zip,
+        &["--timeout", "2", "--update-search-timeout", "3"],
+        PASSWORD,
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let r = results(&zip);
     assert_eq!(r["run"]["interrupted"], false);

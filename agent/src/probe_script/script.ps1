@@ -8,7 +8,11 @@ $VmMarker = '#vmcert:' + '@@NONCE@@' + ':'
 $VmOut = [Console]::Out
 $VmUtf8 = New-Object System.Text.UTF8Encoding($false)
 $VmLanes = @@LANES@@
-$VmAdmin = ([Security.Principal.WindowsPrincipal][Security.Principal.WindowsIdentity]::GetCurrent()).IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)
+$VmId = [Security.Principal.WindowsIdentity]::GetCurrent()
+$VmAdmin = (New-Object Security.Principal.WindowsPrincipal($VmId)).IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)
+# A member of Administrators without an elevated token (UAC's remote restrictions on a local
+# account other than the built-in one) holds the Administrators SID as deny-only.
+$VmFiltered = (-not $VmAdmin) -and (@($VmId.Claims | Where-Object { $_.Type -eq 'http://schemas.microsoft.com/ws/2008/06/identity/claims/denyonlysid' -and $_.Value -eq 'S-1-5-32-544' }).Count -gt 0)
 $VmProbes = @(
 @@PROBES@@
 )
@@ -89,7 +93,8 @@ function Limit-VmText([string]$Text, [int]$Cap) {
 function Start-VmProbe($Probe) {
     $job = @{ Probe = $Probe; Ps = $null; Handle = $null; Reason = $null; Clock = [Diagnostics.Stopwatch]::StartNew() }
     if ($Probe.Admin -and -not $VmAdmin) {
-        $job.Reason = 'needs an administrator: the account is not an elevated member of Administrators'
+        if ($VmFiltered) { $job.Reason = 'needs an administrator: the account is a member of Administrators but its token over WinRM is UAC-filtered (not elevated)' }
+        else { $job.Reason = 'needs an administrator: the account is not an elevated member of Administrators' }
         return $job
     }
     try {
@@ -108,9 +113,9 @@ function Start-VmProbe($Probe) {
     return $job
 }
 
-# Collects a finished (or abandoned) probe and prints its frame. rc is 0 when the probe wrote no
-# error record, 1 when it did or stopped on a terminating error; null when it did not run or
-# was stopped at its timeout.
+# Collects a finished (or abandoned) probe and prints its frame. rc is 1 when the probe stopped on
+# a terminating error (EndInvoke threw, state Failed) or left a record in its error stream, else
+# 0; null when it did not run or was stopped at its timeout.
 function Complete-VmProbe($Job, [bool]$TimedOut) {
     $probe = $Job.Probe
     $ms = [long]$Job.Clock.ElapsedMilliseconds
@@ -131,7 +136,8 @@ function Complete-VmProbe($Job, [bool]$TimedOut) {
                 else { $err = $ex.GetType().FullName + ': ' + $ex.Message + "`n" }
             }
             $err = (Get-VmErrors $Job.Ps) + $err
-            if ($Job.Ps.HadErrors -or $Job.Ps.InvocationStateInfo.State -eq 'Failed') { $rc = 1 }
+            # Not HadErrors: PowerShell sets it for suppressed and caught errors too (#4613).
+            if ($Job.Ps.Streams.Error.Count -gt 0 -or $Job.Ps.InvocationStateInfo.State -eq 'Failed') { $rc = 1 }
             $Job.Ps.Dispose()
         }
     }
@@ -152,7 +158,7 @@ $VmStuck = 0
 try {
     $VmPool = [System.Management.Automation.Runspaces.RunspaceFactory]::CreateRunspacePool(1, [Math]::Max(1, $VmProbes.Count))
     $VmPool.Open()
-    Send-VmFrame 'start' ('{"n":' + $VmProbes.Count + ',"lanes":' + $VmLanes + ',"ps":' + (ConvertTo-VmJson ([string]$PSVersionTable.PSVersion)) + ',"admin":' + (ConvertTo-VmJson $VmAdmin) + ',"pid":' + $PID + '}')
+    Send-VmFrame 'start' ('{"n":' + $VmProbes.Count + ',"lanes":' + $VmLanes + ',"ps":' + (ConvertTo-VmJson ([string]$PSVersionTable.PSVersion)) + ',"admin":' + (ConvertTo-VmJson $VmAdmin) + ',"filtered":' + (ConvertTo-VmJson $VmFiltered) + ',"pid":' + $PID + '}')
     $queue = New-Object System.Collections.Queue
     foreach ($probe in $VmProbes) { $queue.Enqueue($probe) }
     $running = New-Object System.Collections.ArrayList
