@@ -43,7 +43,7 @@ NONCE = "0123456789abcdef0123456789abcdef"
 
 
 def loader(body: str, nonce: str = NONCE, chunk: int = 2000) -> bytes:
-    """The agent's loader around `body` (agent/src/probe_script/powershell.rs): one-line
+    """The agent's loader around `body` (agent/src/target/script/powershell.rs): one-line
     statements the console host reads itself, then the check line."""
     data = body.encode("utf-8")
     b64 = base64.b64encode(data).decode("ascii")
@@ -58,7 +58,7 @@ def loader(body: str, nonce: str = NONCE, chunk: int = 2000) -> bytes:
 
 
 def body(probes: list[tuple[str, str]], lanes: int = 4, timeout: int = 60, extra: str = "") -> str:
-    """A probe script body in the agent's layout (agent/src/probe_script/script.ps1)."""
+    """A probe script body in the agent's layout (agent/src/target/script/script.ps1)."""
     rows = "\n".join(
         f"@{{ Index = {i}; Id = '{pid}'; Timeout = {timeout}; Cap = 8388608; Admin = $true; "
         f"Code = '{base64.b64encode(code.encode()).decode()}' }}"

@@ -2,15 +2,14 @@
 //! is submitted, offline (no request is made). The signature is never printed: every URL goes
 //! through [`url::redact`].
 
-pub(crate) mod rules;
-pub(crate) mod url;
+pub(crate) use vmcert_checks::sas::{rules, url};
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::cli::Format;
+use crate::cmd::cli::Format;
 use crate::vhd::rules::{RuleResult, acceptable};
 pub(crate) use url::{SasUrl, redact};
 

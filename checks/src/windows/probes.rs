@@ -22,8 +22,10 @@ use crate::meta::Os;
 use crate::probe::{Probe, ProbeId};
 
 /// Probes that fill the report header: OSName, OSVersion and build from Win32_OperatingSystem,
-/// and the host name (`os-info` carries both).
-pub const FACTS: &[ProbeId] = &["os-info"];
+/// and the host name (`os-info` carries both); what the account's token can do (`current-user`:
+/// an elevated, a UAC-filtered or no administrator), which explains at once every check in
+/// Error for want of an administrator.
+pub const FACTS: &[ProbeId] = &["os-info", "current-user"];
 
 /// The `Get-WindowsFeature` names the unsupported-feature checks read, in the order of the
 /// `windows-features` command (a test keeps the two in step).

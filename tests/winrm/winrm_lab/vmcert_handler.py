@@ -1,10 +1,10 @@
 """The handler that answers vmcert's PowerShell probe script from the machine profile.
 
 Why this module exists: the agent's WinRM transport sends ONE script over the stdin of ONE
-`powershell.exe -NoProfile -NonInteractive -Command -` (agent/src/probe_script/powershell.rs
+`powershell.exe -NoProfile -NonInteractive -Command -` (agent/src/target/script/powershell.rs
 and script.ps1). No PowerShell runs here, so this handler plays, in order:
 
-1. Windows PowerShell 5.1's console host reading `-Command -` (`ConsoleHost51`): it reads stdin
+1. Windows PowerShell 5.1's console host reading `-Command -` (`console_host_51`): it reads stdin
    itself, line by line, through its own buffered reader (PowerShell PR #2336, `#if !CORECLR`)
    whose first read takes up to 4 KB, and runs each line as a statement. So a line that reads
    `[Console]::In` (vmcert's loader before issue 15) gets stdin without its first 4 KB: the
@@ -21,8 +21,8 @@ and script.ps1). No PowerShell runs here, so this handler plays, in order:
    time, a probe that outlives its timeout reported as timed out. Where real Windows differs
    from a naive reading, it is adversarial: an error a fragment suppresses still sets
    `HadErrors` (PowerShell#4613), so a script taking rc from `HadErrors` gets rc 1; a second
-   local administrator (`"token": "filtered"`) holds a UAC-filtered token over WinRM (not
-   elevated, Administrators deny-only); one unreadable scheduled task fails a fragment that
+   local administrator (RID other than 500, without LocalAccountTokenFilterPolicy = 1) holds a
+   UAC-filtered token over WinRM (not elevated, Administrators deny-only); one unreadable scheduled task fails a fragment that
    lists tasks with `-ErrorAction Stop`.
 
 Anything else (other programs, other scripts) goes to the default handler.

@@ -1,0 +1,443 @@
+//! The command line of `vmcert`, as fixed by the interface contract (shared/spec/interface.md).
+//! Parsing only; each subcommand's work lives in its own module.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use vmcert_checks::{Os, Profile};
+
+use crate::engine::config::RunConfig;
+use crate::target::options::{TargetOptions, WinrmAuth};
+
+/// Certification agent for Azure Marketplace VM images.
+#[derive(Debug, Parser)]
+#[command(name = "vmcert", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output format of listing and inspection commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub(crate) enum Format {
+    /// Human-readable text.
+    #[default]
+    Table,
+    /// JSON on stdout.
+    Json,
+    /// Markdown.
+    Md,
+}
+
+/// OS selector on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OsArg {
+    /// Linux.
+    Linux,
+    /// Windows.
+    Windows,
+}
+
+impl From<OsArg> for Os {
+    fn from(o: OsArg) -> Self {
+        match o {
+            OsArg::Linux => Self::Linux,
+            OsArg::Windows => Self::Windows,
+        }
+    }
+}
+
+/// Role of a disk in an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RoleArg {
+    /// The OS disk.
+    Os,
+    /// A data disk.
+    Data,
+}
+
+/// WinRM authentication method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub(crate) enum AuthArg {
+    /// HTTP Basic (HTTPS only unless --allow-unencrypted).
+    Basic,
+    /// NTLM (default; message encryption over HTTP).
+    #[default]
+    Ntlm,
+    /// Kerberos (needs the `kerberos` cargo feature).
+    Kerberos,
+}
+
+/// How to reach the target and authenticate. Secrets are never flag values.
+#[derive(Debug, Clone, Args, Default)]
+pub(crate) struct TargetArgs {
+    /// ssh://USER@HOST[:PORT], winrm://USER@HOST[:PORT] (HTTP) or winrms://USER@HOST[:PORT] (HTTPS).
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "local",
+        required_unless_present = "local"
+    )]
+    pub target: Option<String>,
+    /// Certify this machine itself (inside the VM or an image pipeline); no transport.
+    #[arg(long)]
+    pub local: bool,
+    /// SSH private key (OpenSSH or PEM; encrypted keys need a passphrase).
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// Read the key passphrase from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub passphrase_env: Option<String>,
+    /// Read the SSH/WinRM password from this environment variable.
+    #[arg(long, value_name = "VAR", conflicts_with = "password_stdin")]
+    pub password_env: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Read the sudo password from this environment variable (default: the login password;
+    /// key-only logins use `sudo -n`).
+    #[arg(long, value_name = "VAR")]
+    pub sudo_password_env: Option<String>,
+    /// WinRM authentication.
+    #[arg(long, value_enum, default_value_t)]
+    pub auth: AuthArg,
+    /// PEM file of CA certificates trusted for WinRM over HTTPS.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Skip TLS certificate verification for WinRM (dangerous; warned about).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Allow WinRM over HTTP without message encryption (Basic auth over HTTP).
+    #[arg(long)]
+    pub allow_unencrypted: bool,
+    /// known_hosts file (default ~/.ssh/known_hosts).
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Pin the expected SSH host key fingerprint (SHA256:...).
+    #[arg(long, value_name = "SHA256:...")]
+    pub host_key: Option<String>,
+    /// Trust an unknown host key on first use and record it in the known-hosts file.
+    #[arg(long)]
+    pub accept_new_host_key: bool,
+    /// Seconds to wait for the TCP connection, and again for the SSH handshake.
+    #[arg(long, value_name = "SECS", default_value_t = TargetOptions::DEFAULT_CONNECT_TIMEOUT)]
+    pub connect_timeout: u64,
+}
+
+impl TargetArgs {
+    /// The target as the engine and the targets take it (`--local` is the locator `local`).
+    pub(crate) fn options(&self) -> TargetOptions {
+        TargetOptions {
+            locator: self
+                .target
+                .clone()
+                .unwrap_or_else(|| TargetOptions::LOCAL.to_string()),
+            identity: self.identity.clone(),
+            passphrase_env: self.passphrase_env.clone(),
+            password_env: self.password_env.clone(),
+            password_stdin: self.password_stdin,
+            sudo_password_env: self.sudo_password_env.clone(),
+            auth: match self.auth {
+                AuthArg::Basic => WinrmAuth::Basic,
+                AuthArg::Ntlm => WinrmAuth::Ntlm,
+                AuthArg::Kerberos => WinrmAuth::Kerberos,
+            },
+            ca_file: self.ca_file.clone(),
+            insecure: self.insecure,
+            allow_unencrypted: self.allow_unencrypted,
+            known_hosts: self.known_hosts.clone(),
+            host_key: self.host_key.clone(),
+            accept_new_host_key: self.accept_new_host_key,
+            connect_timeout: self.connect_timeout,
+            no_prompt: false,
+        }
+    }
+}
+
+/// `--profile`: the names of [`Profile`], listed in `--help`.
+fn profile_parser() -> impl clap::builder::TypedValueParser<Value = Profile> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Profile::ALL.map(Profile::as_str))
+        .try_map(|name| name.parse::<Profile>())
+}
+
+/// Options of `vmcert run`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Questionnaire answers (TOML, see `vmcert questionnaire template`).
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+    /// Report zip to write (default `<name>_<yyyyMMdd-HHmmss>.zip` in the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Name of the run (default: the host name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Threshold profile.
+    #[arg(long, default_value_t, value_parser = profile_parser())]
+    pub profile: Profile,
+    /// Run only these checks (comma-separated ids).
+    #[arg(long, value_delimiter = ',', value_name = "ID,..")]
+    pub checks: Vec<String>,
+    /// Skip these checks (comma-separated ids).
+    #[arg(long, value_delimiter = ',', value_name = "ID,..")]
+    pub skip: Vec<String>,
+    /// User-defined checks: a TOML file or a directory of them (repeatable).
+    #[arg(long, value_name = "FILE_OR_DIR")]
+    pub check_pack: Vec<PathBuf>,
+    /// Accepted exceptions (TOML: check id, justification, expiry date).
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+    /// Timeout of each probe, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = RunConfig::DEFAULT_TIMEOUT)]
+    pub timeout: u64,
+    /// Timeout of the Windows Update search (Windows targets), in seconds: on a fresh VM the
+    /// first online scan takes minutes. Started first, beside the other probes.
+    #[arg(long, value_name = "SECS", default_value_t = crate::engine::runner::UPDATE_SEARCH_TIMEOUT)]
+    pub update_search_timeout: u64,
+    /// Upload the report zip to this Azure Blob container (SAS URL, or env:VAR to read it from an
+    /// environment variable, which keeps the signature out of the process list).
+    #[arg(long, value_name = "CONTAINER_SAS_URL")]
+    pub upload: Option<String>,
+    /// Never prompt; missing answers are an error unless --allow-unanswered.
+    #[arg(long)]
+    pub non_interactive: bool,
+    /// Record unanswered questions as unanswered (Warning) instead of failing.
+    #[arg(long)]
+    pub allow_unanswered: bool,
+    /// Save the raw probe outputs into DIR as a fixture case (for the checks' unit tests).
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// Options of `vmcert fleet`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct FleetArgs {
+    /// The targets and their settings (TOML: `[defaults]`, then one `[[target]]` each).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: PathBuf,
+    /// Targets certified at the same time.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub jobs: usize,
+    /// Where the report zips (`<name>.zip`) and fleet-summary.{json,html} go (default: here).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// Options of `vmcert connect`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ConnectArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Test the connection: host key or TLS, authentication, OS facts, and whether sudo or an
+    /// administrator account lets every probe run.
+    #[command(
+        after_help = "Examples:\n  vmcert connect --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519\n  PASS=... vmcert connect --target ssh://azureuser@10.0.0.5:2222 --password-env PASS --accept-new-host-key\n  vmcert connect --target ssh://azureuser@vm1 --host-key SHA256:WYY1O0BKP83nMYLkonBFVKIZ2R35xQ2bAkJxb1+MAy8 --format json\n  PASS=... vmcert connect --target winrms://azureuser@10.0.0.6 --password-env PASS --ca-file winrm-ca.pem\n  vmcert connect --target winrm://azureuser@10.0.0.6 --auth ntlm --password-stdin --format json < pw.txt"
+    )]
+    Connect(Box<ConnectArgs>),
+    /// Certify one target: run the checks, collect the questionnaire, write the report zip.
+    #[command(
+        after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 --answers answers.toml\n  PASS=... vmcert run --target winrms://azureuser@10.0.0.6 --password-env PASS --ca-file winrm-ca.pem --answers answers.toml"
+    )]
+    Run(Box<RunArgs>),
+    /// Certify many targets concurrently from an inventory file: one report zip per target and a
+    /// fleet summary. Exit code: the worst over all targets.
+    #[command(
+        after_help = "Inventory (TOML; paths relative to the file; secrets only as environment variable NAMES):\n  [defaults]\n  identity = \"keys/id_ed25519\"\n  known_hosts = \"known_hosts\"\n  answers = \"answers.toml\"\n  timeout = 60\n\n  [[target]]\n  name = \"web1\"\n  target = \"ssh://azureuser@10.0.0.5\"\n\n  [[target]]\n  name = \"db1\"\n  target = \"ssh://azureuser@10.0.0.6:2222\"\n  password_env = \"DB1_PASSWORD\"\n  skip = [\"omi-version\"]\n\nKeys of [defaults] and [[target]]: identity, password_env, passphrase_env, sudo_password_env,\nknown_hosts, host_key, accept_new_host_key, connect_timeout, answers, allow_unanswered, profile,\nchecks, skip, check_packs, waivers, timeout; [[target]] also name and target.\n\nExample:\n  vmcert fleet --inventory fleet.toml --jobs 8 --out-dir reports"
+    )]
+    Fleet(Box<FleetArgs>),
+    /// The built-in check catalogue.
+    #[command(subcommand)]
+    Checks(ChecksCommand),
+    /// The certification questionnaire.
+    #[command(subcommand)]
+    Questionnaire(QuestionnaireCommand),
+    /// Read, verify, compare and upload report zips.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Check a VHD (local file or SAS URL) before submission.
+    #[command(subcommand)]
+    Vhd(VhdCommand),
+    /// Check a VHD's SAS URL before submission.
+    #[command(subcommand)]
+    Sas(SasCommand),
+}
+
+/// `vmcert vhd ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum VhdCommand {
+    /// Read a VHD's footer and partition table and apply Azure's VHD rules. Only the footer,
+    /// the first sectors and the partition table are read, so any size costs the same; over a
+    /// SAS URL only ranged GETs (and one HEAD) are made. Exit 0 acceptable, 1 a rule violated,
+    /// 2 could not read.
+    #[command(
+        after_help = "Examples:\n  vmcert vhd inspect disk.vhd --role os --os linux\n  vmcert vhd inspect 'https://acct.blob.core.windows.net/vhds/os.vhd?sv=...&sig=...' --format json"
+    )]
+    Inspect {
+        /// Local file, or the blob's SAS URL (quote it in the shell), or env:VAR to read the URL
+        /// from an environment variable.
+        target: String,
+        /// OS or data disk (--os implies --role os).
+        #[arg(long, value_enum)]
+        role: Option<RoleArg>,
+        /// OS of the OS disk, for the size rule.
+        #[arg(long, value_enum)]
+        os: Option<OsArg>,
+        /// Threshold profile of the OS disk size rule.
+        #[arg(long, default_value_t, value_parser = profile_parser())]
+        profile: Profile,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// List the VHD rules `vhd inspect` applies: id, title, rule and remedy.
+    #[command(after_help = "Example:\n  vmcert vhd rules --format md")]
+    Rules {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+/// `vmcert sas ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum SasCommand {
+    /// Check a VHD SAS URL against Partner Center's rules, offline: read+list only, start and
+    /// expiry, blob name, https, signature present. The signature is never printed. Exit 0
+    /// acceptable, 1 a rule violated, 2 not a URL.
+    #[command(
+        after_help = "Example:\n  vmcert sas check 'https://acct.blob.core.windows.net/vhds/os.vhd?sv=2022-11-02&sr=c&sp=rl&st=...&se=...&sig=...'"
+    )]
+    Check {
+        /// The SAS URL (quote it in the shell), or env:VAR to read it from an environment variable.
+        url: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// List the SAS URL rules `sas check` applies: id, title, rule and remedy.
+    #[command(after_help = "Example:\n  vmcert sas rules --format json")]
+    Rules {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+/// `vmcert checks ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum ChecksCommand {
+    /// List the checks.
+    #[command(
+        after_help = "Examples:\n  vmcert checks list --os linux\n  vmcert checks list --format json"
+    )]
+    List {
+        /// Only this OS.
+        #[arg(long, value_enum)]
+        os: Option<OsArg>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// (Benchmarks) the probes a full run of the OS gathers, as JSON, or with --script the probe
+    /// script `run` would send (bench/ compares it run by plain `ssh` and by pytest-testinfra).
+    #[command(hide = true)]
+    Probes {
+        /// The OS.
+        #[arg(long, value_enum)]
+        os: OsArg,
+        /// Print the probe script instead of the JSON list.
+        #[arg(long)]
+        script: bool,
+        /// Timeout of each probe, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = RunConfig::DEFAULT_TIMEOUT)]
+        timeout: u64,
+    },
+    /// Show one check: rule, rationale, remediation, probes, thresholds per profile.
+    #[command(after_help = "Example:\n  vmcert checks show bash-history-cleared")]
+    Show {
+        /// Check id.
+        id: String,
+        /// OS, when the id exists for both.
+        #[arg(long, value_enum)]
+        os: Option<OsArg>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+/// `vmcert questionnaire ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum QuestionnaireCommand {
+    /// Print an answers file with every question as a comment.
+    #[command(after_help = "Example:\n  vmcert questionnaire template --os linux > answers.toml")]
+    Template {
+        /// The OS the answers are for.
+        #[arg(long, value_enum)]
+        os: OsArg,
+    },
+}
+
+/// `vmcert report ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReportCommand {
+    /// Print a report's summary.
+    #[command(after_help = "Example:\n  vmcert report show myimage_20261121-101500.zip")]
+    Show {
+        /// Report zip.
+        report: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Verify a report's manifest (sizes and SHA-256 of every file).
+    #[command(after_help = "Example:\n  vmcert report verify myimage_20261121-101500.zip")]
+    Verify {
+        /// Report zip.
+        report: PathBuf,
+    },
+    /// Upload a report zip into an Azure Blob container (next to the VHDs), verify it, print
+    /// the blob URL (without its signature). Never overwrites a different blob of the same name.
+    #[command(
+        after_help = "Example:\n  vmcert report upload myimage_20261121-101500.zip 'https://acct.blob.core.windows.net/reports?sv=...&sp=cw&sig=...'"
+    )]
+    Upload {
+        /// Report zip.
+        report: PathBuf,
+        /// Container SAS URL with Create and Write permission (quote it in the shell), or env:VAR
+        /// to read it from an environment variable.
+        container_sas_url: String,
+    },
+    /// Compare two reports check by check.
+    #[command(after_help = "Example:\n  vmcert report diff old.zip new.zip")]
+    Diff {
+        /// The older report.
+        old: PathBuf,
+        /// The newer report.
+        new: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}

@@ -1,0 +1,557 @@
+//! `vmcert report show|verify|diff`: reading finished reports without unzipping them. `show`
+//! prints the summary and the checks that need attention, `verify` checks every file against the
+//! manifest (exit 0 intact, 1 tampered, 2 unreadable), `diff` compares two runs check by check.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use serde::Serialize;
+use vmcert_checks::Status;
+
+use crate::cmd::cli::{Format, ReportCommand};
+use crate::report::model::{CheckResult, QuestionResult, RunReport};
+use crate::report::read::{ReportZip, verify};
+use crate::report::render::{answer_text, md_escape, outcome, visible};
+
+/// Runs a `report` subcommand.
+pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ReportCommand::Upload {
+            report,
+            container_sas_url,
+        } => crate::upload::run(report, &crate::sas::url_arg(container_sas_url)?),
+        ReportCommand::Show { report, format } => {
+            print!("{}", show(report, *format)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        ReportCommand::Verify { report } => {
+            let zip = ReportZip::open(report)?;
+            let problems = verify(&zip);
+            if problems.is_empty() {
+                println!(
+                    "valid: {} files match the manifest of {}",
+                    zip.entries.len() - 1,
+                    report.display()
+                );
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("TAMPERED: {} does not match its manifest", report.display());
+                for p in problems {
+                    println!("  {p}");
+                }
+                Ok(ExitCode::from(1))
+            }
+        }
+        ReportCommand::Diff { old, new, format } => {
+            print!("{}", diff(old, new, *format)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ShowJson<'a> {
+    report: String,
+    integrity: Integrity,
+    outcome: &'static str,
+    run: &'a crate::report::model::RunInfo,
+    target: &'a crate::report::model::TargetInfo,
+    summary: &'a crate::report::model::Summary,
+    /// Checks in Fail, Error or Warning, in report order.
+    findings: Vec<&'a CheckResult>,
+    /// Questionnaire entries in Warning.
+    questionnaire_warnings: Vec<&'a QuestionResult>,
+}
+
+#[derive(Serialize)]
+struct Integrity {
+    valid: bool,
+    problems: Vec<String>,
+}
+
+fn needs_attention(s: Status) -> bool {
+    matches!(s, Status::Fail | Status::Error | Status::Warning)
+}
+
+fn show(path: &Path, format: Format) -> anyhow::Result<String> {
+    let zip = ReportZip::open(path)?;
+    if format == Format::Md {
+        let Some(md) = zip.get("report.md") else {
+            bail!("the report has no readable report.md")
+        };
+        return Ok(String::from_utf8_lossy(md).into_owned());
+    }
+    let r = zip.results()?;
+    let problems = verify(&zip);
+    let findings: Vec<&CheckResult> = r
+        .checks
+        .iter()
+        .filter(|c| needs_attention(c.status))
+        .collect();
+    let qwarn: Vec<&QuestionResult> = r
+        .questionnaire
+        .iter()
+        .filter(|q| q.status == Status::Warning)
+        .collect();
+    if format == Format::Json {
+        let v = ShowJson {
+            report: path.display().to_string(),
+            integrity: Integrity {
+                valid: problems.is_empty(),
+                problems,
+            },
+            outcome: outcome(&r.checks),
+            run: &r.run,
+            target: &r.target,
+            summary: &r.summary,
+            findings,
+            questionnaire_warnings: qwarn,
+        };
+        return Ok(serde_json::to_string_pretty(&v)? + "\n");
+    }
+    let mut o = String::new();
+    let integrity = if problems.is_empty() {
+        "manifest verified".to_owned()
+    } else {
+        format!(
+            "TAMPERED ({} problem(s); see `vmcert report verify`)",
+            problems.len()
+        )
+    };
+    let _ = writeln!(o, "Report    {} ({integrity})", path.display());
+    header(&mut o, &r);
+    let s = &r.summary;
+    let _ = writeln!(
+        o,
+        "Result    {}: {} pass, {} warning, {} fail, {} not applicable, {} error; {} waived; {} questionnaire warning(s)",
+        outcome(&r.checks).to_uppercase(),
+        s.pass,
+        s.warning,
+        s.fail,
+        s.not_applicable,
+        s.error,
+        s.waived,
+        s.questionnaire_warnings
+    );
+    if !findings.is_empty() {
+        o.push('\n');
+    }
+    for c in &findings {
+        let waived = c
+            .waived
+            .as_ref()
+            .map(|w| format!(" (waived until {})", w.expires))
+            .unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "{:<8} {}  {}{waived}",
+            c.status.as_str(),
+            one_line(&c.id),
+            one_line(&c.title)
+        );
+        if !c.actual.is_empty() {
+            let _ = writeln!(o, "         found:    {}", one_line(&c.actual));
+        }
+        if !c.required.is_empty() {
+            let _ = writeln!(o, "         required: {}", one_line(&c.required));
+        }
+        let _ = writeln!(o, "         {}", one_line(&c.message));
+    }
+    if !qwarn.is_empty() {
+        let _ = writeln!(o, "\nQuestionnaire warnings");
+        for q in &qwarn {
+            let answer = q.answer.as_ref().map_or_else(
+                || "unanswered".to_owned(),
+                |a| one_line(&answer_text(&q.id, a)),
+            );
+            let _ = writeln!(o, "  {:<6} {answer}: {}", q.id, q.message);
+        }
+    }
+    Ok(o)
+}
+
+fn header(o: &mut String, r: &RunReport) {
+    let t = &r.target;
+    let user = t.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default();
+    let port = t.port.map(|p| format!(":{p}")).unwrap_or_default();
+    let distro = t
+        .facts
+        .get("OSDistro")
+        .or_else(|| t.facts.get("OSName"))
+        .map(|d| format!(", {d}"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "Run       {} ({}), profile {}, {} .. {}",
+        r.run.name, r.run.id, r.run.profile, r.run.started, r.run.finished
+    );
+    if r.run.interrupted {
+        let _ = writeln!(
+            o,
+            "          INTERRUPTED: {}",
+            r.run
+                .interrupted_reason
+                .as_deref()
+                .unwrap_or("reason not recorded")
+        );
+    }
+    let _ = writeln!(
+        o,
+        "Target    {}://{user}{}{port} ({}{distro})",
+        t.transport, t.host, t.os
+    );
+}
+
+/// A value on one terminal line, with control characters (escape sequences in probe output)
+/// shown as control pictures rather than sent to the terminal.
+fn one_line(s: &str) -> String {
+    s.replace('\n', " | ").chars().map(visible).collect()
+}
+
+#[derive(Serialize)]
+struct DiffJson {
+    old: Side,
+    new: Side,
+    /// Checks in both reports whose status changed.
+    changed: Vec<Change>,
+    /// Checks only in the new report.
+    added: Vec<Only>,
+    /// Checks only in the old report.
+    removed: Vec<Only>,
+    /// Checks in both with the same status.
+    unchanged: usize,
+    /// Questionnaire entries whose status or answer changed.
+    questionnaire: Vec<QuestionChange>,
+}
+
+#[derive(Serialize)]
+struct Side {
+    report: String,
+    name: String,
+    started: String,
+    os: String,
+    outcome: &'static str,
+}
+
+#[derive(Serialize)]
+struct Change {
+    id: String,
+    title: String,
+    old: Status,
+    new: Status,
+    old_actual: String,
+    new_actual: String,
+}
+
+#[derive(Serialize)]
+struct Only {
+    id: String,
+    title: String,
+    status: Status,
+}
+
+#[derive(Serialize)]
+struct QuestionChange {
+    id: String,
+    old: Status,
+    new: Status,
+    old_answer: Option<serde_json::Value>,
+    new_answer: Option<serde_json::Value>,
+}
+
+fn side(path: &Path, r: &RunReport) -> Side {
+    Side {
+        report: path.display().to_string(),
+        name: r.run.name.clone(),
+        started: r.run.started.clone(),
+        os: r.target.os.to_string(),
+        outcome: outcome(&r.checks),
+    }
+}
+
+fn compare(old_path: &Path, old: &RunReport, new_path: &Path, new: &RunReport) -> DiffJson {
+    let old_checks: BTreeMap<&str, &CheckResult> =
+        old.checks.iter().map(|c| (c.id.as_str(), c)).collect();
+    let new_ids: BTreeMap<&str, &CheckResult> =
+        new.checks.iter().map(|c| (c.id.as_str(), c)).collect();
+    let mut d = DiffJson {
+        old: side(old_path, old),
+        new: side(new_path, new),
+        changed: Vec::new(),
+        added: Vec::new(),
+        removed: Vec::new(),
+        unchanged: 0,
+        questionnaire: Vec::new(),
+    };
+    let only = |c: &CheckResult| Only {
+        id: c.id.clone(),
+        title: c.title.clone(),
+        status: c.status,
+    };
+    for c in &new.checks {
+        match old_checks.get(c.id.as_str()) {
+            None => d.added.push(only(c)),
+            Some(o) if o.status == c.status => d.unchanged += 1,
+            Some(o) => d.changed.push(Change {
+                id: c.id.clone(),
+                title: c.title.clone(),
+                old: o.status,
+                new: c.status,
+                old_actual: o.actual.clone(),
+                new_actual: c.actual.clone(),
+            }),
+        }
+    }
+    d.removed = old
+        .checks
+        .iter()
+        .filter(|c| !new_ids.contains_key(c.id.as_str()))
+        .map(only)
+        .collect();
+    let old_q: BTreeMap<&str, &QuestionResult> = old
+        .questionnaire
+        .iter()
+        .map(|q| (q.id.as_str(), q))
+        .collect();
+    for q in &new.questionnaire {
+        if let Some(o) = old_q.get(q.id.as_str())
+            && (o.status != q.status || o.answer != q.answer)
+        {
+            d.questionnaire.push(QuestionChange {
+                id: q.id.clone(),
+                old: o.status,
+                new: q.status,
+                old_answer: o.answer.clone(),
+                new_answer: q.answer.clone(),
+            });
+        }
+    }
+    d
+}
+
+fn diff(old_path: &Path, new_path: &Path, format: Format) -> anyhow::Result<String> {
+    let old = ReportZip::open(old_path)?.results()?;
+    let new = ReportZip::open(new_path)?.results()?;
+    let d = compare(old_path, &old, new_path, &new);
+    match format {
+        Format::Json => return Ok(serde_json::to_string_pretty(&d)? + "\n"),
+        Format::Md => return Ok(diff_md(&d)),
+        Format::Table => {}
+    }
+    let mut o = String::new();
+    for (label, s) in [("Old", &d.old), ("New", &d.new)] {
+        let _ = writeln!(
+            o,
+            "{label}  {} ({}, {}, {}): {}",
+            s.report,
+            s.name,
+            s.os,
+            s.started,
+            s.outcome.to_uppercase()
+        );
+    }
+    if d.old.os != d.new.os {
+        let _ = writeln!(o, "note: the reports are for different operating systems");
+    }
+    if d.changed.is_empty()
+        && d.added.is_empty()
+        && d.removed.is_empty()
+        && d.questionnaire.is_empty()
+    {
+        let _ = writeln!(
+            o,
+            "\nNo differences: {} check(s) with the same status.",
+            d.unchanged
+        );
+        return Ok(o);
+    }
+    if !d.changed.is_empty() {
+        let _ = writeln!(o, "\nChanged");
+        for c in &d.changed {
+            let _ = writeln!(o, "  {:<34} {} -> {}", c.id, c.old, c.new);
+        }
+    }
+    for (title, list) in [("Added", &d.added), ("Removed", &d.removed)] {
+        if !list.is_empty() {
+            let _ = writeln!(o, "\n{title}");
+            for c in list {
+                let _ = writeln!(o, "  {:<34} {}", c.id, c.status);
+            }
+        }
+    }
+    if !d.questionnaire.is_empty() {
+        let _ = writeln!(o, "\nQuestionnaire");
+        for q in &d.questionnaire {
+            let text = |a: &Option<serde_json::Value>| {
+                a.as_ref().map_or_else(
+                    || "unanswered".to_owned(),
+                    |v| one_line(&answer_text(&q.id, v)),
+                )
+            };
+            let _ = writeln!(
+                o,
+                "  {:<6} {} ({}) -> {} ({})",
+                q.id,
+                q.old,
+                text(&q.old_answer),
+                q.new,
+                text(&q.new_answer)
+            );
+        }
+    }
+    let _ = writeln!(o, "\nUnchanged: {} check(s)", d.unchanged);
+    Ok(o)
+}
+
+/// The diff as Markdown (for a pull request or a review comment): the two reports, then one table
+/// per kind of difference; every value escaped for its table cell.
+fn diff_md(d: &DiffJson) -> String {
+    let e = |s: &str| md_escape(&one_line(s));
+    let mut o = String::from(
+        "# Report diff\n\n| | report | name | OS | started | outcome |\n|---|---|---|---|---|---|\n",
+    );
+    for (label, s) in [("Old", &d.old), ("New", &d.new)] {
+        let _ = writeln!(
+            o,
+            "| {label} | {} | {} | {} | {} | {} |",
+            e(&s.report),
+            e(&s.name),
+            e(&s.os),
+            e(&s.started),
+            s.outcome.to_uppercase()
+        );
+    }
+    if d.old.os != d.new.os {
+        o.push_str("\nThe reports are for different operating systems.\n");
+    }
+    if !d.changed.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n## Changed ({})\n\n| check | title | old | new | old actual | new actual |\n|---|---|---|---|---|---|",
+            d.changed.len()
+        );
+        for c in &d.changed {
+            let _ = writeln!(
+                o,
+                "| `{}` | {} | {} | {} | {} | {} |",
+                c.id,
+                e(&c.title),
+                c.old,
+                c.new,
+                e(&c.old_actual),
+                e(&c.new_actual)
+            );
+        }
+    }
+    for (title, list) in [("Added", &d.added), ("Removed", &d.removed)] {
+        if !list.is_empty() {
+            let _ = writeln!(
+                o,
+                "\n## {title} ({})\n\n| check | title | status |\n|---|---|---|",
+                list.len()
+            );
+            for c in list {
+                let _ = writeln!(o, "| `{}` | {} | {} |", c.id, e(&c.title), c.status);
+            }
+        }
+    }
+    if !d.questionnaire.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n## Questionnaire ({})\n\n| question | old | new |\n|---|---|---|",
+            d.questionnaire.len()
+        );
+        for q in &d.questionnaire {
+            let text = |a: &Option<serde_json::Value>| {
+                a.as_ref()
+                    .map_or_else(|| "unanswered".to_owned(), |v| e(&answer_text(&q.id, v)))
+            };
+            let _ = writeln!(
+                o,
+                "| {} | {} ({}) | {} ({}) |",
+                q.id,
+                q.old,
+                text(&q.old_answer),
+                q.new,
+                text(&q.new_answer)
+            );
+        }
+    }
+    let _ = writeln!(o, "\nUnchanged: {} check(s).", d.unchanged);
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testdata::bundle;
+    use crate::report::write::write_zip;
+
+    #[test]
+    fn show_lists_findings_and_integrity() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.zip");
+        write_zip(&p, &bundle()).unwrap();
+        let text = show(&p, Format::Table).unwrap();
+        assert!(text.contains("(manifest verified)"), "{text}");
+        assert!(
+            text.contains("Result    FAIL: 2 pass, 1 warning, 1 fail, 1 not applicable, 1 error"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Fail     bash-history-cleared  Shell history cleared"),
+            "{text}"
+        );
+        assert!(text.contains("Warning  ssh-client-alive-interval  SSH ClientAliveInterval (waived until 2027-06-30)"), "{text}");
+        assert!(
+            !text.contains("os-architecture"),
+            "passing checks are not listed:\n{text}"
+        );
+        assert!(text.contains("GA12   False: Answered False"), "{text}");
+        let json: serde_json::Value =
+            serde_json::from_str(&show(&p, Format::Json).unwrap()).unwrap();
+        assert_eq!(json["integrity"]["valid"], true);
+        assert_eq!(json["outcome"], "fail");
+        assert_eq!(json["findings"].as_array().unwrap().len(), 3);
+        assert!(
+            show(&p, Format::Md)
+                .unwrap()
+                .starts_with("# vmcert certification report")
+        );
+    }
+
+    #[test]
+    fn terminal_output_cannot_carry_escape_sequences() {
+        assert_eq!(one_line("a\u{1b}[31m\nb"), "a\u{241b}[31m | b");
+    }
+
+    #[test]
+    fn diff_reports_changes_additions_and_removals() {
+        let old = bundle().results;
+        let mut new = old.clone();
+        new.checks[1].status = Status::Pass; // bash-history-cleared fixed
+        new.checks.retain(|c| c.id != "acme-motd-branded");
+        let mut added = new.checks[0].clone();
+        added.id = "omi-not-vulnerable".to_owned();
+        new.checks.push(added);
+        new.questionnaire
+            .iter_mut()
+            .find(|q| q.id == "GA12")
+            .unwrap()
+            .status = Status::Pass;
+        let d = compare(Path::new("old.zip"), &old, Path::new("new.zip"), &new);
+        assert_eq!(d.changed.len(), 1);
+        assert_eq!(
+            (d.changed[0].id.as_str(), d.changed[0].old, d.changed[0].new),
+            ("bash-history-cleared", Status::Fail, Status::Pass)
+        );
+        assert_eq!(d.added[0].id, "omi-not-vulnerable");
+        assert_eq!(d.removed[0].id, "acme-motd-branded");
+        assert_eq!(d.unchanged, 4);
+        assert_eq!(d.questionnaire[0].id, "GA12");
+        insta::assert_snapshot!(diff_md(&d));
+    }
+}

@@ -1,0 +1,245 @@
+//! `vmcert run`: the command-line side of a certification run. It turns the flags into the
+//! engine's [`RunConfig`], lets the [`Plan`] read and check every input and run the probes once
+//! through the target's transport, shows the progress on stderr, prints the summary, uploads the
+//! zip when asked, and picks the exit status: 0 (no Fail, no Error), 1 (a Fail) or 2 (an Error,
+//! or the run could not complete).
+
+use std::fmt::Write as _;
+use std::io::IsTerminal as _;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use vmcert_checks::Status;
+
+use crate::cmd::cli::{Format, RunArgs};
+use crate::engine::config::RunConfig;
+use crate::engine::plan::{Plan, Watch};
+use crate::engine::questionnaire::AskMode;
+use crate::report::model::{RunReport, Summary};
+use crate::target::script::ProbeResult;
+
+/// Runs `vmcert run`.
+pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    if let Some(url) = &args.upload {
+        crate::upload::container_url(&crate::sas::url_arg(url).context("--upload")?)
+            .context("--upload")?;
+    }
+    let plan = Plan::prepare(&config(args))?;
+    // From here on Ctrl-C keeps what finished (see `interrupt`); the questionnaire is behind us.
+    crate::interrupt::watch().context("cannot watch for Ctrl-C")?;
+    let done = plan.execute(&RunWatch::default())?;
+    let text = match args.format {
+        Format::Json => summary_json(&done.bundle.results, &done.out, done.code)?,
+        Format::Table | Format::Md => summary_text(&done.bundle.results, &done.out),
+    };
+    print!("{text}");
+    done.written?;
+    if let Some(url) = &args.upload {
+        // The zip is complete on disk before the upload starts; a failed upload leaves it there.
+        let url = crate::sas::url_arg(url).context("--upload")?;
+        let outcome = crate::upload::upload_report(&done.out, &url).with_context(|| {
+            format!(
+                "the report is kept at {} but could not be uploaded",
+                done.out.display()
+            )
+        })?;
+        eprintln!("{}", crate::sas::redact(&outcome.to_string()));
+    }
+    Ok(ExitCode::from(done.code))
+}
+
+/// The run `args` ask for, as the engine's plain configuration.
+fn config(args: &RunArgs) -> RunConfig {
+    let mut target = args.target.options();
+    target.no_prompt |= args.non_interactive;
+    let ask = if std::io::stdin().is_terminal() && !args.non_interactive {
+        AskMode::Prompt
+    } else if args.allow_unanswered {
+        AskMode::AllowUnanswered
+    } else {
+        AskMode::RequireAll
+    };
+    RunConfig {
+        target,
+        name: args.name.clone(),
+        out: args.out.clone(),
+        profile: args.profile,
+        only: args.checks.clone(),
+        skip: args.skip.clone(),
+        check_packs: args.check_pack.clone(),
+        waivers: args.waivers.clone(),
+        answers: args.answers.clone(),
+        ask,
+        timeout: args.timeout,
+        update_search_timeout: args.update_search_timeout,
+        record: args.record.clone(),
+    }
+}
+
+/// `vmcert run`'s live progress on stderr: a spinner on a terminal, one plain line per probe
+/// otherwise.
+#[derive(Default)]
+struct RunWatch {
+    bar: OnceLock<ProgressBar>,
+}
+
+impl Watch for RunWatch {
+    fn connecting(&self, _target: &str) {}
+
+    fn running(&self, total: usize, transport: &str) {
+        if !std::io::stderr().is_terminal() {
+            eprintln!("vmcert: running {total} probes ({transport})");
+            return;
+        }
+        let bar = ProgressBar::new(total as u64);
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} probes {pos}/{len} {elapsed} {wide_msg}")
+        {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(120));
+        let _ = self.bar.set(bar);
+    }
+
+    fn probe(&self, r: &ProbeResult, done: usize, total: usize) {
+        let what = probe_outcome(r);
+        match self.bar.get() {
+            Some(bar) => {
+                bar.set_position(done as u64);
+                bar.set_message(format!("{} ({what})", r.id));
+            }
+            None => eprintln!(
+                "vmcert: [{done}/{total}] {} ({what}, {} ms)",
+                r.id, r.output.duration_ms
+            ),
+        }
+    }
+
+    fn gathered(&self) {
+        if let Some(bar) = self.bar.get() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A probe's outcome in a few words, for progress displays.
+pub(crate) fn probe_outcome(r: &ProbeResult) -> String {
+    let o = &r.output;
+    match (&o.error, o.timed_out, o.exit_code) {
+        (Some(_), _, _) => "not run".to_string(),
+        (None, true, _) => "timed out".to_string(),
+        (None, false, Some(c)) => format!("exit {c}"),
+        (None, false, None) => "no exit status".to_string(),
+    }
+}
+
+pub(crate) fn summary_line(s: &Summary) -> String {
+    format!(
+        "{} pass, {} warning, {} fail, {} not applicable, {} error ({} waived); certified: {}",
+        s.pass,
+        s.warning,
+        s.fail,
+        s.not_applicable,
+        s.error,
+        s.waived,
+        if s.certified { "yes" } else { "no" }
+    )
+}
+
+fn summary_text(r: &RunReport, out: &Path) -> String {
+    let mut t = String::new();
+    let w = r.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    let _ = writeln!(
+        t,
+        "vmcert run `{}` on {} ({}, profile {})",
+        r.run.name, r.target.host, r.target.os, r.run.profile
+    );
+    for c in &r.checks {
+        let status = match c.status {
+            Status::NotApplicable => "N/A",
+            s => s.as_str(),
+        };
+        let waived = if c.waived.is_some() { " (waived)" } else { "" };
+        let detail = if c.status == Status::Pass || c.message.is_empty() {
+            &c.actual
+        } else {
+            &c.message
+        };
+        let _ = writeln!(t, "  {status:<8} {:<w$}  {detail}{waived}", c.id);
+    }
+    if let Some(why) = &r.run.interrupted_reason {
+        let _ = writeln!(t, "Run interrupted: {why}");
+    }
+    if r.summary.questionnaire_warnings > 0 {
+        let _ = writeln!(
+            t,
+            "Questionnaire: {} warning(s)",
+            r.summary.questionnaire_warnings
+        );
+    }
+    let _ = writeln!(t, "Summary: {}", summary_line(&r.summary));
+    let _ = writeln!(t, "Report: {}", out.display());
+    t
+}
+
+fn summary_json(r: &RunReport, out: &Path, code: u8) -> anyhow::Result<String> {
+    let checks: Vec<serde_json::Value> = r
+        .checks
+        .iter()
+        .map(
+            |c| serde_json::json!({ "id": c.id, "status": c.status, "waived": c.waived.is_some() }),
+        )
+        .collect();
+    let v = serde_json::json!({
+        "report": out.display().to_string(),
+        "run_id": r.run.id,
+        "interrupted": r.run.interrupted_reason,
+        "exit_code": code,
+        "summary": r.summary,
+        "checks": checks,
+    });
+    Ok(serde_json::to_string_pretty(&v)? + "\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    fn target_spec(args: &[&str]) -> anyhow::Result<Box<dyn crate::target::open::TargetSpec>> {
+        let cli = crate::cmd::cli::Cli::try_parse_from(
+            ["vmcert", "run"].iter().chain(args).collect::<Vec<_>>(),
+        )?;
+        match cli.command {
+            crate::cmd::cli::Command::Run(run) => crate::target::open::open(&config(&run).target),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn targets_are_read_without_connecting() {
+        let local = target_spec(&["--local"]).expect("local");
+        assert_eq!(local.describe(), "this machine (local)");
+        for (args, want) in [
+            (
+                vec!["--target", "ftp://u@h"],
+                "--target ftp://u@h: expected ssh://USER@HOST[:PORT], winrm://",
+            ),
+            (
+                vec!["--target", "winrms://u@h"],
+                "no password given and no terminal to ask on",
+            ),
+            (
+                vec!["--target", "ssh://u:Secret-1@h"],
+                "--target ssh://u:<redacted>@h: a password in the URL is not accepted",
+            ),
+        ] {
+            let e = target_spec(&args).err().expect("refused");
+            assert!(e.to_string().starts_with(want), "{e}");
+        }
+    }
+}

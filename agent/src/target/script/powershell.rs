@@ -1,0 +1,382 @@
+//! The probe-execution protocol of the WinRM transport: one PowerShell script that runs all the
+//! probes of a Windows target, and the streaming parser of what it prints. The Windows twin of
+//! the `sh` script in the parent module, with the same contract towards the runner.
+//!
+//! The transport starts ONE `powershell.exe -NoProfile -NonInteractive -Command -` in ONE WinRM
+//! shell and sends [`PsScript::text`] as its stdin (a few WS-Man Send requests, never a command
+//! line, so there is no length limit and nothing of the script shows in a process list). With
+//! `-Command -` the console host reads stdin itself, line by line, and runs each line as a
+//! statement. Windows PowerShell 5.1 reads it through its own buffered reader (PowerShell PR
+//! #2336, `#if !CORECLR`), which takes up to 4 KB ahead of the line it runs: anything that
+//! reads `[Console]::In` after it loses that, so NOTHING here reads `[Console]::In`. Instead the
+//! host runs only one-line statements it reads itself (the pattern of
+//! /work/shared/research/windows-real.md, finding 1):
+//! - an empty first line (a byte-order mark some pipe might add lands there, alone, harmless);
+//! - `$VmB = New-Object System.Text.StringBuilder`;
+//! - `[void]$VmB.Append('<base64 chunk>')`, one line per [`CHUNK`] characters of the base64 of
+//!   the UTF-8 body;
+//! - one check line: it decodes the base64, and runs the body as ONE script block only if its
+//!   byte length and SHA-256 are the ones this side computed, and it starts with the
+//!   `#vmcert-begin:<nonce>` line and ends with the `#vmcert-end:<nonce>` line (a leading
+//!   U+FEFF is stripped first); otherwise it prints a `fatal` frame saying which test failed.
+//!   A body cut short, doubled, reordered or altered never runs, not even in part;
+//! - the body (template `script.ps1`) holds each probe as
+//!   `@{ Index = N; Id = '<id>'; Timeout = <s>; Cap = <bytes>; Admin = $true|$false; Code = '<base64 of the UTF-8 fragment>' }`,
+//!   one per line, so the script is pure ASCII and no fragment can break its quoting;
+//! - probes run in a runspace pool, `lanes` at a time (`[PowerShell]::Create()` +
+//!   `BeginInvoke`), each in a local scope that starts with `$ErrorActionPreference = 'Stop'`
+//!   (runspaces do not inherit it, and the Windows fragments rely on every failure being
+//!   terminating); one that passes its timeout is stopped with `BeginStop` and reported as timed
+//!   out, and the process ends with `[Environment]::Exit(0)` after the `done` frame rather than
+//!   wait for a WMI call that ignores Stop; output and error text are cut at the cap;
+//! - a fragment that does not parse, or needs an administrator when the account is not an
+//!   elevated one, does not run: its frame carries the reason;
+//! - rc is 1 when the probe stopped on a terminating error (`EndInvoke` threw, or the invocation
+//!   state is `Failed`) or left a record in its error stream (`Streams.Error`), else 0; never
+//!   from `HadErrors`, which PowerShell also sets for errors that were suppressed or caught
+//!   (PowerShell#4613). stderr holds the records as the console shows them, so "the probe
+//!   worked" never depends on what the fragment printed.
+//!
+//! None of this could be run here (no PowerShell on the build machine): the tests parse the
+//! script and every fragment with a PowerShell grammar, and tests/winrm's vmcert handler plays
+//! the console host as 5.1 behaves (line by line from its own buffer, a `[Console]::In` reader
+//! losing the first 4 KB) and the script's documented behaviour over real WS-Man.
+//!
+//! Frames may be preceded by a UTF-8 byte-order mark (.NET Framework writes the preamble of a
+//! UTF-8 console encoding before the first output): the parser strips it from any line.
+//!
+//! Frames are single lines written with `[Console]::Out` and flushed, in completion order.
+//! `<M>` is `#vmcert:<nonce>:`, the nonce random per script and never written contiguously in
+//! the script text, so neither probe output nor an echo of the script can forge a frame:
+//! ```text
+//! <M>start {"n":23,"lanes":4,"ps":"5.1.17763.6054","admin":true,"pid":4242}
+//! <M>probe {"i":0,"id":"os-info","rc":0,"ms":412,"timed_out":false,"truncated":false,"error":null,"stdout_b64":"eyJDYXB0...","stderr_b64":""}
+//! <M>done {"n":23}
+//! <M>fatal {"error":"..."}        (the script itself failed)
+//! ```
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde::Deserialize;
+use vmcert_checks::ProbeOutput;
+
+use super::stream::{Line, Lines, StreamState};
+use super::{ProbeResult, ProbeSpec, ScriptError, id_ok};
+
+const TEMPLATE: &str = include_str!("script.ps1");
+
+/// The command line of the one PowerShell process: no script, no secret, nothing per probe.
+pub(crate) const POWERSHELL: (&str, &[&str]) = (
+    "powershell.exe",
+    &["-NoProfile", "-NonInteractive", "-Command", "-"],
+);
+
+/// A generated PowerShell probe script and what its parser needs to know.
+#[derive(Debug, Clone)]
+pub(crate) struct PsScript {
+    text: String,
+    nonce: String,
+    probes: Vec<(String, u64)>,
+    deadline: Duration,
+}
+
+impl PsScript {
+    /// The script running `probes`, `lanes` at a time.
+    ///
+    /// # Errors
+    /// A bad or duplicate id, a zero timeout or cap, zero lanes.
+    pub(crate) fn new(probes: &[ProbeSpec], lanes: usize) -> Result<Self, ScriptError> {
+        if lanes == 0 {
+            return Err(ScriptError::NoLanes);
+        }
+        let mut table = String::new();
+        for (n, p) in probes.iter().enumerate() {
+            if !id_ok(&p.id) {
+                return Err(ScriptError::BadId(p.id.clone()));
+            }
+            if probes[..n].iter().any(|q| q.id == p.id) {
+                return Err(ScriptError::Duplicate(p.id.clone()));
+            }
+            // The cap is an [int] in the script; 1 GiB is far above any sane probe output.
+            if p.timeout_secs == 0 || p.output_cap == 0 || p.output_cap > 1 << 30 {
+                return Err(ScriptError::Zero(p.id.clone()));
+            }
+            table.push_str(&format!(
+                "@{{ Index = {n}; Id = '{id}'; Timeout = {t}; Cap = {cap}; Admin = ${admin}; Code = '{code}' }}\n",
+                id = p.id,
+                t = p.timeout_secs,
+                cap = p.output_cap,
+                admin = p.needs_root,
+                code = base64::engine::general_purpose::STANDARD.encode(p.command.as_bytes()),
+            ));
+        }
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let body = TEMPLATE
+            .replace("@@NONCE@@", &nonce)
+            .replace("@@LANES@@", &lanes.to_string())
+            .replace("@@PROBES@@", table.trim_end());
+        let body = format!("#vmcert-begin:{nonce}\r\n{body}\r\n");
+        let text = loader(&nonce, &body);
+        // Probes start in order as lanes free up, so even if every probe runs to its timeout
+        // (plus 5 s to collect it) the last one ends by (sum of all) / lanes + the longest (the
+        // list-scheduling bound): one long probe (the update search) does not multiply the
+        // deadline. Then a margin for starting powershell.exe and the pool, and for sending the
+        // output back.
+        let each = |p: &ProbeSpec| p.timeout_secs + 5;
+        let total: u64 = probes.iter().map(each).sum();
+        let longest = probes.iter().map(each).max().unwrap_or(0);
+        let deadline = Duration::from_secs(total.div_ceil(lanes as u64) + longest + 120);
+        Ok(Self {
+            text,
+            nonce,
+            probes: probes
+                .iter()
+                .map(|p| (p.id.clone(), p.output_cap))
+                .collect(),
+            deadline,
+        })
+    }
+
+    /// The script, to be sent to `powershell.exe -Command -` on stdin.
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Time after which the transport should give up on the script.
+    pub(crate) fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// A parser for this script's output.
+    pub(crate) fn parser(&self) -> PsFrameParser {
+        let longest_cap = self.probes.iter().map(|p| p.1).max().unwrap_or(0);
+        PsFrameParser {
+            state: StreamState::new(&self.nonce, self.probes.clone()),
+            // Two base64 payloads of up to `cap` bytes each, plus the JSON around them.
+            lines: Lines::new(
+                usize::try_from(longest_cap.div_ceil(3) * 8 + 64 * 1024).unwrap_or(usize::MAX),
+            ),
+        }
+    }
+}
+
+/// Characters of base64 per `Append` line: far below any line limit of a console reader.
+const CHUNK: usize = 2000;
+
+/// What the console host reads from stdin: the body as one-line `Append` statements of base64,
+/// then the line that verifies and runs it (see the module documentation).
+fn loader(nonce: &str, body: &str) -> String {
+    use sha2::Digest as _;
+    let bytes = body.as_bytes();
+    let sha = sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<String>();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut text = String::with_capacity(b64.len() + b64.len() / CHUNK * 40 + 2048);
+    text.push_str("\r\n$VmB = New-Object System.Text.StringBuilder\r\n");
+    for chunk in b64.as_bytes().chunks(CHUNK) {
+        text.push_str("[void]$VmB.Append('");
+        // base64 is ASCII, so every chunk is whole characters.
+        text.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        text.push_str("')\r\n");
+    }
+    // One line: ASCII-only, every frame marker assembled at run time. SHA256CryptoServiceProvider
+    // rather than SHA256.Create(), which is the managed class .NET Framework refuses in FIPS mode.
+    let fatal = |why: &str| {
+        format!(
+            "[Console]::Out.Write('#vmcert:'+'{nonce}'+':fatal {{\"error\":\"{why}'+$VmWhy+'\"}}'+[char]10);[Console]::Out.Flush()"
+        )
+    };
+    text.push_str(&format!(
+        "$VmWhy='';try{{$VmBytes=[Convert]::FromBase64String($VmB.ToString());$VmSha=[BitConverter]::ToString((New-Object System.Security.Cryptography.SHA256CryptoServiceProvider).ComputeHash($VmBytes)).Replace('-','');$VmText=(New-Object System.Text.UTF8Encoding($false)).GetString($VmBytes).TrimStart([char]0xFEFF);if($VmBytes.Length -ne {len}){{$VmWhy='length '+$VmBytes.Length+' instead of {len}'}}elseif($VmSha -ne '{sha}'){{$VmWhy='SHA-256 mismatch'}}elseif(-not $VmText.StartsWith('#vmcert-begin:'+'{nonce}')){{$VmWhy='no begin marker'}}elseif(-not $VmText.TrimEnd().EndsWith('#vmcert-end:'+'{nonce}')){{$VmWhy='no end marker'}}}}catch{{$VmWhy='not decodable'}};if($VmWhy -eq ''){{$VmB=$null;& ([ScriptBlock]::Create($VmText))}}else{{{fatal}}}\r\n\r\n",
+        len = bytes.len(),
+        fatal = fatal("the script did not arrive whole on stdin: "),
+    ));
+    text
+}
+
+/// One `probe` frame as the script writes it.
+#[derive(Debug, Deserialize)]
+struct ProbeFrame {
+    i: usize,
+    id: String,
+    rc: Option<i32>,
+    ms: u64,
+    timed_out: bool,
+    truncated: bool,
+    error: Option<String>,
+    stdout_b64: String,
+    stderr_b64: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct FatalFrame {
+    error: String,
+}
+
+/// Incremental parser of the PowerShell script's stdout: feed bytes as they arrive, get each
+/// probe as soon as its frame line is complete. Non-frame lines (PowerShell chatter) are
+/// counted and ignored; a frame that names a probe but is malformed is delivered as a probe that
+/// did not run, with the reason; a frame cut off by the end of the stream is never delivered.
+///
+/// The stream-level facts (header, done, fatal, missing probes...) are its [`StreamState`].
+#[derive(Debug)]
+pub(crate) struct PsFrameParser {
+    state: StreamState,
+    lines: Lines,
+}
+
+impl std::ops::Deref for PsFrameParser {
+    type Target = StreamState;
+
+    fn deref(&self) -> &StreamState {
+        &self.state
+    }
+}
+
+impl PsFrameParser {
+    /// Feeds the next bytes of the stream; returns the probes whose frames completed.
+    pub(crate) fn feed(&mut self, bytes: &[u8]) -> Vec<ProbeResult> {
+        let mut out = Vec::new();
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(bytes, |l| self.line(l, &mut out));
+        self.lines = lines;
+        out
+    }
+
+    /// Ends the stream: a last line without a newline is still read.
+    pub(crate) fn finish(&mut self) -> Vec<ProbeResult> {
+        let mut out = Vec::new();
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.finish(|l| self.line(l, &mut out));
+        self.lines = lines;
+        out
+    }
+
+    fn line(&mut self, line: Line<'_>, out: &mut Vec<ProbeResult>) {
+        let Line::Text(line) = line else {
+            self.state
+                .problems
+                .push("a line longer than any frame can be was skipped".to_string());
+            return;
+        };
+        // A UTF-8 byte-order mark before a line (the preamble .NET Framework writes with the
+        // first output of a UTF-8 console) is not part of it.
+        let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+        let Some(rest) = line.strip_prefix(self.state.prefix.as_slice()) else {
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                self.state.noise_lines += 1;
+            }
+            return;
+        };
+        let rest = String::from_utf8_lossy(rest);
+        let (kind, json) = rest.split_once(' ').unwrap_or((&rest, ""));
+        match kind {
+            "start" => {
+                if self.state.header.is_none() {
+                    self.state.header = Some(json.to_string());
+                }
+            }
+            "done" => self.state.done = true,
+            "fatal" => {
+                let why = serde_json::from_str::<FatalFrame>(json)
+                    .map_or_else(|_| json.to_string(), |f| f.error);
+                self.state.fatal = Some(why);
+            }
+            "probe" => self.probe(json, out),
+            _ => self
+                .state
+                .problems
+                .push(format!("a frame of unknown kind `{kind}` was skipped")),
+        }
+    }
+
+    fn probe(&mut self, json: &str, out: &mut Vec<ProbeResult>) {
+        let frame: ProbeFrame = match serde_json::from_str(json) {
+            Ok(f) => f,
+            Err(e) => {
+                self.state
+                    .problems
+                    .push(format!("a probe frame is not valid JSON ({e}); skipped"));
+                return;
+            }
+        };
+        let Some((id, cap)) = self.state.probes.get(frame.i).cloned() else {
+            self.state.problems.push(format!(
+                "a probe frame names probe #{} `{}`, which the script does not hold",
+                frame.i, frame.id
+            ));
+            return;
+        };
+        if id != frame.id {
+            self.state.problems.push(format!(
+                "a probe frame names `{}` as probe #{}, which is `{id}`",
+                frame.id, frame.i
+            ));
+            return;
+        }
+        if self.state.delivered[frame.i] {
+            self.state.problems.push(format!(
+                "probe `{id}` was framed twice; the second was skipped"
+            ));
+            return;
+        }
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        let decoded = (b64.decode(&frame.stdout_b64), b64.decode(&frame.stderr_b64));
+        let output = match decoded {
+            (Ok(stdout), Ok(stderr))
+                if stdout.len() as u64 <= cap && stderr.len() as u64 <= cap =>
+            {
+                let status_missing =
+                    !frame.timed_out && frame.error.is_none() && frame.rc.is_none();
+                ProbeOutput {
+                    stdout,
+                    stderr,
+                    exit_code: if frame.timed_out || frame.error.is_some() {
+                        None
+                    } else {
+                        frame.rc
+                    },
+                    duration_ms: frame.ms,
+                    truncated: frame.truncated,
+                    timed_out: frame.timed_out,
+                    error: if status_missing {
+                        Some("its frame carries no exit status".to_string())
+                    } else {
+                        frame.error
+                    },
+                }
+            }
+            (Ok(stdout), Ok(stderr)) => {
+                let why = format!(
+                    "its frame holds {} bytes, more than the probe's cap of {cap}",
+                    stdout.len().max(stderr.len())
+                );
+                self.state
+                    .problems
+                    .push(format!("the frame of probe `{id}` is malformed: {why}"));
+                ProbeOutput {
+                    error: Some(format!("its output frame arrived malformed ({why})")),
+                    ..ProbeOutput::default()
+                }
+            }
+            _ => {
+                let why = "its output is not valid base64";
+                self.state
+                    .problems
+                    .push(format!("the frame of probe `{id}` is malformed: {why}"));
+                ProbeOutput {
+                    error: Some(format!("its output frame arrived malformed ({why})")),
+                    ..ProbeOutput::default()
+                }
+            }
+        };
+        self.state.delivered[frame.i] = true;
+        out.push(ProbeResult { id, output });
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,358 @@
+//! SAS URLs: taking them apart (account, container, blob, SAS parameters) and the one function
+//! that hides their signature, [`redact`], which every place that prints a URL or an error that
+//! may contain one goes through.
+//!
+//! A SAS URL carries its credential in the `sig` query parameter: whoever reads it can use it
+//! until it expires. vmcert prints URLs (results, errors, logs) only after [`redact`].
+
+use std::fmt;
+
+use percent_encoding::percent_decode_str;
+use url::Url;
+
+/// What replaces a signature.
+pub const REDACTED: &str = "REDACTED";
+
+/// Replaces the value of every `sig` parameter in `text` (a URL, or an error message or log line
+/// containing URLs, possibly percent-encoded inside another URL) with `REDACTED`.
+///
+/// A parameter is `sig=` or `sig%3D` (any case) at the start of the text or after `?`, `&`, `;`,
+/// `%3F`, `%26` or white space; its value runs to the next `&`, `%26`, `#`, white space, quote,
+/// bracket or comma.
+pub fn redact(text: &str) -> String {
+    // ASCII lowercasing keeps byte offsets, so `lower` indexes like `text`.
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if let Some(key_len) = sig_key_at(&lower, i) {
+            out.push_str(&text[i..i + key_len]);
+            let start = i + key_len;
+            let mut end = start;
+            while end < text.len() && !value_ends_at(&lower, end) {
+                end += 1;
+            }
+            if end > start {
+                out.push_str(REDACTED);
+            }
+            i = end;
+        } else if let Some(c) = text[i..].chars().next() {
+            out.push(c);
+            i += c.len_utf8();
+        } else {
+            break;
+        }
+    }
+    out
+}
+
+fn sig_key_at(lower: &str, i: usize) -> Option<usize> {
+    let rest = &lower[i..];
+    let key_len = if rest.starts_with("sig=") {
+        4
+    } else if rest.starts_with("sig%3d") {
+        6
+    } else {
+        return None;
+    };
+    let before = &lower[..i];
+    let boundary = before.is_empty()
+        || before.ends_with(['?', '&', ';'])
+        || before.ends_with(char::is_whitespace)
+        || before.ends_with("%3f")
+        || before.ends_with("%26");
+    boundary.then_some(key_len)
+}
+
+fn value_ends_at(lower: &str, j: usize) -> bool {
+    let b = lower.as_bytes()[j];
+    b"&#\"'<>()[]{},; \t\r\n".contains(&b) || lower.as_bytes()[j..].starts_with(b"%26")
+}
+
+/// A URL that is not usable as a blob service SAS URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SasUrlError {
+    /// Not a URL at all.
+    #[error("not a URL ({reason}): {redacted}")]
+    NotUrl {
+        /// Why.
+        reason: String,
+        /// The input, signature hidden.
+        redacted: String,
+    },
+    /// A URL without a host, or a non-HTTP scheme.
+    #[error("not an http(s) URL with a host: {0}")]
+    NoHost(String),
+    /// The path names no account (path-style URLs) or no container.
+    #[error("the URL names no storage container: {0}")]
+    NoContainer(String),
+}
+
+/// A blob service URL with its SAS query, taken apart.
+///
+/// Two shapes are understood: Azure's `https://ACCOUNT.blob.core.windows.net/CONTAINER[/BLOB]?SAS`
+/// and the path-style `http://127.0.0.1:10000/ACCOUNT/CONTAINER[/BLOB]?SAS` of Azurite and other
+/// IP or single-label hosts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SasUrl {
+    url: Url,
+    /// Storage account name.
+    pub account: String,
+    /// Container name.
+    pub container: String,
+    /// Blob name, percent-decoded (`None` for a container URL).
+    pub blob: Option<String>,
+    /// The blob path as it was written (percent-encoded), for name checks.
+    pub blob_raw: Option<String>,
+}
+
+/// Never prints the signature, even with `{:?}`.
+impl fmt::Debug for SasUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SasUrl")
+            .field("url", &self.redacted())
+            .finish()
+    }
+}
+
+fn decode(s: &str) -> String {
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+impl SasUrl {
+    /// Parses `input`.
+    pub fn parse(input: &str) -> Result<Self, SasUrlError> {
+        let url = Url::parse(input.trim()).map_err(|e| SasUrlError::NotUrl {
+            reason: e.to_string(),
+            redacted: redact(input),
+        })?;
+        let host = match url.host() {
+            Some(h) if matches!(url.scheme(), "http" | "https") => h,
+            _ => return Err(SasUrlError::NoHost(redact(input))),
+        };
+        let path_style = match host {
+            url::Host::Ipv4(_) | url::Host::Ipv6(_) => true,
+            url::Host::Domain(d) => !d.contains('.'),
+        };
+        let mut segments: Vec<&str> = url
+            .path_segments()
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        while segments.last() == Some(&"") {
+            segments.pop();
+        }
+        let account = if path_style {
+            if segments.is_empty() {
+                return Err(SasUrlError::NoContainer(redact(input)));
+            }
+            decode(segments.remove(0))
+        } else {
+            host.to_string()
+                .split('.')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        };
+        if segments.is_empty() || segments[0].is_empty() {
+            return Err(SasUrlError::NoContainer(redact(input)));
+        }
+        let container = decode(segments.remove(0));
+        let blob_raw = (!segments.is_empty()).then(|| segments.join("/"));
+        let blob = blob_raw.as_deref().map(decode);
+        Ok(Self {
+            url,
+            account,
+            container,
+            blob,
+            blob_raw,
+        })
+    }
+
+    /// The URL with its signature hidden.
+    pub fn redacted(&self) -> String {
+        redact(self.url.as_str())
+    }
+
+    /// The URL without its query: safe to print, useless without the SAS.
+    pub fn without_query(&self) -> String {
+        let mut u = self.url.clone();
+        u.set_query(None);
+        u.set_fragment(None);
+        u.to_string()
+    }
+
+    /// The URL to send requests to (carries the signature: never print it).
+    pub const fn secret_url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The URL scheme.
+    pub fn scheme(&self) -> &str {
+        self.url.scheme()
+    }
+
+    /// Whether the URL has a non-empty query.
+    pub fn has_query(&self) -> bool {
+        self.url.query().is_some_and(|q| !q.is_empty())
+    }
+
+    /// The first value of query parameter `name` (percent-decoded).
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.url
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    /// The query parameters, the signature replaced by `REDACTED`.
+    pub fn params_redacted(&self) -> Vec<(String, String)> {
+        self.url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k.eq_ignore_ascii_case("sig") {
+                    REDACTED.to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect()
+    }
+
+    /// For a container URL: the URL of blob `name` in that container, with the same SAS query.
+    pub fn blob_in_container(&self, name: &str) -> Self {
+        let mut url = self.url.clone();
+        if let Ok(mut segs) = url.path_segments_mut() {
+            segs.pop_if_empty().push(name);
+        }
+        Self {
+            url,
+            account: self.account.clone(),
+            container: self.container.clone(),
+            blob: Some(name.to_string()),
+            blob_raw: Some(name.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIG: &str = "OKth8EMV6Hp%2B%2FkXGo%2FBs1%2BWeE%2FubvhaCuaP95HOVqnU%3D";
+
+    #[test]
+    fn redacts_the_signature_of_a_url() {
+        let u = format!(
+            "https://acct.blob.core.windows.net/vhds/os.vhd?sv=2022-11-02&sr=c&sp=rl&sig={SIG}&se=2030-01-01"
+        );
+        let r = redact(&u);
+        assert_eq!(
+            r,
+            "https://acct.blob.core.windows.net/vhds/os.vhd?sv=2022-11-02&sr=c&sp=rl&sig=REDACTED&se=2030-01-01"
+        );
+    }
+
+    #[test]
+    fn redacts_every_occurrence_in_error_text_in_any_case() {
+        let t = format!(
+            "error sending request for url (http://127.0.0.1:10000/a/b/c.zip?sp=cw&sig={SIG}): retry of \
+             http://x/y?SIG={SIG}\nand \"http://x/y?sv=1&Sig={SIG}\""
+        );
+        let r = redact(&t);
+        assert!(!r.contains("OKth8"), "{r}");
+        assert_eq!(r.matches("REDACTED").count(), 3, "{r}");
+        assert!(r.contains("sig=REDACTED): retry"), "{r}");
+    }
+
+    #[test]
+    fn redacts_a_url_nested_percent_encoded_in_another() {
+        let t = "https://portal/?next=https%3A%2F%2Fa.blob.core.windows.net%2Fc%2Fd.vhd%3Fsp%3Drl%26sig%3DABC%252Bdef%26se%3D2030";
+        assert_eq!(
+            redact(t),
+            "https://portal/?next=https%3A%2F%2Fa.blob.core.windows.net%2Fc%2Fd.vhd%3Fsp%3Drl%26sig%3DREDACTED%26se%3D2030"
+        );
+    }
+
+    #[test]
+    fn leaves_lookalikes_and_other_text_alone() {
+        for t in [
+            "https://x/y?design=1&consig=2",
+            "no url here",
+            "sig",
+            "Überprüfung sig: ok",
+            "?sig=",
+            "",
+        ] {
+            assert_eq!(redact(t), t);
+        }
+        assert_eq!(redact("sig=abc"), "sig=REDACTED");
+        assert_eq!(redact("größe ?sig=äöü&x=1"), "größe ?sig=REDACTED&x=1");
+    }
+
+    #[test]
+    fn parses_an_azure_blob_url() {
+        let u = SasUrl::parse(&format!("https://myacct.blob.core.windows.net/vhds/dir/os%20disk.vhd?sv=2022-11-02&sp=rl&sig={SIG}")).unwrap();
+        assert_eq!(u.account, "myacct");
+        assert_eq!(u.container, "vhds");
+        assert_eq!(u.blob.as_deref(), Some("dir/os disk.vhd"));
+        assert_eq!(u.blob_raw.as_deref(), Some("dir/os%20disk.vhd"));
+        assert_eq!(u.param("sp").as_deref(), Some("rl"));
+        assert_eq!(
+            u.param("sig").as_deref(),
+            Some("OKth8EMV6Hp+/kXGo/Bs1+WeE/ubvhaCuaP95HOVqnU=")
+        );
+        assert!(u.has_query());
+        assert!(!u.redacted().contains("OKth8"));
+        assert!(!format!("{u:?}").contains("OKth8"));
+        assert_eq!(
+            u.without_query(),
+            "https://myacct.blob.core.windows.net/vhds/dir/os%20disk.vhd"
+        );
+        assert!(
+            u.params_redacted()
+                .contains(&("sig".to_string(), "REDACTED".to_string()))
+        );
+    }
+
+    #[test]
+    fn parses_a_path_style_azurite_container_url_and_appends_a_blob() {
+        let u = SasUrl::parse(&format!(
+            "http://127.0.0.1:10000/devstoreaccount1/reports?sv=2022-11-02&sr=c&sp=cw&sig={SIG}"
+        ))
+        .unwrap();
+        assert_eq!(
+            (u.account.as_str(), u.container.as_str(), u.blob.as_deref()),
+            ("devstoreaccount1", "reports", None)
+        );
+        let b = u.blob_in_container("host_20261121-101500.zip");
+        assert_eq!(
+            b.without_query(),
+            "http://127.0.0.1:10000/devstoreaccount1/reports/host_20261121-101500.zip"
+        );
+        assert_eq!(b.param("sp").as_deref(), Some("cw"));
+        let trailing =
+            SasUrl::parse("http://localhost:10000/devstoreaccount1/reports/?sp=cw").unwrap();
+        assert_eq!(
+            trailing.blob_in_container("a b.zip").without_query(),
+            "http://localhost:10000/devstoreaccount1/reports/a%20b.zip"
+        );
+    }
+
+    #[test]
+    fn bad_urls_are_errors_that_hide_the_signature() {
+        for bad in [
+            format!("not a url?sig={SIG}"),
+            format!("ftp://x.example/c?sig={SIG}"),
+            format!("https://acct.blob.core.windows.net/?sig={SIG}"),
+        ] {
+            let e = SasUrl::parse(&bad).expect_err(&bad).to_string();
+            assert!(!e.contains("OKth8"), "{e}");
+            assert!(e.contains("sig=REDACTED"), "{e}");
+        }
+        assert!(matches!(
+            SasUrl::parse("http://127.0.0.1:10000/devstoreaccount1"),
+            Err(SasUrlError::NoContainer(_))
+        ));
+    }
+}
