@@ -1,7 +1,7 @@
 //! Windows probe commands: PowerShell fragments run once per target inside the single PowerShell
 //! script the WinRM transport sends over stdin.
 //!
-//! The fragments are written for Windows PowerShell 5.1 on Windows Server 2012 R2 to 2022 and
+//! The fragments are written for Windows PowerShell 5.1 on Windows Server 2012 R2 to 2025 and
 //! follow these conventions, which the checks ([`crate::windows::outputs`]) rely on:
 //! - a fragment prints exactly one JSON document through `ConvertTo-Json -Depth 4 -Compress`,
 //!   never a formatted table, so evaluation parses data instead of layout;
@@ -14,7 +14,14 @@
 //!   row, a missing file is `"Exists":false`;
 //! - every real failure is terminating (`-ErrorAction Stop`, also the probe script's
 //!   `$ErrorActionPreference`), so the probe script records it as a failed probe (non-zero exit,
-//!   the error record on stderr) and the check reports Error instead of a verdict;
+//!   the error record on stderr) and the check reports Error instead of a verdict; the script
+//!   takes rc from a terminating error or the error stream, never from `HadErrors`, which
+//!   Windows PowerShell also sets for suppressed and caught errors (PowerShell#4613);
+//! - an expected absence is asked for without an error (`Get-Module -ListAvailable`), or caught
+//!   by its category (`ObjectNotFound`); an error is never silenced without `-ErrorVariable`
+//!   keeping it, and one bad item (a scheduled task that cannot be read) is reported beside the
+//!   others instead of sinking the probe (a test enforces the first two, and that no fragment
+//!   reads `[Console]::In`);
 //! - fragments do not call `exit`, do not write to the host, and assume `Set-StrictMode` is off
 //!   (reading a property of `$null` gives `$null`).
 
