@@ -18,7 +18,7 @@ use vmcert_checks::{Check as _, Os, Profile, fixture};
 
 use crate::engine::config::RunConfig;
 use crate::engine::questionnaire;
-use crate::engine::runner::{self, RunLog};
+use crate::engine::runner::{self, FailOn, RunLog};
 use crate::report::model::{self, QuestionResult, RunInfo, RunReport, Tool};
 use crate::report::{ReportBundle, write_zip};
 use crate::target::open::{Connected, TargetSpec, open};
@@ -41,6 +41,7 @@ pub(crate) struct Plan {
     questions: Vec<QuestionResult>,
     notes: String,
     record: Option<PathBuf>,
+    fail_on: FailOn,
     launched: DateTime<Local>,
 }
 
@@ -120,6 +121,7 @@ impl Plan {
             questions,
             notes,
             record: args.record.clone(),
+            fail_on: args.fail_on,
             launched,
         })
     }
@@ -208,8 +210,16 @@ impl Plan {
         );
         watch.gathered();
         let checks = runner::evaluate(&selected, &gathered, &self.waivers, today, &mut log);
-        let summary = runner::summarize(&checks, &self.questions);
-        let code = runner::exit_code(&checks, gathered.interrupted.is_some());
+        let interrupted = gathered.interrupted.is_some();
+        let scope = runner::scope(os, &self.skip, &checks);
+        let summary = runner::summarize(
+            &checks,
+            &self.questions,
+            &scope,
+            &target.transport,
+            interrupted,
+        );
+        let code = runner::exit_code(&summary, interrupted, self.fail_on);
         target.facts = match os {
             Os::Windows => runner::windows_facts(&gathered.evidence, &mut log),
             Os::Linux => runner::linux_facts(&gathered.evidence, &mut log),
@@ -218,14 +228,9 @@ impl Plan {
         drop(transport);
         let finished = Utc::now();
         log.line(format!(
-            "finished in {} ms: {} pass, {} warning, {} fail, {} not applicable, {} error ({} waived); exit {code}",
+            "finished in {} ms: {}; exit {code}",
             (finished - started).num_milliseconds(),
-            summary.pass,
-            summary.warning,
-            summary.fail,
-            summary.not_applicable,
-            summary.error,
-            summary.waived
+            summary.line()
         ));
 
         if let Some(dir) = &self.record {
@@ -259,6 +264,7 @@ impl Plan {
                 interrupted_reason: gathered.interrupted.clone(),
             },
             target,
+            scope,
             summary,
             checks,
             questionnaire: self.questions.clone(),
