@@ -829,8 +829,9 @@ fn a_uac_filtered_administrator_is_told_apart_with_the_fix() {
 }
 
 /// A fresh Marketplace VM as the test server plays it: a UTF-8 byte-order mark before the first
-/// frame, hundreds of services and scheduled tasks, an update search slower than the per-probe
-/// timeout (given its own), and Azure's NoAutoUpdate for patch mode AutomaticByPlatform.
+/// frame, hundreds of services and scheduled tasks (one of them unreadable), an update search
+/// slower than the per-probe timeout (given its own), and Azure's NoAutoUpdate for patch mode
+/// AutomaticByPlatform.
 #[test]
 fn a_fresh_vm_with_a_slow_update_search_and_azure_patch_mode() {
     let tmp = tempfile::tempdir().unwrap();
@@ -838,6 +839,11 @@ fn a_fresh_vm_with_a_slow_update_search_and_azure_patch_mode() {
     let mut m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&golden).unwrap()).unwrap();
     m["azure"] = serde_json::json!({ "patch_mode": "AutomaticByPlatform" });
+    // One task whose definition cannot be read: reported beside the others, not sinking them.
+    m["scheduled_tasks"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({ "path": "\\Vendor\\", "name": "Broken", "actions": [], "unreadable": true }));
     m["vmcert_handler"] = serde_json::json!({
         "timing_scale": 0.1,
         "stdout_bom": true,
@@ -861,6 +867,7 @@ fn a_fresh_vm_with_a_slow_update_search_and_azure_patch_mode() {
     let st = statuses(&r);
     let mut want = expected()["windows-server-2019"].clone();
     want.insert("auto-update-enabled".into(), "Warning".into());
+    want.insert("only-c-and-d-drives".into(), "Warning".into());
     assert_eq!(st, want, "{}", text(&out.stderr));
     let check = |id: &str| {
         r["checks"]
