@@ -195,7 +195,8 @@ impl Account {
                  (not elevated) token, so the checks that need an administrator are Error. Fix: \
                  set HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System \
                  LocalAccountTokenFilterPolicy (DWORD) to 1 on the test VM, or connect as the \
-                 built-in Administrator (the account Azure creates at deployment)",
+                 built-in Administrator (the account Azure creates at deployment; \
+                 user-account-dependency then fails, as it does for that account)",
                 self.name
             )
         } else {
