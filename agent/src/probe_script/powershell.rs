@@ -264,9 +264,10 @@ impl PsFrameParser {
             return;
         }
         if self.state.delivered[frame.i] {
-            self.state.problems.push(format!(
-                "probe `{id}` was framed twice; the second was skipped"
-            ));
+            // Only another process can print a second frame: the run fails (see `forged`).
+            self.state
+                .forged
+                .push(format!("a second frame for probe `{id}`"));
             return;
         }
         let b64 = &base64::engine::general_purpose::STANDARD;
