@@ -4,20 +4,12 @@
 //! connection or auth failure, a check in Error). Errors print as one line on stderr.
 
 mod blob;
-mod checks_cmd;
-mod cli;
-mod connect_cmd;
-mod fleet_cmd;
+mod cmd;
+mod engine;
 mod interrupt;
-mod probe_script;
-mod questionnaire;
 mod report;
-mod run_cmd;
-mod runner;
 mod sas;
-mod secret;
-mod ssh;
-mod transport;
+mod target;
 mod upload;
 mod vhd;
 
@@ -25,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use crate::cli::{Cli, Command, SasCommand, VhdCommand};
+use crate::cmd::cli::{Cli, Command, SasCommand, VhdCommand};
 
 /// Exit status when the command could not complete.
 pub(crate) const EXIT_ERROR: u8 = 2;
@@ -57,9 +49,9 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Checks(c) => checks_cmd::run(&c),
-        Command::Run(args) => run_cmd::run(&args),
-        Command::Fleet(args) => fleet_cmd::run(&args),
+        Command::Checks(c) => cmd::checks::run(&c),
+        Command::Run(args) => cmd::run::run(&args),
+        Command::Fleet(args) => cmd::fleet::run(&args),
         Command::Vhd(VhdCommand::Inspect {
             target,
             role,
@@ -72,9 +64,9 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             format,
         ),
         Command::Sas(SasCommand::Check { url, format }) => sas::run(&sas::url_arg(&url)?, format),
-        Command::Connect(a) => connect_cmd::run(&a),
-        Command::Questionnaire(c) => questionnaire::run(&c),
-        Command::Report(c) => report::cmd::run(&c),
+        Command::Connect(a) => cmd::connect::run(&a),
+        Command::Questionnaire(c) => cmd::questionnaire::run(&c),
+        Command::Report(c) => cmd::report::run(&c),
     }
 }
 

@@ -39,7 +39,7 @@ def fragment(probe_id: str) -> str:
 
 
 def script(probes: list[tuple[str, str]], lanes: int = 4, timeout: int = 60) -> bytes:
-    """A probe script in the agent's layout (agent/src/probe_script/powershell.rs)."""
+    """A probe script in the agent's layout (agent/src/target/script/powershell.rs)."""
     nonce = "0123456789abcdef0123456789abcdef"
     rows = "\n".join(
         f"@{{ Index = {i}; Id = '{pid}'; Timeout = {timeout}; Cap = 8388608; Admin = $true; "

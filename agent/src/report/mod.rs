@@ -4,13 +4,12 @@ use std::collections::BTreeMap;
 
 use vmcert_checks::Evidence;
 
-pub(crate) mod cmd;
 mod junit;
 mod logs;
 mod manifest;
 pub(crate) mod model;
 pub(crate) mod read;
-mod render;
+pub(crate) mod render;
 mod selftest;
 #[cfg(test)]
 pub(crate) mod testdata;

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::cli::Format;
+use crate::cmd::cli::Format;
 use crate::vhd::rules::{RuleResult, acceptable};
 pub(crate) use url::{SasUrl, redact};
 

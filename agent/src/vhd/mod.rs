@@ -22,7 +22,7 @@ use self::footer::{FOOTER_LEN, Footer, VHDX_SIGNATURE};
 use self::partition::{HEAD_LEN, HeadScan, Table};
 use self::rules::{Facts, Format, Intent, Origin, Role, RuleResult};
 use self::source::{Blob, LocalFile, Source};
-use crate::cli::{Format as OutputFormat, OsArg, ProfileArg, RoleArg};
+use crate::cmd::cli::{Format as OutputFormat, OsArg, ProfileArg, RoleArg};
 use crate::sas::{SasUrl, redact};
 
 /// The footer fields, for the JSON output.

@@ -1,5 +1,5 @@
 //! Linux probe commands: POSIX `sh` fragments, each run once per target inside the framed probe
-//! script (see the agent's `probe_script` module). Conventions are in [`crate::probe`].
+//! script (see the agent's `target::script` module). Conventions are in [`crate::probe`].
 
 use crate::meta::Os;
 use crate::probe::{Probe, ProbeId};

@@ -1,7 +1,7 @@
 """The handler that answers vmcert's PowerShell probe script from the machine profile.
 
 Why this module exists: the agent's WinRM transport sends ONE script over the stdin of ONE
-`powershell.exe -NoProfile -NonInteractive -Command -` (agent/src/probe_script/powershell.rs
+`powershell.exe -NoProfile -NonInteractive -Command -` (agent/src/target/script/powershell.rs
 and script.ps1). No PowerShell runs here, so this handler plays that script: it recognizes the
 loader line and the probe table (`@{ Index = N; Id = '..'; Timeout = S; Cap = B; Admin = $x;
 Code = '<base64>' }`), answers each probe of the Windows catalogue (checks/src/windows/probes.rs)

@@ -13,7 +13,7 @@ use super::error::SshError;
 use super::keyfile::KeyFormat;
 use super::setup::{Credentials, Identity};
 use super::target::SshTarget;
-use crate::secret::Secret;
+use crate::target::secret::Secret;
 
 /// libssh2: the server refused the credential.
 const LIBSSH2_ERROR_AUTHENTICATION_FAILED: i32 = -18;

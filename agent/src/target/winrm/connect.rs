@@ -14,9 +14,9 @@ use vmcert_checks::windows::outputs::os_info;
 use vmcert_checks::{Evidence, Os, Profile, probe};
 
 use super::{WinrmSetup, WinrmTransport};
-use crate::cli::{ConnectArgs, Format};
-use crate::probe_script::{DEFAULT_OUTPUT_CAP, ProbeResult, ProbeSpec};
-use crate::transport::{ProbeSink, Transport as _};
+use crate::cmd::cli::{ConnectArgs, Format};
+use crate::target::script::{DEFAULT_OUTPUT_CAP, ProbeResult, ProbeSpec};
+use crate::target::{ProbeSink, Transport as _};
 
 /// The catalogue probes `connect` runs: the report header's fact probe and the account probe.
 const PROBES: [&str; 2] = ["os-info", "current-user"];

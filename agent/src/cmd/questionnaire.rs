@@ -13,7 +13,7 @@ use vmcert_checks::Os;
 pub(crate) use vmcert_checks::questionnaire::Answers;
 use vmcert_checks::questionnaire::{self, Answer, Kind, Question};
 
-use crate::cli::QuestionnaireCommand;
+use crate::cmd::cli::QuestionnaireCommand;
 use crate::report::model::QuestionResult;
 
 /// What to do about questions the answers file leaves unanswered.

@@ -5,16 +5,18 @@
 //! `sh -s`, one WinRM shell running PowerShell) and hands each probe back as soon as it finishes,
 //! so progress is live and a connection lost halfway loses only the probes still running.
 //!
-//! Unix transports share the protocol of [`crate::probe_script`]: build a
-//! [`ProbeScript`](crate::probe_script::ProbeScript), write its text on the remote shell's stdin,
-//! [`pump`](crate::probe_script::pump) its stdout, then call [`conclude_unix_run`] with the exit
+//! Unix transports share the protocol of [`crate::target::script`]: build a
+//! [`ProbeScript`](crate::target::script::ProbeScript), write its text on the remote shell's stdin,
+//! [`pump`](crate::target::script::pump) its stdout, then call [`conclude_unix_run`] with the exit
 //! status and stderr. A WinRM transport brings its own script but keeps the same contract.
 
 pub(crate) mod local;
+pub(crate) mod script;
+pub(crate) mod secret;
 pub(crate) mod ssh;
 pub(crate) mod winrm;
 
-use crate::probe_script::{FrameParser, ProbeResult, ProbeSpec, ScriptError};
+use crate::target::script::{FrameParser, ProbeResult, ProbeSpec, ScriptError};
 
 /// Where a transport delivers what it learns while the probes run.
 pub(crate) trait ProbeSink {
@@ -70,7 +72,7 @@ pub(crate) enum TransportError {
 /// Stderr of a probe script kept for the run log, in bytes.
 pub(crate) const STDERR_KEEP: usize = 16 * 1024;
 
-/// Ends a run of a [`crate::probe_script`] script: passes its diagnostics to the run log and
+/// Ends a run of a [`crate::target::script`] script: passes its diagnostics to the run log and
 /// tells whether every probe reported. `exit` is the shell's exit status, if known; `stderr` what
 /// it printed there (capped by the caller); `cut` a reason the transport stopped reading early.
 ///

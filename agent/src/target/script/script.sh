@@ -1,4 +1,4 @@
-#: vmcert probe script template (agent/src/probe_script.rs fills the slots between double at-signs; POSIX sh only).
+#: vmcert probe script template (agent/src/target/script/mod.rs fills the slots between double at-signs; POSIX sh only).
 #: Runs every probe once, at most @@LANES@@ at a time (fewer on a VM with fewer CPUs), each under its timeout with its output
 #: capped, and prints one frame per probe on stdout as soon as it ends. Frame lines start with
 #: "#vmcert:<nonce>:"; outputs are base64 (or od hex). Nothing else is ever printed on stdout.

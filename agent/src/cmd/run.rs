@@ -1,7 +1,7 @@
 //! `vmcert run`: the command-line side of a certification run. Every input is read and checked
 //! before anything runs (check packs, waivers, check ids, the report path, the answers file and
 //! the questionnaire), so bad input costs nothing and exits 2 with one line; then the probes run
-//! once through the transport ([`crate::runner`]), the report zip is written and the summary
+//! once through the transport ([`crate::engine::runner`]), the report zip is written and the summary
 //! printed, and the exit status says 0 (no Fail, no Error), 1 (a Fail) or 2 (an Error, or the run
 //! could not complete).
 //!
@@ -23,17 +23,17 @@ use vmcert_checks::pack::{self, PackCheck};
 use vmcert_checks::waiver::{self, Waiver};
 use vmcert_checks::{Check as _, Os, Profile, Status, fixture};
 
-use crate::cli::{Format, RunArgs, TargetArgs};
-use crate::probe_script::ProbeResult;
-use crate::questionnaire::{self, AskMode};
+use crate::cmd::cli::{Format, RunArgs, TargetArgs};
+use crate::cmd::questionnaire::{self, AskMode};
+use crate::engine::runner::{self, RunLog};
 use crate::report::model::{self, QuestionResult, RunInfo, RunReport, Summary, TargetInfo, Tool};
 use crate::report::{ReportBundle, write_zip};
-use crate::runner::{self, RunLog};
-use crate::ssh::{MethodList, SshSession, SshSetup};
-use crate::transport::Transport;
-use crate::transport::local::LocalTransport;
-use crate::transport::ssh::SshTransport;
-use crate::transport::winrm::{self, WinrmSetup, WinrmTransport};
+use crate::target::Transport;
+use crate::target::local::LocalTransport;
+use crate::target::script::ProbeResult;
+use crate::target::ssh::transport::SshTransport;
+use crate::target::ssh::{MethodList, SshSession, SshSetup};
+use crate::target::winrm::{self, WinrmSetup, WinrmTransport};
 
 /// Where a run goes, as the target flags say; nothing is connected yet.
 enum TargetSpec {
@@ -715,11 +715,11 @@ mod tests {
     use clap::Parser as _;
 
     fn target_spec(args: &[&str]) -> anyhow::Result<TargetSpec> {
-        let cli = crate::cli::Cli::try_parse_from(
+        let cli = crate::cmd::cli::Cli::try_parse_from(
             ["vmcert", "run"].iter().chain(args).collect::<Vec<_>>(),
         )?;
         match cli.command {
-            crate::cli::Command::Run(run) => TargetSpec::from_args(&run.target),
+            crate::cmd::cli::Command::Run(run) => TargetSpec::from_args(&run.target),
             other => panic!("parsed as {other:?}"),
         }
     }

@@ -1,5 +1,5 @@
 //! The SSH transport (`vmcert run --target ssh://...`): the probe script of
-//! [`crate::probe_script`], unchanged, fed to `sh -s` on ONE channel of the run's one SSH
+//! [`crate::target::script`], unchanged, fed to `sh -s` on ONE channel of the run's one SSH
 //! connection, its stdout streamed into the same parser as the local transport so each probe is
 //! delivered the moment its frame arrives.
 //!
@@ -24,10 +24,10 @@ use std::io;
 
 use zeroize::Zeroizing;
 
-use super::{ProbeSink, STDERR_KEEP, Transport, TransportError, conclude_unix_run};
-use crate::probe_script::{DEFAULT_LANES, FrameParser, ProbeScript, ProbeSpec, pump};
-use crate::ssh::sudo;
-use crate::ssh::{SshSession, StreamEnd};
+use crate::target::script::{DEFAULT_LANES, FrameParser, ProbeScript, ProbeSpec, pump};
+use crate::target::ssh::sudo;
+use crate::target::ssh::{SshSession, StreamEnd};
+use crate::target::{ProbeSink, STDERR_KEEP, Transport, TransportError, conclude_unix_run};
 
 /// The wrapper for logins with a sudo password, which comes first on stdin (see the module
 /// docs). One line, so that any login shell (even csh) passes it to `sh` intact.

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::{ProbeSink, STDERR_KEEP, Transport, TransportError, conclude_unix_run};
-use crate::probe_script::{DEFAULT_LANES, ProbeScript, ProbeSpec, pump};
+use crate::target::script::{DEFAULT_LANES, ProbeScript, ProbeSpec, pump};
 
 /// Runs probes on this machine.
 #[derive(Debug, Clone)]
@@ -128,7 +128,7 @@ impl Transport for LocalTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe_script::{DEFAULT_OUTPUT_CAP, ProbeResult};
+    use crate::target::script::{DEFAULT_OUTPUT_CAP, ProbeResult};
 
     #[derive(Default)]
     struct Collect {

@@ -18,7 +18,7 @@ use super::host_key::{self, HostKey, Trust};
 use super::known_hosts::blob_key_type;
 use super::setup::SshSetup;
 use super::target::SshTarget;
-use crate::secret::Secret;
+use crate::target::secret::Secret;
 
 /// Pause before the one retry of a failed connect or handshake.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);

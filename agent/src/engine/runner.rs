@@ -3,7 +3,7 @@
 //! [`Transport`], evaluate every check on the same evidence, and settle each result with the
 //! waivers. Checks whose probes never arrived end in Error with the cause, never Pass or Fail.
 //!
-//! `run_cmd` does the command-line side (inputs, progress, report); this module stays testable
+//! `crate::cmd::run` does the command-line side (inputs, progress, report); this module stays testable
 //! with any transport.
 
 use std::collections::{BTreeMap, HashSet};
@@ -16,10 +16,10 @@ use vmcert_checks::pack::PackCheck;
 use vmcert_checks::waiver::{self, Applied, Waiver};
 use vmcert_checks::{Check, Evidence, Os, Profile, Status, Verdict, probe, registry};
 
-use crate::probe_script::{DEFAULT_OUTPUT_CAP, ProbeResult, ProbeSpec};
 use crate::report::ProbeLog;
 use crate::report::model::{CheckResult, QuestionResult, Summary, Waived};
-use crate::transport::{ProbeSink, Transport};
+use crate::target::script::{DEFAULT_OUTPUT_CAP, ProbeResult, ProbeSpec};
+use crate::target::{ProbeSink, Transport};
 
 /// A check chosen for the run, and where it comes from.
 pub(crate) struct Selected<'a> {
@@ -629,7 +629,7 @@ command = 'sleep 1; t=$(dirname "$0"); kill -KILL $(ps -o ppid= -p $(ps -o ppid=
         let specs = probe_specs(Os::Linux, &sel, 30).unwrap();
         let mut log = RunLog::default();
         let mut seen = Vec::new();
-        let mut t = crate::transport::local::LocalTransport::new();
+        let mut t = crate::target::local::LocalTransport::new();
         let g = gather(
             &mut t,
             &specs,

@@ -9,7 +9,7 @@
 //!   needs a blank line after it), so line 1 is a one-line loader that reads the rest of stdin
 //!   with `[Console]::In.ReadToEnd()`, checks that it ends with the `#vmcert-end:<nonce>` line,
 //!   and runs it as one script block: a body cut short never runs half;
-//! - the body (template `probe_script/script.ps1`) holds each probe as
+//! - the body (template `script.ps1`) holds each probe as
 //!   `@{ Index = N; Id = '<id>'; Timeout = <s>; Cap = <bytes>; Admin = $true|$false; Code = '<base64 of the UTF-8 fragment>' }`,
 //!   one per line, so the script is pure ASCII and no fragment can break its quoting;
 //! - probes run in a runspace pool, `lanes` at a time (`[PowerShell]::Create()` +

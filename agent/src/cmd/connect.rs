@@ -11,9 +11,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Serialize;
 
-use crate::cli::{ConnectArgs, Format};
-use crate::ssh::sudo::{self, SudoStatus};
-use crate::ssh::{AuthReport, MethodList, SshSession, SshSetup, Trust};
+use crate::cmd::cli::{ConnectArgs, Format};
+use crate::target::ssh::sudo::{self, SudoStatus};
+use crate::target::ssh::{AuthReport, MethodList, SshSession, SshSetup, Trust};
 
 /// Collects the OS facts in one round trip. `uname -n` rather than `hostname`, which minimal
 /// images may lack.
@@ -96,8 +96,8 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
         .target
         .as_deref()
         .context("--target is required")?;
-    if crate::transport::winrm::is_winrm_url(url) {
-        return crate::transport::winrm::connect::run(args, url);
+    if crate::target::winrm::is_winrm_url(url) {
+        return crate::target::winrm::connect::run(args, url);
     }
     let setup = SshSetup::from_args(url, &args.target)?;
     let session = SshSession::connect(&setup, MethodList::First)?;

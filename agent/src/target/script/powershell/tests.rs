@@ -236,7 +236,7 @@ fn the_generated_script_and_its_loader_parse_as_powershell() {
             command: p.command.to_string(),
             needs_root: p.needs_root,
             timeout_secs: 60,
-            output_cap: crate::probe_script::DEFAULT_OUTPUT_CAP,
+            output_cap: crate::target::script::DEFAULT_OUTPUT_CAP,
         })
         .chain([spec("pack-x", "Get-Date")])
         .collect();

@@ -12,8 +12,8 @@ use super::error::SshError;
 use super::host_key::{Fingerprint, HostKeyPolicy};
 use super::keyfile::KeyFile;
 use super::target::SshTarget;
-use crate::cli::TargetArgs;
-use crate::secret::{self, Secret};
+use crate::cmd::cli::TargetArgs;
+use crate::target::secret::{self, Secret};
 
 /// The system-wide known hosts file, read (never written) when `--known-hosts` is not given.
 const GLOBAL_KNOWN_HOSTS: &str = "/etc/ssh/ssh_known_hosts";

@@ -35,12 +35,12 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::EXIT_ERROR;
-use crate::cli::{FleetArgs, Format, ProfileArg, RunArgs, TargetArgs};
-use crate::probe_script::ProbeResult;
+use crate::cmd::cli::{FleetArgs, Format, ProfileArg, RunArgs, TargetArgs};
+use crate::cmd::run::{self, Plan, Watch};
 use crate::report::model::Summary;
-use crate::run_cmd::{self, Plan, Watch};
+use crate::target::script::ProbeResult;
 
-const HTML_TEMPLATE: &str = include_str!("../../report-templates/fleet-summary.html.hbs");
+const HTML_TEMPLATE: &str = include_str!("../../../report-templates/fleet-summary.html.hbs");
 
 /// Schema name of `fleet-summary.json`.
 const SCHEMA: &str = "vmcert.fleet/v1";
@@ -561,7 +561,7 @@ impl TargetWatch {
     fn end(&self, row: &TargetRow) {
         let msg = match (&row.summary, &row.error) {
             (_, Some(e)) => format!("error: {e}"),
-            (Some(s), None) => format!("exit {}: {}", row.exit_code, run_cmd::summary_line(s)),
+            (Some(s), None) => format!("exit {}: {}", row.exit_code, run::summary_line(s)),
             (None, None) => format!("exit {}", row.exit_code),
         };
         match &self.bar {
@@ -586,7 +586,7 @@ impl Watch for TargetWatch {
     fn probe(&self, r: &ProbeResult, done: usize, _total: usize) {
         if let Some(bar) = &self.bar {
             bar.set_position(done as u64);
-            bar.set_message(format!("{} ({})", r.id, run_cmd::probe_outcome(r)));
+            bar.set_message(format!("{} ({})", r.id, run::probe_outcome(r)));
         }
     }
 
@@ -602,7 +602,7 @@ fn table(s: &FleetSummary, out_dir: &Path) -> String {
     for r in &s.targets {
         let detail = match (&r.error, &r.summary) {
             (Some(e), _) => format!("error: {e}"),
-            (None, Some(sum)) => run_cmd::summary_line(sum),
+            (None, Some(sum)) => run::summary_line(sum),
             (None, None) => String::new(),
         };
         let _ = writeln!(t, "  exit {}  {:<w$}  {detail}", r.exit_code, r.name);

@@ -1,6 +1,6 @@
 //! The WinRM transport (`--target winrms://USER@HOST[:PORT]` or `winrm://...`): certifies a
 //! Windows VM through WS-Management with ONE remote shell and ONE PowerShell process reading the
-//! generated probe script ([`crate::probe_script::powershell`]) from stdin.
+//! generated probe script ([`crate::target::script::powershell`]) from stdin.
 //!
 //! Security decisions, all made before anything is sent:
 //! - HTTPS (`winrms://`, port 5986) is the default for Windows. The server certificate is
@@ -28,11 +28,11 @@ use winrm_rs::{
     AuthMethod, EncryptionMode, SoapError, WinrmClient, WinrmConfig, WinrmCredentials, WinrmError,
 };
 
-use super::{ProbeSink, Transport, TransportError};
-use crate::cli::{AuthArg, TargetArgs};
-use crate::probe_script::powershell::PsScript;
-use crate::probe_script::{DEFAULT_LANES, ProbeSpec};
-use crate::secret::{PasswordSource, Secret};
+use crate::cmd::cli::{AuthArg, TargetArgs};
+use crate::target::script::powershell::PsScript;
+use crate::target::script::{DEFAULT_LANES, ProbeSpec};
+use crate::target::secret::{PasswordSource, Secret};
+use crate::target::{ProbeSink, Transport, TransportError};
 pub(crate) use target::{Scheme, WinrmTarget, is_winrm_url};
 
 /// Seconds a WS-Man request may wait on the host (the `OperationTimeout` of each request; a

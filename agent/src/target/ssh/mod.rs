@@ -7,7 +7,7 @@
 //!
 //! Order of use: [`SshSetup::from_args`] (flags and secrets, no network), then
 //! [`SshSession::connect`], then [`SshSession::exec`] and [`sudo::check`], and
-//! [`SshSession::exec_streaming`] for the probe script (`crate::transport::ssh`).
+//! [`SshSession::exec_streaming`] for the probe script (`crate::target::ssh::transport`).
 
 mod auth;
 mod error;
@@ -19,6 +19,7 @@ mod setup;
 mod stream;
 pub(crate) mod sudo;
 mod target;
+pub(crate) mod transport;
 
 pub(crate) use auth::{AuthReport, MethodList};
 pub(crate) use host_key::Trust;

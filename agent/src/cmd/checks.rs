@@ -7,7 +7,7 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 use vmcert_checks::{Check, Meta, Os, Profile, probe, registry};
 
-use crate::cli::{ChecksCommand, Format};
+use crate::cmd::cli::{ChecksCommand, Format};
 
 /// Runs a `checks` subcommand.
 pub(crate) fn run(cmd: &ChecksCommand) -> anyhow::Result<ExitCode> {
@@ -30,10 +30,11 @@ fn probes(os: Os, script: bool, timeout: u64) -> anyhow::Result<String> {
     if timeout == 0 {
         bail!("--timeout must be at least 1 second");
     }
-    let selected = crate::runner::select(os, &[], &[], &[])?;
-    let specs = crate::runner::probe_specs(os, &selected, timeout)?;
+    let selected = crate::engine::runner::select(os, &[], &[], &[])?;
+    let specs = crate::engine::runner::probe_specs(os, &selected, timeout)?;
     if script {
-        let s = crate::probe_script::ProbeScript::new(&specs, crate::probe_script::DEFAULT_LANES)?;
+        let s =
+            crate::target::script::ProbeScript::new(&specs, crate::target::script::DEFAULT_LANES)?;
         return Ok(s.text().to_string());
     }
     let list: Vec<serde_json::Value> = specs

@@ -11,10 +11,10 @@ use anyhow::bail;
 use serde::Serialize;
 use vmcert_checks::Status;
 
-use super::model::{CheckResult, QuestionResult, RunReport};
-use super::read::{ReportZip, verify};
-use super::render::{answer_text, md_escape, outcome, visible};
-use crate::cli::{Format, ReportCommand};
+use crate::cmd::cli::{Format, ReportCommand};
+use crate::report::model::{CheckResult, QuestionResult, RunReport};
+use crate::report::read::{ReportZip, verify};
+use crate::report::render::{answer_text, md_escape, outcome, visible};
 
 /// Runs a `report` subcommand.
 pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
@@ -57,9 +57,9 @@ struct ShowJson<'a> {
     report: String,
     integrity: Integrity,
     outcome: &'static str,
-    run: &'a super::model::RunInfo,
-    target: &'a super::model::TargetInfo,
-    summary: &'a super::model::Summary,
+    run: &'a crate::report::model::RunInfo,
+    target: &'a crate::report::model::TargetInfo,
+    summary: &'a crate::report::model::Summary,
     /// Checks in Fail, Error or Warning, in report order.
     findings: Vec<&'a CheckResult>,
     /// Questionnaire entries in Warning.

@@ -5,7 +5,7 @@
 //! `sh -s`, the SSH transport into one channel's `sh -s` (or `sudo -S -p '' sh -s` after the sudo
 //! password line); both feed what comes back into a [`FrameParser`] through [`pump`], unchanged.
 //!
-//! Inside the script (template: `probe_script/script.sh`):
+//! Inside the script (template: `script.sh`):
 //! - each command is written to `$T/<n>.cmd` by the `printf` builtin from a single-quoted string
 //!   (no expansion) in a `mktemp -d` directory that an EXIT trap removes, with running probes
 //!   killed; the script starts as few processes per probe as it can (the readers, `timeout`, the
@@ -60,7 +60,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use vmcert_checks::ProbeOutput;
 
-use crate::transport::ProbeSink;
+use crate::target::ProbeSink;
 
 /// Most probes that run at the same time inside the script (fewer on a target with fewer CPUs).
 pub(crate) const DEFAULT_LANES: usize = 4;
@@ -74,7 +74,7 @@ pub(crate) const DEFAULT_OUTPUT_CAP: u64 = 8 * 1024 * 1024;
 /// Longest line the parser keeps (frame lines are at most ~100 bytes, base64 lines 76).
 const MAX_LINE: usize = 16 * 1024;
 
-const TEMPLATE: &str = include_str!("probe_script/script.sh");
+const TEMPLATE: &str = include_str!("script.sh");
 
 pub(crate) mod powershell;
 mod stream;
@@ -638,7 +638,7 @@ fn finish_section(f: &mut Frame) {
 
 /// Reads `reader` to its end, feeding `parser` and handing every finished probe to the sink as
 /// it completes (and the script's `start` line to its log as soon as it arrives). Returns the
-/// read error that cut the stream, if any; [`crate::transport::conclude_unix_run`] then says
+/// read error that cut the stream, if any; [`crate::target::conclude_unix_run`] then says
 /// whether the run completed.
 pub(crate) fn pump(
     reader: &mut dyn Read,

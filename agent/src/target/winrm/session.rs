@@ -16,8 +16,8 @@ use tokio::time::{Instant, sleep_until, timeout, timeout_at};
 use winrm_rs::{Shell, SoapError, WinrmClient, WinrmError};
 
 use super::{WinrmTarget, describe};
-use crate::probe_script::powershell::{POWERSHELL, PsFrameParser, PsScript};
-use crate::transport::{ProbeSink, STDERR_KEEP, TransportError};
+use crate::target::script::powershell::{POWERSHELL, PsFrameParser, PsScript};
+use crate::target::{ProbeSink, STDERR_KEEP, TransportError};
 
 /// Bytes of script per Send: base64 makes 128 KiB of it, under winrm-rs's default
 /// MaxEnvelopeSize of 150 KiB (and Windows' 150 KiB minimum) with room for the envelope.
