@@ -1028,7 +1028,7 @@ fn frames_without_their_token_or_repeated_make_the_probe_error_and_the_run_forge
         fn result(&mut self, _: ProbeResult) {}
         fn note(&mut self, _: String) {}
     }
-    let err = crate::transport::conclude_unix_run(&p, Some(0), b"", None, &mut Drop).unwrap_err();
+    let err = crate::target::conclude_unix_run(&p, Some(0), b"", None, &mut Drop).unwrap_err();
     assert!(
         err.to_string().contains("tampered with on the target"),
         "{err}"
