@@ -636,7 +636,7 @@ fn finish_section(f: &mut Frame) {
     }
 }
 
-/// Reads `reader` to its end, feeding `parser` and handing every finished probe to the sink as
+/// Reads `reader` to its end or to the script's `done` line, feeding `parser` and handing every finished probe to the sink as
 /// it completes (and the script's `start` line to its log as soon as it arrives). Returns the
 /// read error that cut the stream, if any; [`crate::target::conclude_unix_run`] then says
 /// whether the run completed.
@@ -657,6 +657,11 @@ pub(crate) fn pump(
                     header_noted = true;
                 }
                 finished.into_iter().for_each(|r| sink.result(r));
+                // The script prints nothing after `done`: stop there rather than wait for an
+                // end of file that a process left behind by a probe may hold off for ever.
+                if parser.is_done() {
+                    break Ok(());
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => break Err(e),
