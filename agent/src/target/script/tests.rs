@@ -1036,9 +1036,10 @@ fn frames_without_their_token_or_repeated_make_the_probe_error_and_the_run_forge
 }
 
 /// The attack of issue 17: a probe leaves a process behind that learns the frame prefix from the
-/// probe's own frame file as the script writes it, finds the main shell, and writes a forged
-/// passing frame of another probe straight to the main shell's stdout through /proc. The forged
-/// frame arrives before the real one (the victim waits for the forger to have written it).
+/// probe's own frame file as the script writes it (holding the main shell stopped meanwhile, so
+/// the race is always won), finds the main shell, and writes a forged passing frame of another
+/// probe straight to the main shell's stdout through /proc. The forged frame arrives before the
+/// real one (the victim waits for the forger to have written it).
 #[test]
 fn a_probe_cannot_forge_another_probes_frame_through_proc() {
     for shell in SHELLS {
@@ -1053,6 +1054,7 @@ while :; do
   [ "$p" -gt 1 ] || exit 1
 done
 (
+  kill -STOP $p
   l=
   while :; do
     read -r l <"$d.frame" 2>/dev/null
@@ -1063,6 +1065,7 @@ done
     printf '%s\n' "$M:begin 1 victim$t" "$M:meta rc=0 ms=1 timeout=0 truncated=0" "$M:meta rc=0 ms=1 timeout=0 truncated=0 bytes=7,0" "$M:stdout b64" "Zm9yZ2VkCg==" "$M:stderr b64" "$M:end 1$t" >/proc/$p/fd/1
   done
   echo "$M" >{d}/forged
+  kill -CONT $p
 ) </dev/null >/dev/null 2>&1 &
 head -c 300000 /dev/zero"#
         );
