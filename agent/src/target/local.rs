@@ -140,6 +140,24 @@ impl Read for Output {
     }
 }
 
+/// Variables of vmcert's environment that the probe script keeps; the rest (an `--upload` SAS
+/// read from `env:VAR`, passwords from `--password-env`, tokens of the user's session) never
+/// reach a probe, which any binary on the machine may be.
+const KEPT_VARS: [&str; 3] = ["PATH", "HOME", "TMPDIR"];
+
+/// The probe script's environment: [`KEPT_VARS`] from `vars`, and the C locale (the script's
+/// parsing and the checks' parsers of probe output expect untranslated messages).
+fn probe_env(
+    vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    let mut env: Vec<_> = vars
+        .filter(|(k, _)| KEPT_VARS.iter().any(|kept| k == kept))
+        .collect();
+    env.push(("LANG".into(), "C".into()));
+    env.push(("LC_ALL".into(), "C".into()));
+    env
+}
+
 impl Transport for LocalTransport {
     fn kind(&self) -> &'static str {
         "local"
@@ -153,6 +171,8 @@ impl Transport for LocalTransport {
         let script = ProbeScript::new(probes, DEFAULT_LANES)?;
         let mut child = Command::new(&self.shell)
             .arg("-s")
+            .env_clear()
+            .envs(probe_env(std::env::vars_os()))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -394,6 +414,34 @@ echo $! >{}
         let msg = r.unwrap_err();
         assert!(msg.contains("still held its output"), "{msg}");
         assert_eq!(sink.results.len(), 1);
+    }
+
+    #[test]
+    fn probes_see_none_of_vmcerts_environment_but_path_home_and_tmpdir() {
+        // `cargo test` gives this process CARGO_* variables: the stand-ins for a SAS in `env:VAR`.
+        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+        let (r, sink) = run_bounded(vec![spec("env", "env")], Duration::from_secs(60));
+        r.unwrap();
+        let out = String::from_utf8_lossy(&sink.results[0].output.stdout).into_owned();
+        let names: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, _)| k)
+            .collect();
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            assert!(
+                KEPT_VARS.contains(&k.as_ref())
+                    // Set by vmcert, or by the shell itself.
+                    || ["LANG", "LC_ALL", "PWD", "OLDPWD", "SHLVL", "_"].contains(&k.as_ref())
+                    || !names.contains(&k.as_ref()),
+                "{k} reached a probe: {names:?}"
+            );
+        }
+        assert!(
+            names.contains(&"PATH") && names.contains(&"LC_ALL"),
+            "{names:?}"
+        );
     }
 
     #[test]
