@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
+use tokio::signal::unix::{SignalKind, signal};
 use toml::Spanned;
 
 use crate::EXIT_ERROR;
@@ -394,25 +395,31 @@ fn run_all(plans: Vec<Plan>, jobs: usize, display: &Display) -> anyhow::Result<F
         }
         let mut rows: Vec<Option<TargetRow>> = (0..names.len()).map(|_| None).collect();
         let mut interrupts = 0;
-        let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+        // SIGTERM (a service manager, `timeout`, `kill`) is Ctrl-C: the summary is still written.
+        let mut sigint = signal(SignalKind::interrupt()).context("cannot watch for Ctrl-C")?;
+        let mut sigterm = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
         loop {
-            tokio::select! {
+            let signalled = tokio::select! {
                 joined = set.join_next() => {
                     let Some(joined) = joined else { break };
                     let (i, row) = joined.context("a fleet task was lost")?;
                     rows[i] = Some(row.context("a target's run panicked")?);
+                    false
                 }
-                _ = &mut ctrl_c, if interrupts < 2 => {
-                    ctrl_c.set(tokio::signal::ctrl_c());
-                    interrupts += 1;
-                    stop.store(true, Ordering::SeqCst);
-                    if interrupts == 1 {
-                        display.note("interrupted: no new target starts; waiting for the running ones \
-                                      (Ctrl-C again to stop waiting)");
-                    } else {
-                        display.note("interrupted again: not waiting for the running targets");
-                        break;
-                    }
+                _ = sigint.recv(), if interrupts < 2 => true,
+                _ = sigterm.recv(), if interrupts < 2 => true,
+            };
+            if signalled {
+                interrupts += 1;
+                stop.store(true, Ordering::SeqCst);
+                if interrupts == 1 {
+                    display.note(
+                        "interrupted: no new target starts; waiting for the running ones \
+                                  (Ctrl-C again to stop waiting)",
+                    );
+                } else {
+                    display.note("interrupted again: not waiting for the running targets");
+                    break;
                 }
             }
         }
@@ -436,8 +443,10 @@ fn run_all(plans: Vec<Plan>, jobs: usize, display: &Display) -> anyhow::Result<F
             interrupted: stop.load(Ordering::SeqCst),
         })
     });
-    // Targets still running after a second Ctrl-C are not waited for.
+    // Targets still running after a second Ctrl-C are not waited for; reports being written are
+    // (a report is never left half-written), and no new one starts.
     runtime.shutdown_background();
+    crate::interrupt::close();
     result
 }
 

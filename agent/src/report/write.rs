@@ -111,6 +111,8 @@ pub(crate) fn write_zip(path: &Path, bundle: &ReportBundle) -> anyhow::Result<()
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    // A second Ctrl-C or SIGTERM waits for the end of this write (no `.tmp` left behind).
+    let _writing = crate::interrupt::writing();
     let tmp = tempfile::Builder::new()
         .prefix(".vmcert-report-")
         .suffix(".zip.tmp")

@@ -41,6 +41,9 @@ fn signal(pid: u32, signal: &str) {
 /// the output open for ever.
 const GRACE: Duration = Duration::from_secs(5);
 
+/// How often a wait for the script's output looks at the interrupt flag.
+const SIGNAL_CHECK: Duration = Duration::from_millis(200);
+
 /// What the threads around the local shell report.
 enum Event {
     /// Bytes of stdout (empty at its end), or the read error.
@@ -61,6 +64,8 @@ struct Output {
     deadline_len: Duration,
     /// TERM was sent at the deadline.
     terminated: bool,
+    /// TERM was sent because vmcert was interrupted.
+    interrupted: bool,
     timed_out: bool,
     exited: Option<(Instant, Option<ExitStatus>)>,
 }
@@ -100,14 +105,21 @@ impl Read for Output {
                 self.pos += n;
                 return Ok(n);
             }
+            if crate::interrupt::requested() && !self.interrupted && self.exited.is_none() {
+                // Ctrl-C on a terminal reached the script too; SIGTERM (or any signal sent to
+                // vmcert alone) did not: TERM runs its traps, which kill the probes, and it ends
+                // without `done`.
+                self.interrupted = true;
+                signal(self.pid, "TERM");
+            }
             let until = match self.exited {
                 Some((at, _)) => at + GRACE,
                 None => self.deadline,
             };
-            match self
-                .rx
-                .recv_timeout(until.saturating_duration_since(Instant::now()))
-            {
+            let wait = until
+                .saturating_duration_since(Instant::now())
+                .min(SIGNAL_CHECK);
+            match self.rx.recv_timeout(wait) {
                 Ok(Event::Out(Ok(bytes))) if bytes.is_empty() => return Ok(0),
                 Ok(Event::Out(Ok(bytes))) => {
                     self.chunk = bytes;
@@ -116,6 +128,8 @@ impl Read for Output {
                 Ok(Event::Out(Err(e))) => return Err(e),
                 Ok(Event::Exited(s)) => self.exited = Some((Instant::now(), s)),
                 Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(0),
+                // Only time to look at the interrupt flag again.
+                Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < until => {}
                 Err(mpsc::RecvTimeoutError::Timeout) if self.exited.is_some() => {
                     return Err(io::Error::other(format!(
                         "the probe script's shell exited, but a process left on the machine still held its output {} s later",
@@ -238,6 +252,7 @@ impl Transport for LocalTransport {
             deadline: Instant::now() + deadline,
             deadline_len: deadline,
             terminated: false,
+            interrupted: false,
             timed_out: false,
             exited: None,
         };
