@@ -17,8 +17,10 @@ pub mod probe;
 pub mod profile;
 pub mod questionnaire;
 pub mod registry;
+pub mod sas;
 pub mod verdict;
 pub mod version;
+pub mod vhd;
 pub mod waiver;
 pub mod windows;
 

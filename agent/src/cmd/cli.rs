@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vmcert_checks::{Os, Profile};
 
+use crate::engine::config::RunConfig;
+use crate::target::options::{TargetOptions, WinrmAuth};
+
 /// Certification agent for Azure Marketplace VM images.
 #[derive(Debug, Parser)]
 #[command(name = "vmcert", version, about, long_about = None, propagate_version = true)]
@@ -44,25 +47,6 @@ impl From<OsArg> for Os {
         match o {
             OsArg::Linux => Self::Linux,
             OsArg::Windows => Self::Windows,
-        }
-    }
-}
-
-/// Threshold profile on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub(crate) enum ProfileArg {
-    /// Today's thresholds.
-    #[default]
-    Current,
-    /// The 2020 toolkit / self-test API thresholds.
-    Toolkit,
-}
-
-impl From<ProfileArg> for Profile {
-    fn from(p: ProfileArg) -> Self {
-        match p {
-            ProfileArg::Current => Self::Current,
-            ProfileArg::Toolkit => Self::Toolkit,
         }
     }
 }
@@ -140,11 +124,45 @@ pub(crate) struct TargetArgs {
     #[arg(long)]
     pub accept_new_host_key: bool,
     /// Seconds to wait for the TCP connection, and again for the SSH handshake.
-    #[arg(long, value_name = "SECS", default_value_t = 15)]
+    #[arg(long, value_name = "SECS", default_value_t = TargetOptions::DEFAULT_CONNECT_TIMEOUT)]
     pub connect_timeout: u64,
-    /// Never prompt for a password or passphrase (`run --non-interactive`, `fleet`).
-    #[arg(skip)]
-    pub no_prompt: bool,
+}
+
+impl TargetArgs {
+    /// The target as the engine and the targets take it (`--local` is the locator `local`).
+    pub(crate) fn options(&self) -> TargetOptions {
+        TargetOptions {
+            locator: self
+                .target
+                .clone()
+                .unwrap_or_else(|| TargetOptions::LOCAL.to_string()),
+            identity: self.identity.clone(),
+            passphrase_env: self.passphrase_env.clone(),
+            password_env: self.password_env.clone(),
+            password_stdin: self.password_stdin,
+            sudo_password_env: self.sudo_password_env.clone(),
+            auth: match self.auth {
+                AuthArg::Basic => WinrmAuth::Basic,
+                AuthArg::Ntlm => WinrmAuth::Ntlm,
+                AuthArg::Kerberos => WinrmAuth::Kerberos,
+            },
+            ca_file: self.ca_file.clone(),
+            insecure: self.insecure,
+            allow_unencrypted: self.allow_unencrypted,
+            known_hosts: self.known_hosts.clone(),
+            host_key: self.host_key.clone(),
+            accept_new_host_key: self.accept_new_host_key,
+            connect_timeout: self.connect_timeout,
+            no_prompt: false,
+        }
+    }
+}
+
+/// `--profile`: the names of [`Profile`], listed in `--help`.
+fn profile_parser() -> impl clap::builder::TypedValueParser<Value = Profile> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Profile::ALL.map(Profile::as_str))
+        .try_map(|name| name.parse::<Profile>())
 }
 
 /// Options of `vmcert run`.
@@ -162,8 +180,8 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// Threshold profile.
-    #[arg(long, value_enum, default_value_t)]
-    pub profile: ProfileArg,
+    #[arg(long, default_value_t, value_parser = profile_parser())]
+    pub profile: Profile,
     /// Run only these checks (comma-separated ids).
     #[arg(long, value_delimiter = ',', value_name = "ID,..")]
     pub checks: Vec<String>,
@@ -177,7 +195,7 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub waivers: Option<PathBuf>,
     /// Timeout of each probe, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    #[arg(long, value_name = "SECS", default_value_t = RunConfig::DEFAULT_TIMEOUT)]
     pub timeout: u64,
     /// Upload the report zip to this Azure Blob container (SAS URL, or env:VAR to read it from an
     /// environment variable, which keeps the signature out of the process list).
@@ -282,8 +300,15 @@ pub(crate) enum VhdCommand {
         #[arg(long, value_enum)]
         os: Option<OsArg>,
         /// Threshold profile of the OS disk size rule.
+        #[arg(long, default_value_t, value_parser = profile_parser())]
+        profile: Profile,
+        /// Output format.
         #[arg(long, value_enum, default_value_t)]
-        profile: ProfileArg,
+        format: Format,
+    },
+    /// List the VHD rules `vhd inspect` applies: id, title, rule and remedy.
+    #[command(after_help = "Example:\n  vmcert vhd rules --format md")]
+    Rules {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -302,6 +327,13 @@ pub(crate) enum SasCommand {
     Check {
         /// The SAS URL (quote it in the shell), or env:VAR to read it from an environment variable.
         url: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// List the SAS URL rules `sas check` applies: id, title, rule and remedy.
+    #[command(after_help = "Example:\n  vmcert sas rules --format json")]
+    Rules {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -334,7 +366,7 @@ pub(crate) enum ChecksCommand {
         #[arg(long)]
         script: bool,
         /// Timeout of each probe, in seconds.
-        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        #[arg(long, value_name = "SECS", default_value_t = RunConfig::DEFAULT_TIMEOUT)]
         timeout: u64,
     },
     /// Show one check: rule, rationale, remediation, probes, thresholds per profile.

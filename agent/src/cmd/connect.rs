@@ -97,9 +97,9 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .context("--target is required")?;
     if crate::target::winrm::is_winrm_url(url) {
-        return crate::target::winrm::connect::run(args, url);
+        return crate::target::winrm::connect::run(args);
     }
-    let setup = SshSetup::from_args(url, &args.target)?;
+    let setup = SshSetup::from_options(&args.target.options())?;
     let session = SshSession::connect(&setup, MethodList::First)?;
     let facts = gather_facts(&session)?;
     let sudo = sudo::check(&session, facts.uid.unwrap_or(u32::MAX))?;

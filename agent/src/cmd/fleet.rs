@@ -34,11 +34,16 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use tokio::signal::unix::{SignalKind, signal};
 use toml::Spanned;
+use vmcert_checks::Profile;
 
 use crate::EXIT_ERROR;
-use crate::cmd::cli::{FleetArgs, Format, ProfileArg, RunArgs, TargetArgs};
-use crate::cmd::run::{self, Plan, Watch};
+use crate::cmd::cli::{FleetArgs, Format};
+use crate::cmd::run;
+use crate::engine::config::RunConfig;
+use crate::engine::plan::{Plan, Watch};
+use crate::engine::questionnaire::AskMode;
 use crate::report::model::Summary;
+use crate::target::options::TargetOptions;
 use crate::target::script::ProbeResult;
 
 const HTML_TEMPLATE: &str = include_str!("../../../report-templates/fleet-summary.html.hbs");
@@ -62,19 +67,12 @@ struct Settings {
     connect_timeout: Option<u64>,
     answers: Option<PathBuf>,
     allow_unanswered: Option<bool>,
-    profile: Option<ProfileName>,
+    profile: Option<Profile>,
     checks: Option<Vec<String>>,
     skip: Option<Vec<String>>,
     check_packs: Option<Vec<PathBuf>>,
     waivers: Option<PathBuf>,
     timeout: Option<u64>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum ProfileName {
-    Current,
-    Toolkit,
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,7 +88,7 @@ struct Inventory {
 #[derive(Debug)]
 struct Entry {
     name: String,
-    args: RunArgs,
+    config: RunConfig,
     line: usize,
 }
 
@@ -156,8 +154,7 @@ fn parse_inventory(path: &Path, text: &str, out_dir: &Path) -> anyhow::Result<Ve
                 t.$f.clone().or_else(|| d.$f.clone())
             };
         }
-        let target = TargetArgs {
-            target: Some(url.get_ref().clone()),
+        let target = TargetOptions {
             identity: rel(&pick!(identity)),
             passphrase_env: pick!(passphrase_env),
             password_env: pick!(password_env),
@@ -165,35 +162,33 @@ fn parse_inventory(path: &Path, text: &str, out_dir: &Path) -> anyhow::Result<Ve
             known_hosts: rel(&pick!(known_hosts)),
             host_key: pick!(host_key),
             accept_new_host_key: pick!(accept_new_host_key).unwrap_or(false),
-            connect_timeout: pick!(connect_timeout).unwrap_or(15),
+            connect_timeout: pick!(connect_timeout)
+                .unwrap_or(TargetOptions::DEFAULT_CONNECT_TIMEOUT),
             no_prompt: true,
-            ..TargetArgs::default()
+            ..TargetOptions::new(url.get_ref().clone())
         };
-        let args = RunArgs {
-            target,
+        let config = RunConfig {
             answers: rel(&pick!(answers)),
             out: Some(out_dir.join(format!("{name}.zip"))),
             name: Some(name.clone()),
-            profile: match pick!(profile) {
-                Some(ProfileName::Toolkit) => ProfileArg::Toolkit,
-                Some(ProfileName::Current) | None => ProfileArg::Current,
-            },
-            checks: pick!(checks).unwrap_or_default(),
+            profile: pick!(profile).unwrap_or_default(),
+            only: pick!(checks).unwrap_or_default(),
             skip: pick!(skip).unwrap_or_default(),
-            check_pack: pick!(check_packs)
+            check_packs: pick!(check_packs)
                 .unwrap_or_default()
                 .iter()
                 .map(|p| base.join(p))
                 .collect(),
             waivers: rel(&pick!(waivers)),
-            timeout: pick!(timeout).unwrap_or(60),
-            upload: None,
-            non_interactive: true,
-            allow_unanswered: pick!(allow_unanswered).unwrap_or(false),
-            record: None,
-            format: Format::Table,
+            timeout: pick!(timeout).unwrap_or(RunConfig::DEFAULT_TIMEOUT),
+            ask: if pick!(allow_unanswered).unwrap_or(false) {
+                AskMode::AllowUnanswered
+            } else {
+                AskMode::RequireAll
+            },
+            ..RunConfig::new(target)
         };
-        entries.push(Entry { name, args, line });
+        entries.push(Entry { name, config, line });
     }
     Ok(entries)
 }
@@ -244,7 +239,7 @@ pub(crate) fn run(args: &FleetArgs) -> anyhow::Result<ExitCode> {
     let entries = parse_inventory(&args.inventory, &text, &out_dir)?;
     let mut plans = Vec::with_capacity(entries.len());
     for e in &entries {
-        let plan = Plan::prepare(&e.args).with_context(|| {
+        let plan = Plan::prepare(&e.config).with_context(|| {
             format!(
                 "{}:{}: target `{}`",
                 args.inventory.display(),
@@ -679,16 +674,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(entries.len(), 2);
-        let (a, b) = (&entries[0].args, &entries[1].args);
+        let (a, b) = (&entries[0].config, &entries[1].config);
         assert_eq!(entries[0].line, 8);
         assert_eq!(a.target.identity, Some(PathBuf::from("/inv/keys/id")));
         assert_eq!(a.target.password_env.as_deref(), Some("PW"));
-        assert!(a.target.no_prompt && a.non_interactive && a.allow_unanswered);
+        assert!(a.target.no_prompt && a.ask == AskMode::AllowUnanswered);
         assert_eq!(a.target.connect_timeout, 15);
         assert_eq!((a.timeout, b.timeout), (30, 5));
         assert_eq!(a.out, Some(PathBuf::from("/out/web1.zip")));
-        assert_eq!(b.profile, ProfileArg::Toolkit);
-        assert_eq!(b.check_pack, [PathBuf::from("/inv/packs")]);
+        assert_eq!(b.profile, Profile::Toolkit);
+        assert_eq!(b.check_packs, [PathBuf::from("/inv/packs")]);
         assert_eq!(b.skip, ["a"]);
     }
 

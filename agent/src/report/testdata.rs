@@ -219,7 +219,7 @@ pub(crate) fn bundle() -> ReportBundle {
     motd.source = "packs/acme.toml".to_owned();
 
     let answers = Answers::parse(ANSWERS, Os::Linux).expect("the fixed answers are valid");
-    let (questionnaire, notes) = crate::cmd::questionnaire::results(&answers, Os::Linux);
+    let (questionnaire, notes) = crate::engine::questionnaire::results(&answers, Os::Linux);
     let questionnaire_warnings = questionnaire
         .iter()
         .filter(|q| q.status == Status::Warning)

@@ -2,8 +2,7 @@
 //! is submitted, offline (no request is made). The signature is never printed: every URL goes
 //! through [`url::redact`].
 
-pub(crate) mod rules;
-pub(crate) mod url;
+pub(crate) use vmcert_checks::sas::{rules, url};
 
 use std::fmt::Write as _;
 use std::process::ExitCode;

@@ -9,8 +9,68 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use vmcert_checks::Os;
+
 use super::{ProbeSink, STDERR_KEEP, Transport, TransportError, conclude_unix_run};
+use crate::report::model::TargetInfo;
+use crate::target::open::{Connected, Kind, TargetSpec};
+use crate::target::options::TargetOptions;
 use crate::target::script::{DEFAULT_LANES, ProbeScript, ProbeSpec, pump};
+
+/// `--local`: this machine, no transport.
+pub(crate) const KIND: Kind = Kind {
+    usage: TargetOptions::LOCAL,
+    accepts: |locator| locator == TargetOptions::LOCAL,
+    open: |_| Ok(Box::new(Local)),
+};
+
+/// This machine as a target.
+struct Local;
+
+impl TargetSpec for Local {
+    fn os(&self) -> Os {
+        Os::Linux
+    }
+
+    fn host(&self) -> String {
+        hostname()
+    }
+
+    fn describe(&self) -> String {
+        "this machine (local)".to_string()
+    }
+
+    fn record_source(&self) -> String {
+        format!("vmcert run --local on {}", hostname())
+    }
+
+    fn connect(&self) -> anyhow::Result<Connected> {
+        Ok(Connected {
+            transport: Box::new(LocalTransport::new()),
+            info: TargetInfo {
+                transport: "local".to_string(),
+                host: "localhost".to_string(),
+                port: None,
+                user: std::env::var("USER")
+                    .or_else(|_| std::env::var("LOGNAME"))
+                    .ok(),
+                os: Os::Linux,
+                facts: Default::default(),
+            },
+            log: Vec::new(),
+        })
+    }
+}
+
+/// This machine's host name, as the kernel knows it.
+pub(crate) fn hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .find(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
 
 /// Runs probes on this machine.
 #[derive(Debug, Clone)]

@@ -11,6 +11,8 @@
 //! status and stderr. A WinRM transport brings its own script but keeps the same contract.
 
 pub(crate) mod local;
+pub(crate) mod open;
+pub(crate) mod options;
 pub(crate) mod script;
 pub(crate) mod secret;
 pub(crate) mod ssh;

@@ -6,10 +6,9 @@
 //! lies elsewhere one more read. Parsing and rules are pure ([`footer`], [`partition`], [`rules`]);
 //! [`source`] does the I/O.
 
-pub(crate) mod footer;
-pub(crate) mod partition;
-pub(crate) mod rules;
 pub(crate) mod source;
+
+pub(crate) use vmcert_checks::vhd::{footer, partition, rules};
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -22,7 +21,7 @@ use self::footer::{FOOTER_LEN, Footer, VHDX_SIGNATURE};
 use self::partition::{HEAD_LEN, HeadScan, Table};
 use self::rules::{Facts, Format, Intent, Origin, Role, RuleResult};
 use self::source::{Blob, LocalFile, Source};
-use crate::cmd::cli::{Format as OutputFormat, OsArg, ProfileArg, RoleArg};
+use crate::cmd::cli::{Format as OutputFormat, OsArg, RoleArg};
 use crate::sas::{SasUrl, redact};
 
 /// The footer fields, for the JSON output.
@@ -282,7 +281,7 @@ fn human(i: &Inspection) -> Result<String, std::fmt::Error> {
 }
 
 /// The rules' intent from the command line: `--os` without `--role` means an OS disk.
-pub(crate) fn intent(role: Option<RoleArg>, os: Option<OsArg>, profile: ProfileArg) -> Intent {
+pub(crate) fn intent(role: Option<RoleArg>, os: Option<OsArg>, profile: Profile) -> Intent {
     let role = match role {
         Some(RoleArg::Os) => Some(Role::Os),
         Some(RoleArg::Data) => Some(Role::Data),
@@ -291,7 +290,7 @@ pub(crate) fn intent(role: Option<RoleArg>, os: Option<OsArg>, profile: ProfileA
     Intent {
         role,
         os: os.map(Os::from),
-        profile: profile.into(),
+        profile,
     }
 }
 
@@ -322,8 +321,8 @@ pub(crate) fn run(target: &str, intent: Intent, format: OutputFormat) -> anyhow:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vhd::footer::tests::footer;
-    use crate::vhd::partition::tests::{gpt, mbr};
+    use vmcert_checks::vhd::build::footer;
+    use vmcert_checks::vhd::build::{gpt, mbr};
 
     /// An in-memory disk image; counts reads like the real sources.
     struct Mem {

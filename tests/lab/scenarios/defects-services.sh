@@ -24,10 +24,19 @@ plant() {
   # and then a library WITH maintainer scripts was downgraded too (libpython3.11-minimal, whose
   # exact-version dependents apt then calls unmet): the occasional Error of this scenario's
   # security-updates-pending under load.
-  local deb members
+  # A library that another installed package pins with `(= version)` is left alone too: its
+  # dependent keeps the new version (it has maintainer scripts, or is not a library), so the
+  # downgrade would leave apt with unmet dependencies (libpam-modules pins libpam-modules-bin,
+  # python3.11 pins libpython3.11-stdlib) and the probe would end in Error.
+  local deb members pkg pinned
+  pinned=$(awk '/^(Pre-)?Depends:/ { n = split($0, d, ","); for (i = 1; i <= n; i++)
+    if (d[i] ~ /\(= /) { sub(/^(Pre-)?Depends: */, "", d[i]); sub(/^ */, "", d[i]);
+      sub(/[ :].*/, "", d[i]); print d[i] } }' "$R/var/lib/dpkg/status")
   for deb in "$ROOT.debs"/lib*.deb; do
     [ -e "$deb" ] || continue
     case $deb in */libapt-pkg*) continue ;; esac
+    pkg=$(dpkg-deb --field "$deb" Package) || die "cannot read the package name of $deb"
+    grep -qxF "$pkg" <<<"$pinned" && continue
     members=$(dpkg-deb --ctrl-tarfile "$deb" | tar -t) || die "cannot list the control files of $deb"
     grep -qE 'inst$|rm$' <<<"$members" || cp "$deb" "$R/tmp/old-debs/"
   done

@@ -5,7 +5,7 @@
 //! per target and sends the whole probe script over one channel; `vmcert connect` uses the same
 //! session to report what a run would find.
 //!
-//! Order of use: [`SshSetup::from_args`] (flags and secrets, no network), then
+//! Order of use: [`SshSetup::from_options`] (options and secrets, no network), then
 //! [`SshSession::connect`], then [`SshSession::exec`] and [`sudo::check`], and
 //! [`SshSession::exec_streaming`] for the probe script (`crate::target::ssh::transport`).
 
@@ -20,6 +20,8 @@ mod stream;
 pub(crate) mod sudo;
 mod target;
 pub(crate) mod transport;
+
+pub(crate) use transport::KIND;
 
 pub(crate) use auth::{AuthReport, MethodList};
 pub(crate) use host_key::Trust;

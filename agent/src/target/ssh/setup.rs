@@ -12,7 +12,7 @@ use super::error::SshError;
 use super::host_key::{Fingerprint, HostKeyPolicy};
 use super::keyfile::KeyFile;
 use super::target::SshTarget;
-use crate::cmd::cli::TargetArgs;
+use crate::target::options::TargetOptions;
 use crate::target::secret::{self, Secret};
 
 /// The system-wide known hosts file, read (never written) when `--known-hosts` is not given.
@@ -54,9 +54,10 @@ pub(crate) struct SshSetup {
 }
 
 impl SshSetup {
-    /// Builds the setup for `url` (an `ssh://` target) from the target flags, reading secrets from
-    /// the environment, stdin or the terminal as the flags say.
-    pub(crate) fn from_args(url: &str, args: &TargetArgs) -> Result<Self, SshError> {
+    /// Builds the setup for an `ssh://` locator from the target options, reading secrets from
+    /// the environment, stdin or the terminal as the options say.
+    pub(crate) fn from_options(args: &TargetOptions) -> Result<Self, SshError> {
+        let url = args.locator.as_str();
         let target = SshTarget::parse(url).map_err(|reason| SshError::BadTarget {
             url: redact_url_password(url),
             reason,
@@ -151,7 +152,7 @@ fn redact_url_password(url: &str) -> String {
     }
 }
 
-fn host_key_policy(args: &TargetArgs) -> Result<HostKeyPolicy, SshError> {
+fn host_key_policy(args: &TargetOptions) -> Result<HostKeyPolicy, SshError> {
     let pin = match &args.host_key {
         Some(p) => Some(
             Fingerprint::parse(p).map_err(|e| SshError::Input(format!("--host-key {p}: {e}")))?,

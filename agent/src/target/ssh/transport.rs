@@ -24,10 +24,73 @@ use std::io;
 
 use zeroize::Zeroizing;
 
+use vmcert_checks::Os;
+
+use crate::report::model::TargetInfo;
+use crate::target::open::{Connected, Kind, TargetSpec};
 use crate::target::script::{DEFAULT_LANES, FrameParser, ProbeScript, ProbeSpec, pump};
 use crate::target::ssh::sudo;
-use crate::target::ssh::{SshSession, StreamEnd};
+use crate::target::ssh::{MethodList, SshSession, SshSetup, StreamEnd};
 use crate::target::{ProbeSink, STDERR_KEEP, Transport, TransportError, conclude_unix_run};
+
+/// `ssh://USER@HOST[:PORT]`: a Linux VM over SSH.
+pub(crate) const KIND: Kind = Kind {
+    usage: "ssh://USER@HOST[:PORT]",
+    accepts: |locator| locator.starts_with("ssh://"),
+    open: |options| Ok(Box::new(SshSetup::from_options(options)?)),
+};
+
+impl TargetSpec for SshSetup {
+    fn os(&self) -> Os {
+        Os::Linux
+    }
+
+    fn host(&self) -> String {
+        self.target.host.clone()
+    }
+
+    fn describe(&self) -> String {
+        self.target.to_string()
+    }
+
+    fn record_source(&self) -> String {
+        format!("vmcert run --target {}", self.target)
+    }
+
+    fn connect(&self) -> anyhow::Result<Connected> {
+        let session = SshSession::connect(self, MethodList::OnRefusal)?;
+        let t = session.target();
+        let key = session.host_key();
+        let log = vec![
+            format!(
+                "connected to {t} ({}, {}) in {} ms",
+                session.peer(),
+                session.server_banner(),
+                session.setup_time().as_millis()
+            ),
+            format!(
+                "host key {} {}: {}",
+                key.key.key_type,
+                key.key.fingerprint(),
+                key.trust
+            ),
+            format!("logged in with {}", session.auth().method),
+        ];
+        let info = TargetInfo {
+            transport: "ssh".to_string(),
+            host: t.host.clone(),
+            port: Some(t.port),
+            user: Some(t.user.clone()),
+            os: Os::Linux,
+            facts: Default::default(),
+        };
+        Ok(Connected {
+            transport: Box::new(SshTransport::new(session)),
+            info,
+            log,
+        })
+    }
+}
 
 /// The wrapper for logins with a sudo password, which comes first on stdin (see the module
 /// docs). One line, so that any login shell (even csh) passes it to `sh` intact.

@@ -105,12 +105,12 @@ fn evidence(results: &[ProbeResult]) -> Evidence {
     ev
 }
 
-/// Runs `vmcert connect` against the WinRM target `url`.
+/// Runs `vmcert connect` against a WinRM target.
 ///
 /// # Errors
 /// The connection could not be made, or it cannot run every probe (printed after the facts).
-pub(crate) fn run(args: &ConnectArgs, url: &str) -> anyhow::Result<ExitCode> {
-    let setup = WinrmSetup::from_args(url, &args.target)?;
+pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
+    let setup = WinrmSetup::from_options(&args.target.options())?;
     let mut transport = WinrmTransport::connect(&setup)?;
     let probes = PROBES
         .iter()
@@ -149,7 +149,7 @@ pub(crate) fn run(args: &ConnectArgs, url: &str) -> anyhow::Result<ExitCode> {
             user: t.user.clone(),
             host: t.host.clone(),
             port: t.port,
-            auth: format!("{:?}", args.target.auth).to_lowercase(),
+            auth: setup.auth().as_str().to_string(),
         },
         setup_ms: transport.connect_ms(),
         os: match os {

@@ -28,12 +28,63 @@ use winrm_rs::{
     AuthMethod, EncryptionMode, SoapError, WinrmClient, WinrmConfig, WinrmCredentials, WinrmError,
 };
 
-use crate::cmd::cli::{AuthArg, TargetArgs};
+use vmcert_checks::Os;
+
+use crate::report::model::TargetInfo;
+use crate::target::open::{Connected, Kind, TargetSpec};
+use crate::target::options::{TargetOptions, WinrmAuth};
 use crate::target::script::powershell::PsScript;
 use crate::target::script::{DEFAULT_LANES, ProbeSpec};
 use crate::target::secret::{PasswordSource, Secret};
 use crate::target::{ProbeSink, Transport, TransportError};
 pub(crate) use target::{Scheme, WinrmTarget, is_winrm_url};
+
+/// `winrm://` (HTTP) or `winrms://` (HTTPS): a Windows VM over WinRM.
+pub(crate) const KIND: Kind = Kind {
+    usage: "winrm://USER@HOST[:PORT] or winrms://USER@HOST[:PORT]",
+    accepts: is_winrm_url,
+    open: |options| Ok(Box::new(WinrmSetup::from_options(options)?)),
+};
+
+impl TargetSpec for WinrmSetup {
+    fn os(&self) -> Os {
+        Os::Windows
+    }
+
+    fn host(&self) -> String {
+        self.target.host.trim_matches(['[', ']']).to_string()
+    }
+
+    fn describe(&self) -> String {
+        self.target.to_string()
+    }
+
+    fn record_source(&self) -> String {
+        format!("vmcert run --target {}", self.target)
+    }
+
+    fn connect(&self) -> anyhow::Result<Connected> {
+        let transport = WinrmTransport::connect(self)?;
+        let t = &self.target;
+        let log = vec![format!(
+            "connected to {t} in {} ms (one shell, one PowerShell)",
+            transport.connect_ms()
+        )];
+        let info = TargetInfo {
+            transport: transport.kind().to_string(),
+            host: t.host.clone(),
+            port: Some(t.port),
+            user: Some(t.user.clone()),
+            os: Os::Windows,
+            facts: Default::default(),
+        };
+        Ok(Connected {
+            transport: Box::new(transport),
+            info,
+            log,
+        })
+    }
+}
 
 /// Seconds a WS-Man request may wait on the host (the `OperationTimeout` of each request; a
 /// Receive with no output by then gets `w:TimedOut` and is asked again).
@@ -44,7 +95,7 @@ const OPERATION_TIMEOUT_SECS: u64 = 30;
 pub(crate) struct WinrmSetup {
     /// Where.
     pub(crate) target: WinrmTarget,
-    auth: AuthArg,
+    auth: WinrmAuth,
     ca_pem: Option<Vec<u8>>,
     insecure: bool,
     password: Option<Secret>,
@@ -52,12 +103,18 @@ pub(crate) struct WinrmSetup {
 }
 
 impl WinrmSetup {
-    /// Checks the flags against `url` and reads the password (which may prompt).
+    /// The authentication method.
+    pub(crate) fn auth(&self) -> WinrmAuth {
+        self.auth
+    }
+
+    /// Checks the options against the `winrm(s)://` locator and reads the password (which may prompt).
     ///
     /// # Errors
     /// One line for each refusal: a malformed URL, an SSH-only flag, an unencrypted
     /// combination, an unreadable CA file, a missing password.
-    pub(crate) fn from_args(url: &str, args: &TargetArgs) -> anyhow::Result<Self> {
+    pub(crate) fn from_options(args: &TargetOptions) -> anyhow::Result<Self> {
+        let url = args.locator.as_str();
         let target = WinrmTarget::parse(url).map_err(|e| anyhow::anyhow!("--target {url}: {e}"))?;
         let ssh_only = [
             ("--identity", args.identity.is_some()),
@@ -73,16 +130,16 @@ impl WinrmSetup {
         let https = target.scheme == Scheme::Https;
         if !https && !args.allow_unencrypted {
             match args.auth {
-                AuthArg::Basic => bail!(
+                WinrmAuth::Basic => bail!(
                     "--auth basic over winrm:// (HTTP) would send the password and every result in clear: use winrms:// (HTTPS), --auth ntlm (encrypted), or --allow-unencrypted if you accept that"
                 ),
-                AuthArg::Kerberos => bail!(
+                WinrmAuth::Kerberos => bail!(
                     "--auth kerberos over winrm:// (HTTP) is not encrypted by this build: use winrms:// (HTTPS), or --allow-unencrypted if you accept that"
                 ),
-                AuthArg::Ntlm => {}
+                WinrmAuth::Ntlm => {}
             }
         }
-        if cfg!(not(feature = "kerberos")) && args.auth == AuthArg::Kerberos {
+        if cfg!(not(feature = "kerberos")) && args.auth == WinrmAuth::Kerberos {
             bail!(
                 "--auth kerberos: this vmcert was built without Kerberos (cargo feature `kerberos`); use --auth ntlm or basic"
             );
@@ -107,7 +164,7 @@ impl WinrmSetup {
             }
             None => None,
         };
-        let password = if args.auth == AuthArg::Kerberos {
+        let password = if args.auth == WinrmAuth::Kerberos {
             if args.password_env.is_some() || args.password_stdin {
                 bail!(
                     "--auth kerberos uses the Kerberos ticket cache (kinit), not a password: drop --password-env/--password-stdin"
@@ -144,9 +201,9 @@ impl WinrmSetup {
 
     fn client(&self) -> anyhow::Result<WinrmClient> {
         let auth_method = match self.auth {
-            AuthArg::Basic => AuthMethod::Basic,
-            AuthArg::Ntlm => AuthMethod::Ntlm,
-            AuthArg::Kerberos => AuthMethod::Kerberos,
+            WinrmAuth::Basic => AuthMethod::Basic,
+            WinrmAuth::Ntlm => AuthMethod::Ntlm,
+            WinrmAuth::Kerberos => AuthMethod::Kerberos,
         };
         let config = WinrmConfig {
             port: self.target.port,
