@@ -79,7 +79,7 @@ fn needs_attention(s: Status) -> bool {
 fn show(path: &Path, format: Format) -> anyhow::Result<String> {
     let zip = ReportZip::open(path)?;
     if format == Format::Md {
-        let Some(md) = zip.get("report.md") else {
+        let Some(md) = zip.get("report.md")? else {
             bail!("the report has no readable report.md")
         };
         return Ok(String::from_utf8_lossy(md).into_owned());
