@@ -43,6 +43,7 @@ use crate::engine::config::RunConfig;
 use crate::engine::plan::{Plan, Watch};
 use crate::engine::questionnaire::AskMode;
 use crate::report::model::Summary;
+use crate::report::render::terminal_safe;
 use crate::target::options::TargetOptions;
 use crate::target::script::ProbeResult;
 
@@ -272,8 +273,8 @@ pub(crate) fn run(args: &FleetArgs) -> anyhow::Result<ExitCode> {
     };
     let json = serde_json::to_string_pretty(&summary)? + "\n";
     match args.format {
-        Format::Json => print!("{json}"),
-        Format::Table | Format::Md => print!("{}", table(&summary, &out_dir)),
+        Format::Json => print!("{}", terminal_safe(&json)),
+        Format::Table | Format::Md => print!("{}", terminal_safe(&table(&summary, &out_dir))),
     }
     let json_path = out_dir.join("fleet-summary.json");
     std::fs::write(&json_path, &json)
@@ -557,8 +558,8 @@ struct TargetWatch {
 impl TargetWatch {
     fn say(&self, msg: String) {
         match &self.bar {
-            Some(bar) => bar.set_message(msg),
-            None => eprintln!("vmcert: {}: {msg}", self.name),
+            Some(bar) => bar.set_message(terminal_safe(&msg)),
+            None => eprintln!("vmcert: {}: {}", self.name, terminal_safe(&msg)),
         }
     }
 
@@ -569,8 +570,8 @@ impl TargetWatch {
             (None, None) => format!("exit {}", row.exit_code),
         };
         match &self.bar {
-            Some(bar) => bar.finish_with_message(msg),
-            None => eprintln!("vmcert: {}: {msg}", self.name),
+            Some(bar) => bar.finish_with_message(terminal_safe(&msg)),
+            None => eprintln!("vmcert: {}: {}", self.name, terminal_safe(&msg)),
         }
     }
 }

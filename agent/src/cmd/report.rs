@@ -14,7 +14,7 @@ use vmcert_checks::Status;
 use crate::cmd::cli::{Format, ReportCommand};
 use crate::report::model::{CheckResult, QuestionResult, RunReport};
 use crate::report::read::{ReportZip, verify};
-use crate::report::render::{answer_text, md_escape, outcome, visible};
+use crate::report::render::{answer_text, md_escape, outcome, terminal_safe, visible};
 
 /// Runs a `report` subcommand.
 pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
@@ -23,30 +23,40 @@ pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
             report,
             container_sas_url,
         } => crate::upload::run(report, &crate::sas::url_arg(container_sas_url)?),
+        // Everything printed below comes from report files: no escape sequence reaches the
+        // terminal (a name could otherwise rewrite the screen to say "valid").
         ReportCommand::Show { report, format } => {
-            print!("{}", show(report, *format)?);
+            print!("{}", terminal_safe(&show(report, *format)?));
             Ok(ExitCode::SUCCESS)
         }
         ReportCommand::Verify { report } => {
             let zip = ReportZip::open(report)?;
             let problems = verify(&zip);
-            if problems.is_empty() {
-                println!(
+            let mut o = String::new();
+            let code = if problems.is_empty() {
+                let _ = writeln!(
+                    o,
                     "valid: {} files match the manifest of {}",
-                    zip.entries.len() - 1,
+                    zip.entries.len().saturating_sub(1),
                     report.display()
                 );
-                Ok(ExitCode::SUCCESS)
+                ExitCode::SUCCESS
             } else {
-                println!("TAMPERED: {} does not match its manifest", report.display());
+                let _ = writeln!(
+                    o,
+                    "TAMPERED: {} does not match its manifest",
+                    report.display()
+                );
                 for p in problems {
-                    println!("  {p}");
+                    let _ = writeln!(o, "  {p}");
                 }
-                Ok(ExitCode::from(1))
-            }
+                ExitCode::from(1)
+            };
+            print!("{}", terminal_safe(&o));
+            Ok(code)
         }
         ReportCommand::Diff { old, new, format } => {
-            print!("{}", diff(old, new, *format)?);
+            print!("{}", terminal_safe(&diff(old, new, *format)?));
             Ok(ExitCode::SUCCESS)
         }
     }

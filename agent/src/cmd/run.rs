@@ -36,7 +36,8 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         Format::Json => summary_json(&done.bundle.results, &done.out, done.code)?,
         Format::Table | Format::Md => summary_text(&done.bundle.results, &done.out),
     };
-    print!("{text}");
+    // The summary holds the target's own strings (os-release, hostname): no escape sequence.
+    print!("{}", crate::report::render::terminal_safe(&text));
     done.written?;
     if let Some(url) = &args.upload {
         // The zip is complete on disk before the upload starts; a failed upload leaves it there.
