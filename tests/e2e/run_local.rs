@@ -558,6 +558,18 @@ fn bad_inputs_exit_2_with_one_line_before_running() {
         &["--timeout", "0"],
         "--timeout must be at least 1 second",
     );
+    // Issue 17 items 12 and 14: a timeout whose arithmetic would wrap, and an endless answers
+    // file.
+    refused(
+        d,
+        &["--timeout", "18446744073709551604"],
+        "--timeout must be at most 86400 seconds",
+    );
+    refused(
+        d,
+        &["--answers", "/dev/zero"],
+        "more than 64 MiB: not an input file",
+    );
 }
 
 /// Issue 17, item 8: SIGTERM sent to vmcert alone (a service manager, `timeout`, `kill`) stops a

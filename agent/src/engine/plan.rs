@@ -80,6 +80,12 @@ impl Plan {
         if args.timeout == 0 {
             bail!("--timeout must be at least 1 second");
         }
+        if args.timeout > crate::target::script::MAX_TIMEOUT {
+            bail!(
+                "--timeout must be at most {} seconds (a day)",
+                crate::target::script::MAX_TIMEOUT
+            );
+        }
         let os = spec.os();
         let launched = Local::now();
         let packs = load_packs(&args.check_packs)?;
@@ -309,7 +315,7 @@ fn load_packs(paths: &[PathBuf]) -> anyhow::Result<Vec<PackCheck>> {
             vec![path.clone()]
         };
         for file in members.drain(..) {
-            let text = std::fs::read_to_string(&file)
+            let text = super::input::read_text(&file)
                 .with_context(|| format!("--check-pack {}", file.display()))?;
             files.push((file.display().to_string(), text));
         }
@@ -326,7 +332,7 @@ fn load_waivers(path: Option<&Path>) -> anyhow::Result<Vec<Waiver>> {
         return Ok(Vec::new());
     };
     let text =
-        std::fs::read_to_string(path).with_context(|| format!("--waivers {}", path.display()))?;
+        super::input::read_text(path).with_context(|| format!("--waivers {}", path.display()))?;
     Ok(waiver::parse(&path.display().to_string(), &text)?)
 }
 

@@ -78,6 +78,10 @@ const MIN_LANES: usize = 2;
 /// Bytes of stdout (and, separately, stderr) kept per probe.
 pub(crate) const DEFAULT_OUTPUT_CAP: u64 = 8 * 1024 * 1024;
 
+/// Longest probe timeout, in seconds (a day): larger ones are refused, so no arithmetic on
+/// timeouts can overflow.
+pub(crate) const MAX_TIMEOUT: u64 = 86_400;
+
 /// Longest line the parser keeps (frame lines are at most ~100 bytes, base64 lines 76).
 const MAX_LINE: usize = 16 * 1024;
 
@@ -118,6 +122,9 @@ pub(crate) enum ScriptError {
     /// A zero timeout or cap.
     #[error("probe `{0}` needs a timeout and an output cap above 0")]
     Zero(String),
+    /// A timeout above [`MAX_TIMEOUT`].
+    #[error("probe `{0}` has a timeout above {MAX_TIMEOUT} seconds")]
+    TooLong(String),
     /// Zero lanes.
     #[error("a probe script needs at least one lane")]
     NoLanes,
@@ -181,6 +188,9 @@ impl ProbeScript {
             if p.timeout_secs == 0 || p.output_cap == 0 {
                 return Err(ScriptError::Zero(p.id.clone()));
             }
+            if p.timeout_secs > MAX_TIMEOUT {
+                return Err(ScriptError::TooLong(p.id.clone()));
+            }
             // `printf` is a shell builtin: writing the commands starts no process. Inside single
             // quotes nothing expands; a quote itself is closed, escaped and reopened.
             let command = p.command.strip_suffix('\n').unwrap_or(&p.command);
@@ -207,7 +217,12 @@ impl ProbeScript {
         // margin for startup and sudo.
         let rounds = probes.len().div_ceil(lanes.min(MIN_LANES)) as u64;
         let longest = probes.iter().map(|p| p.timeout_secs).max().unwrap_or(0);
-        let deadline = Duration::from_secs(rounds * (longest + 12) + 30);
+        // Saturating: a list of thousands of day-long probes must not wrap to a short deadline.
+        let deadline = Duration::from_secs(
+            rounds
+                .saturating_mul(longest.saturating_add(12))
+                .saturating_add(30),
+        );
         Ok(Self {
             text,
             nonce,

@@ -104,7 +104,11 @@ impl PsScript {
         // powershell.exe and the pool, and for sending the output back.
         let rounds = probes.len().div_ceil(lanes) as u64;
         let longest = probes.iter().map(|p| p.timeout_secs).max().unwrap_or(0);
-        let deadline = Duration::from_secs(rounds * (longest + 5) + 120);
+        let deadline = Duration::from_secs(
+            rounds
+                .saturating_mul(longest.saturating_add(5))
+                .saturating_add(120),
+        );
         Ok(Self {
             text,
             nonce,
