@@ -436,6 +436,14 @@ fn ssh_run_ctrl_c_keeps_finished_results_and_writes_the_report() {
 }
 
 #[test]
+fn ssh_run_sigterm_is_ctrl_c() {
+    // Issue 17 item 8: SIGTERM (a service manager, `timeout`) does not wait for the remote probe.
+    let vm = LabVm::start("golden");
+    let why = cut_before_the_slow_probe(&vm, |pid| kill("-TERM", pid));
+    assert_eq!(why, "interrupted (Ctrl-C); 1 probe(s) did not report");
+}
+
+#[test]
 fn ssh_run_notices_a_target_cut_from_the_network() {
     // No FIN, no RST: the VM's interface goes down while a probe sleeps. TCP keepalive ends the
     // silent connection (about 35 s) long before the script's deadline.

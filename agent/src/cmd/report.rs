@@ -14,7 +14,9 @@ use vmcert_checks::Status;
 use crate::cmd::cli::{Format, ReportCommand};
 use crate::report::model::{CheckResult, Outcome, QuestionResult, RunReport};
 use crate::report::read::{ReportZip, verify};
-use crate::report::render::{answer_text, md_escape, outcome_reason, scope_text, visible};
+use crate::report::render::{
+    answer_text, md_escape, outcome_reason, scope_text, terminal_safe, visible,
+};
 
 /// Runs a `report` subcommand.
 pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
@@ -23,14 +25,16 @@ pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
             report,
             container_sas_url,
         } => crate::upload::run(report, &crate::sas::url_arg(container_sas_url)?),
+        // Everything printed below comes from report files: no escape sequence reaches the
+        // terminal (a name could otherwise rewrite the screen to say "valid").
         ReportCommand::Show { report, format } => {
             let (text, code) = show(report, *format)?;
-            print!("{text}");
+            print!("{}", terminal_safe(&text));
             Ok(ExitCode::from(code))
         }
         ReportCommand::Verify { report } => {
             let (text, code) = verify_text(report)?;
-            print!("{text}");
+            print!("{}", terminal_safe(&text));
             Ok(ExitCode::from(code))
         }
         ReportCommand::Diff {
@@ -40,7 +44,7 @@ pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
             exit_code,
         } => {
             let (text, worse) = diff(old, new, *format)?;
-            print!("{text}");
+            print!("{}", terminal_safe(&text));
             Ok(ExitCode::from(u8::from(*exit_code && worse)))
         }
     }
@@ -134,7 +138,7 @@ fn show(path: &Path, format: Format) -> anyhow::Result<(String, u8)> {
     let problems = verify(&zip);
     let code = show_code(r.summary.outcome, problems.is_empty());
     if format == Format::Md {
-        let Some(md) = zip.get("report.md") else {
+        let Some(md) = zip.get("report.md")? else {
             bail!("the report has no readable report.md")
         };
         return Ok((String::from_utf8_lossy(md).into_owned(), code));

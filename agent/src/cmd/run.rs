@@ -39,7 +39,8 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         Format::Json => summary_json(&done.bundle.results, &done.out, done.code)?,
         Format::Table | Format::Md => summary_text(&done.bundle.results, &done.out),
     };
-    print!("{text}");
+    // The summary holds the target's own strings (os-release, hostname): no escape sequence.
+    print!("{}", crate::report::render::terminal_safe(&text));
     done.written?;
     let ci = &args.ci;
     crate::report::write::write_copies(

@@ -84,6 +84,17 @@ impl Plan {
         if args.update_search_timeout == 0 {
             bail!("--update-search-timeout must be at least 1 second");
         }
+        for (flag, secs) in [
+            ("--timeout", args.timeout),
+            ("--update-search-timeout", args.update_search_timeout),
+        ] {
+            if secs > crate::target::script::MAX_TIMEOUT {
+                bail!(
+                    "{flag} must be at most {} seconds (a day)",
+                    crate::target::script::MAX_TIMEOUT
+                );
+            }
+        }
         let os = spec.os();
         let launched = Local::now();
         let packs = load_packs(&args.check_packs)?;
@@ -315,7 +326,7 @@ fn load_packs(paths: &[PathBuf]) -> anyhow::Result<Vec<PackCheck>> {
             vec![path.clone()]
         };
         for file in members.drain(..) {
-            let text = std::fs::read_to_string(&file)
+            let text = super::input::read_text(&file)
                 .with_context(|| format!("--check-pack {}", file.display()))?;
             files.push((file.display().to_string(), text));
         }
@@ -332,7 +343,7 @@ fn load_waivers(path: Option<&Path>) -> anyhow::Result<Vec<Waiver>> {
         return Ok(Vec::new());
     };
     let text =
-        std::fs::read_to_string(path).with_context(|| format!("--waivers {}", path.display()))?;
+        super::input::read_text(path).with_context(|| format!("--waivers {}", path.display()))?;
     Ok(waiver::parse(&path.display().to_string(), &text)?)
 }
 

@@ -164,6 +164,8 @@ pub(crate) fn write_zip(path: &Path, bundle: &ReportBundle) -> anyhow::Result<()
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    // A second Ctrl-C or SIGTERM waits for the end of this write (no `.tmp` left behind).
+    let _writing = crate::interrupt::writing();
     let tmp = tempfile::Builder::new()
         .prefix(".vmcert-report-")
         .suffix(".zip.tmp")
@@ -325,16 +327,23 @@ mod tests {
             write_zip(&golden, &bundle()).unwrap();
         }
         let z = ReportZip::open(&golden).unwrap();
-        let stored: Vec<(&str, &[u8])> = z
+        let stored: Vec<(&str, &str)> = z
             .entries
             .iter()
-            .map(|e| (e.name.as_str(), e.content.as_deref().unwrap()))
+            .map(|e| (e.name.as_str(), e.content.as_ref().unwrap().sha256.as_str()))
             .collect();
-        let now = files(&bundle()).unwrap();
-        let expected: Vec<(&str, &[u8])> = now
+        let now: Vec<(String, String)> = files(&bundle())
+            .unwrap()
             .iter()
-            .map(|f| (f.path.as_str(), f.content.as_slice()))
+            .map(|f| {
+                (
+                    f.path.clone(),
+                    crate::report::manifest::sha256_hex(&f.content),
+                )
+            })
             .collect();
+        let expected: Vec<(&str, &str)> =
+            now.iter().map(|(p, h)| (p.as_str(), h.as_str())).collect();
         assert!(
             stored == expected,
             "{} is stale: run `VMCERT_UPDATE_GOLDEN=1 cargo test -p vmcert golden` and commit it",

@@ -122,11 +122,16 @@ impl PsScript {
         // (plus 5 s to collect it) the last one ends by (sum of all) / lanes + the longest (the
         // list-scheduling bound): one long probe (the update search) does not multiply the
         // deadline. Then a margin for starting powershell.exe and the pool, and for sending the
-        // output back.
-        let each = |p: &ProbeSpec| p.timeout_secs + 5;
-        let total: u64 = probes.iter().map(each).sum();
+        // output back. Saturating: a timeout comes from the command line.
+        let each = |p: &ProbeSpec| p.timeout_secs.saturating_add(5);
+        let total: u64 = probes.iter().map(each).fold(0, u64::saturating_add);
         let longest = probes.iter().map(each).max().unwrap_or(0);
-        let deadline = Duration::from_secs(total.div_ceil(lanes as u64) + longest + 120);
+        let deadline = Duration::from_secs(
+            total
+                .div_ceil(lanes as u64)
+                .saturating_add(longest)
+                .saturating_add(120),
+        );
         Ok(Self {
             text,
             nonce,
@@ -318,9 +323,10 @@ impl PsFrameParser {
             return;
         }
         if self.state.delivered[frame.i] {
-            self.state.problems.push(format!(
-                "probe `{id}` was framed twice; the second was skipped"
-            ));
+            // Only another process can print a second frame: the run fails (see `forged`).
+            self.state
+                .forged
+                .push(format!("a second frame for probe `{id}`"));
             return;
         }
         let b64 = &base64::engine::general_purpose::STANDARD;

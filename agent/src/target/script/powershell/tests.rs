@@ -305,13 +305,15 @@ fn forged_malformed_and_oversized_frames_never_pass_as_results() {
             .as_bytes(),
     );
     assert!(bad[0].output.error.as_deref().unwrap().contains("base64"));
-    // A second frame for a delivered probe is skipped.
+    // A second frame for a delivered probe is skipped, and marks the stream forged (the run
+    // fails).
     assert!(
         p.feed(frame(&s, 1, "b", "0", "again").as_bytes())
             .is_empty()
     );
     assert_eq!(p.missing(), ["a"]);
-    assert_eq!(p.problems().len(), 5, "{:?}", p.problems());
+    assert_eq!(p.problems().len(), 4, "{:?}", p.problems());
+    assert_eq!(p.forged(), ["a second frame for probe `b`"]);
     // A frame cut off by the end of the stream is never delivered.
     let cut = frame(&s, 0, "a", "0", "half");
     assert!(p.feed(&cut.as_bytes()[..cut.len() / 2]).is_empty());
