@@ -450,3 +450,31 @@ fn gpt_image_with_boot_on_its_own_partition_and_a_swap_partition_from_fstab() {
     let results = &files["results.json"];
     assert!(results.contains("swap partition /dev/sda4"), "{results}");
 }
+
+#[test]
+fn windows_image_is_named_and_sent_to_a_live_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let ntfs = dir.path().join("ntfs.img");
+    std::fs::File::create(&ntfs)
+        .unwrap()
+        .set_len(16 << 20)
+        .unwrap();
+    sh(Command::new("mkntfs").args(["-F", "-Q", "-q"]).arg(&ntfs));
+    let mut disk = vec![0u8; 2048 * 512];
+    let e = &mut disk[446..462];
+    e[4] = 0x07;
+    e[8..12].copy_from_slice(&2048u32.to_le_bytes());
+    e[12..16].copy_from_slice(&(32768u32).to_le_bytes());
+    disk[510] = 0x55;
+    disk[511] = 0xaa;
+    put(&mut disk, 2048, &ntfs);
+    let raw = dir.path().join("windows.raw");
+    std::fs::write(&raw, disk).unwrap();
+    let out = run_image(raw.to_str().unwrap(), &dir.path().join("r.zip"), &[]);
+    assert_clear_exit_2(&out, "NTFS disk", "NTFS (a Windows image)");
+    assert!(
+        text(&out.stderr).contains("winrms://"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -21,7 +21,7 @@ use crate::vhd::partition::SECTOR;
 /// Most bytes read of one configuration file.
 const CAP: u64 = 4 << 20;
 /// Most bytes read of a package database or a library scanned for its version string.
-const BIG_CAP: u64 = 64 << 20;
+const BIG_CAP: u64 = 32 << 20;
 /// The probe script's PATH, where `command -v` looks.
 const PATH: &[&str] = &[
     "/usr/local/sbin",
@@ -804,6 +804,8 @@ impl Linux {
             "sshd-effective" => {
                 if self.command("sshd")?.is_none() && !self.tree.is_file("/usr/sbin/sshd")? {
                     exit(127, "")
+                } else if !self.tree.is_file("/etc/ssh/sshd_config")? {
+                    exit(255, "/etc/ssh/sshd_config: No such file or directory\n")
                 } else {
                     ok(self.sshd_effective()?)
                 }

@@ -122,8 +122,7 @@ impl ImageSpec {
             login_user: login_user.map(str::to_string),
             os: Os::Linux,
         };
-        let opened = spec.open()?;
-        spec.os = opened.os;
+        spec.os = spec.layout()?.1;
         Ok(spec)
     }
 
@@ -150,7 +149,9 @@ impl ImageSpec {
         }
     }
 
-    fn open(&self) -> anyhow::Result<Opened> {
+    /// The disk's layout (container, partition table, file system signatures: a few reads)
+    /// and the OS it holds.
+    fn layout(&self) -> anyhow::Result<(Layout, Os)> {
         let (src, policy): (Box<dyn Source>, _) = match &self.location {
             Location::File(p) => (Box::new(LocalFile::open(p)?), CachePolicy::LOCAL),
             Location::Blob(u) => (Box::new(Blob::open((**u).clone())?), CachePolicy::REMOTE),
@@ -165,12 +166,7 @@ impl ImageSpec {
                 p.number
             );
         }
-        let linux = Linux::open(&layout, self.login_user.as_deref())?;
-        Ok(Opened {
-            os: Os::Linux,
-            layout,
-            linux,
-        })
+        Ok((layout, Os::Linux))
     }
 }
 
@@ -193,10 +189,11 @@ impl TargetSpec for ImageSpec {
 
     fn connect(&self) -> anyhow::Result<Connected> {
         let started = Instant::now();
-        let o = self.open()?;
+        let (layout, _) = self.layout()?;
+        let linux = Linux::open(&layout, self.login_user.as_deref())?;
         let transport = ImageTransport {
-            disk: Rc::clone(&o.layout.disk),
-            linux: o.linux,
+            disk: Rc::clone(&layout.disk),
+            linux,
             started,
         };
         Ok(Connected {
@@ -212,12 +209,6 @@ impl TargetSpec for ImageSpec {
             transport: Box::new(transport),
         })
     }
-}
-
-struct Opened {
-    os: Os,
-    layout: Layout,
-    linux: Linux,
 }
 
 /// Answers probes from an opened image.
