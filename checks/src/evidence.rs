@@ -93,6 +93,15 @@ impl Evidence {
         }
     }
 
+    /// The same evidence with only the probes whose id `keep` accepts (e.g. the probes of the
+    /// checks a `--record`ed fixture case is for).
+    #[must_use]
+    pub fn restricted_to(&self, keep: impl Fn(&str) -> bool) -> Self {
+        let mut ev = self.clone();
+        ev.outputs.retain(|id, _| keep(id));
+        ev
+    }
+
     /// Adds (or replaces) one probe's output.
     pub fn insert(&mut self, probe_id: impl Into<String>, output: ProbeOutput) {
         self.outputs.insert(probe_id.into(), output);

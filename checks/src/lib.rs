@@ -17,8 +17,10 @@ pub mod probe;
 pub mod profile;
 pub mod questionnaire;
 pub mod registry;
+pub mod sas;
 pub mod verdict;
 pub mod version;
+pub mod vhd;
 pub mod waiver;
 pub mod windows;
 
@@ -46,7 +48,23 @@ pub trait Check: Sync + Send {
         &[]
     }
 
-    /// Turns evidence into a verdict. Pure: same evidence, same verdict. A probe that failed,
-    /// timed out or printed something unparsable gives [`Status::Error`], never Pass or Fail.
-    fn evaluate(&self, ev: &Evidence) -> Verdict;
+    /// What passing requires, for the report's `required` (under the profile's thresholds,
+    /// `ev.thresholds()`). An Error verdict carries it too, so a reviewer sees what was asked
+    /// even when it could not be evaluated.
+    fn required(&self, ev: &Evidence) -> String;
+
+    /// The verdict the evidence gives, or why it gives none: a probe that failed, timed out or
+    /// printed something unparsable is an [`Unevaluable`] (`ev.stdout(id)?` does that).
+    ///
+    /// # Errors
+    /// The evidence cannot be evaluated.
+    fn try_evaluate(&self, ev: &Evidence) -> Result<Verdict, Unevaluable>;
+
+    /// Turns evidence into a verdict. Pure: same evidence, same verdict. What
+    /// [`Check::try_evaluate`] cannot evaluate gives [`Status::Error`] with [`Check::required`],
+    /// never Pass or Fail.
+    fn evaluate(&self, ev: &Evidence) -> Verdict {
+        self.try_evaluate(ev)
+            .unwrap_or_else(|e| Verdict::from(e).with_required(self.required(ev)))
+    }
 }

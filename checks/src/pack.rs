@@ -247,9 +247,12 @@ impl Check for PackCheck {
         &self.probe
     }
 
-    fn evaluate(&self, ev: &Evidence) -> Verdict {
+    fn required(&self, _: &Evidence) -> String {
+        self.required.clone()
+    }
+
+    fn try_evaluate(&self, ev: &Evidence) -> Result<Verdict, Unevaluable> {
         self.check_output(ev)
-            .unwrap_or_else(|e| Verdict::from(e).with_required(self.required.clone()))
     }
 }
 

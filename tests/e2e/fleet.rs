@@ -126,8 +126,12 @@ connect_timeout = 3
         .arg(&inv_path)
         .args(["--jobs", "6", "--format", "json", "--out-dir"])
         .arg(&out_dir)
+        .args(["--junit", "fleet-junit.xml", "--sarif", "fleet.sarif"])
         .env("HOME", dir.path())
         .env_remove("SSH_AUTH_SOCK")
+        .env("GITHUB_ACTIONS", "true")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("TF_BUILD")
         .env(GOLDEN_PW, &golden_pw)
         .env(ACCOUNTS_SUDO, &accounts_pw)
         .env(WRONG_PW, WRONG)
@@ -230,11 +234,35 @@ connect_timeout = 3
     assert_eq!(summary["completed"], 3);
     assert_eq!(summary["failed"], 3);
 
-    // The HTML summary names every target.
+    // The HTML summary names every target, links each report relative to itself (the link
+    // resolves from the summary's directory), and colours a row by its outcome.
     let html = fs::read_to_string(out_dir.join("fleet-summary.html")).unwrap();
     for name in names {
         assert!(html.contains(&format!("<td>{name}</td>")), "{name} in html");
     }
+    for scenario in ["golden", "keyonly", "defects-accounts"] {
+        assert!(
+            html.contains(&format!("<a href=\"{scenario}.zip\">")),
+            "{scenario}: {html}"
+        );
+        assert!(out_dir.join(format!("{scenario}.zip")).is_file());
+        let outcome = row(scenario)["outcome"].as_str().unwrap().to_owned();
+        assert!(
+            html.contains(&format!("<tr class=\"completed outcome-{outcome}\">")),
+            "{scenario}: {outcome}"
+        );
+    }
+    assert_eq!(row("defects-accounts")["outcome"], "failed");
+    assert!(html.contains("tr.outcome-failed td { background: #fbd5d5; }"));
+
+    // The CI outputs: one JUnit testsuite and one SARIF run per target with a report, and a
+    // GitHub annotation on stderr (stdout carries the JSON) per finding.
+    let junit = fs::read_to_string(dir.path().join("fleet-junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testsuite ").count(), 3, "{junit}");
+    let sarif: Value =
+        serde_json::from_slice(&fs::read(dir.path().join("fleet.sarif")).unwrap()).unwrap();
+    assert_eq!(sarif["runs"].as_array().unwrap().len(), 3);
+    assert!(stderr.contains("\n::error title="), "{show}");
 
     // No secret anywhere.
     let mut places: Vec<(String, Vec<u8>)> = vec![

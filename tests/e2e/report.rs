@@ -75,7 +75,9 @@ fn intact_report_verifies() {
         text(&out.stderr)
     );
     assert!(
-        text(&out.stdout).starts_with("valid: 14 files match the manifest"),
+        text(&out.stdout).starts_with("manifest consistent: the 15 other files of ")
+            && text(&out.stdout).contains("\ncontents consistent: ")
+            && text(&out.stdout).contains("\nnot signed: "),
         "{}",
         text(&out.stdout)
     );
@@ -97,7 +99,11 @@ fn modified_added_and_removed_files_are_tampering() {
     let out = vmcert(&["report", "verify", path_arg(&tampered)]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.starts_with("TAMPERED: "), "{stdout}");
+    assert!(stdout.starts_with("MANIFEST MISMATCH: "), "{stdout}");
+    assert!(
+        stdout.contains("  results.json: summary.pass is 2 but checks[] has 3\n"),
+        "the edited verdict contradicts the summary: {stdout}"
+    );
     assert!(
         stdout.contains("results.json: SHA-256 differs from the manifest (modified)"),
         "{stdout}"
@@ -187,11 +193,16 @@ fn garbage_or_missing_zip_is_unreadable_with_one_line() {
 fn show_prints_the_summary_and_the_findings() {
     let (_dir, zip) = copy_of_golden();
     let out = vmcert(&["report", "show", path_arg(&zip)]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed report: {}",
+        text(&out.stderr)
+    );
     let s = text(&out.stdout);
-    assert!(s.contains("(manifest verified)"), "{s}");
+    assert!(s.contains("(manifest consistent, not signed)"), "{s}");
     assert!(
-        s.contains("Result    FAIL: 2 pass, 1 warning, 1 fail, 1 not applicable, 1 error"),
+        s.contains("Result    FAILED: 2 pass, 1 warning, 1 fail, 1 not applicable, 1 error"),
         "{s}"
     );
     assert!(
@@ -201,7 +212,7 @@ fn show_prints_the_summary_and_the_findings() {
 
     let out = vmcert(&["report", "show", path_arg(&zip), "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["outcome"], "fail");
+    assert_eq!(v["outcome"], "failed");
     let ids: Vec<&str> = v["findings"]
         .as_array()
         .unwrap()

@@ -88,6 +88,149 @@ os = "linux"
 command = "sleep 600"
 "#;
 
+#[test]
+fn a_partial_run_is_incomplete_and_fail_on_sets_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_local(
+        dir.path(),
+        &["--checks", "os-architecture", "--out", "p.zip"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let r = results(&dir.path().join("p.zip"));
+    assert_eq!(r["summary"]["outcome"], "incomplete", "{r}");
+    assert_eq!(r["summary"]["certified"], false);
+    assert_eq!(
+        r["scope"]["checks_run"],
+        serde_json::json!(["os-architecture"])
+    );
+    let skipped = r["scope"]["skipped"].as_array().unwrap();
+    assert!(
+        skipped
+            .iter()
+            .any(|k| k["id"] == "bash-history-cleared" && k["reason"] == "checks"),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped.iter().any(|k| k["reason"] == "os"),
+        "the Windows checks are recorded as skipped for the OS: {skipped:?}"
+    );
+    assert!(!stdout.contains("certified: yes"), "{stdout}");
+    assert!(stdout.contains("Summary: INCOMPLETE: "), "{stdout}");
+    assert!(
+        stdout.contains("Not certified: only part of the catalogue ran: "),
+        "{stdout}"
+    );
+
+    let warn = dir.path().join("warn.toml");
+    fs::write(
+        &warn,
+        "[[check]]\nid = \"old-openssl\"\ntitle = \"t\"\nos = \"linux\"\ncommand = \"echo 'OpenSSL 1.0.1f'\"\nversion_regex = '^OpenSSL (\\S+)'\nversion_min = \"3.0.0\"\non_mismatch = \"warning\"\n",
+    )
+    .unwrap();
+    let w = warn.to_str().unwrap();
+    let common = [
+        "--check-pack",
+        w,
+        "--checks",
+        "old-openssl",
+        "--out",
+        "w.zip",
+    ];
+    for (fail_on, code) in [(None, 0), (Some("warning"), 1), (Some("error"), 0)] {
+        let mut args = common.to_vec();
+        if let Some(f) = fail_on {
+            args.extend(["--fail-on", f]);
+        }
+        let out = run_local(dir.path(), &args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "--fail-on {fail_on:?}: {}",
+            stderr(&out)
+        );
+    }
+    let pack = pack_file(dir.path());
+    let p = pack.to_str().unwrap();
+    let args = [
+        "--check-pack",
+        p,
+        "--checks",
+        "always-fails",
+        "--fail-on",
+        "error",
+    ];
+    let out = run_local(dir.path(), &[&args[..], &["--out", "f.zip"]].concat());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "--fail-on error lets a Fail through"
+    );
+    assert_eq!(
+        results(&dir.path().join("f.zip"))["summary"]["outcome"],
+        "failed"
+    );
+}
+
+#[test]
+fn ci_outputs_are_written_outside_the_zip_and_the_ci_variables_are_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = pack_file(dir.path());
+    let summary_file = dir.path().join("step-summary.md");
+    fs::write(&summary_file, "# earlier step\n").unwrap();
+    let out = Command::new(vmcert_bin())
+        .current_dir(dir.path())
+        .args(["run", "--local", "--non-interactive", "--allow-unanswered"])
+        .args(["--check-pack", pack.to_str().unwrap()])
+        .args(["--checks", "always-passes,always-fails", "--out", "r.zip"])
+        .args([
+            "--junit", "j.xml", "--sarif", "r.sarif", "--html", "r.html", "--md", "r.md",
+        ])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary_file)
+        .env("TF_BUILD", "True")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Each copy is the zip's own file, byte for byte.
+    let file = fs::File::open(dir.path().join("r.zip")).unwrap();
+    let mut zip = zip::ZipArchive::new(file).unwrap();
+    for (copy, member) in [
+        ("j.xml", "junit.xml"),
+        ("r.sarif", "report.sarif"),
+        ("r.html", "report.html"),
+        ("r.md", "report.md"),
+    ] {
+        let mut inside = Vec::new();
+        zip.by_name(member)
+            .unwrap()
+            .read_to_end(&mut inside)
+            .unwrap();
+        assert_eq!(fs::read(dir.path().join(copy)).unwrap(), inside, "{copy}");
+    }
+    let junit = fs::read_to_string(dir.path().join("j.xml")).unwrap();
+    assert!(junit.contains("<failure type=\"Fail\""), "{junit}");
+    let sarif: Value =
+        serde_json::from_slice(&fs::read(dir.path().join("r.sarif")).unwrap()).unwrap();
+    assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "always-fails");
+    // GitHub: an annotation per finding, and the Markdown report appended to the job summary.
+    assert!(
+        stdout.contains("::error title=always-fails an old OpenSSL is too old::"),
+        "{stdout}"
+    );
+    let summary = fs::read_to_string(&summary_file).unwrap();
+    assert!(
+        summary.starts_with("# earlier step\n# vmcert certification report"),
+        "{summary}"
+    );
+    assert!(summary.contains("**Result: FAILED**"), "{summary}");
+    // Azure Pipelines: a logging command per finding.
+    assert!(
+        stdout.contains("##vso[task.logissue type=error;code=always-fails;]always-fails an old OpenSSL is too old: "),
+        "{stdout}"
+    );
+}
+
 fn pack_file(dir: &Path) -> PathBuf {
     let p = dir.join("site.toml");
     fs::write(&p, PACK).expect("write the pack");
@@ -188,12 +331,26 @@ fn pack_checks_waivers_and_timeouts_end_to_end() {
     let r = results(&dir.path().join("waived.zip"));
     assert_eq!(check(&r, "always-fails")["status"], "Fail");
     assert_eq!(check(&r, "always-fails")["waived"]["expires"], "2999-12-31");
+    // The waiver keeps the exit status 0 but does not certify: a Fail is a Fail, and only one
+    // check of the catalogue ran.
     assert_eq!(
         (
             r["summary"]["waived"].as_u64(),
-            r["summary"]["certified"].as_bool()
+            r["summary"]["certified"].as_bool(),
+            r["summary"]["outcome"].as_str()
         ),
-        (Some(1), Some(true))
+        (Some(1), Some(false), Some("failed"))
+    );
+    assert_eq!(r["scope"]["waived"], serde_json::json!(["always-fails"]));
+    assert_eq!(r["scope"]["full_catalogue"], false);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Summary: FAILED: 0 pass, 0 warning, 1 fail, 0 not applicable, 0 error (waived: 1 fail)\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Not certified: 1 check(s) failed; all are waived"),
+        "{stdout}"
     );
 
     fs::write(&waivers, "[[waiver]]\ncheck = \"always-fails\"\njustification = \"legacy build\"\nexpires = \"2001-01-31\"\n").unwrap();
@@ -275,7 +432,8 @@ fn record_writes_the_raw_evidence_as_a_fixture_case() {
         fs::read(rec.join("uname-m.stdout")).unwrap(),
         uname_m.stdout
     );
-    assert!(rec.join("os-release.stdout").exists());
+    // Only the probes of the checks asked for: the report's fact probes are not part of the case.
+    assert!(!rec.join("os-release.stdout").exists());
 }
 
 /// Exit 2, exactly one line on stderr containing `needle`, no panic, no report.

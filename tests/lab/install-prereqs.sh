@@ -8,6 +8,8 @@ need=()
 # fdisk: sfdisk partitions the OS-disk VHD fixtures; qemu-utils: qemu-img makes every VHD fixture;
 # nodejs/npm/curl: Azurite (tests/lab/azurite.sh).
 # sudo, procps: the sshd fixture and the lab use real sudo and ps.
+# python3-jsonschema (+ sarif-schema.sh: the official SARIF 2.1.0 schema from npm): the test that
+# validates vmcert's SARIF output.
 # chromium: the e2e test that renders report.html in a real browser; tmux: the one that reads the
 # fleet's live display off a terminal's screen.
 # Lab VMs (vm.sh): debootstrap builds the root, iproute2 (ip netns, veth) and util-linux (unshare,
@@ -15,7 +17,7 @@ need=()
 # the lab scripts are linted with shellcheck. ntfs-3g: mkntfs formats the Windows-layout disk of
 # the image e2e tests (tests/e2e/image.rs).
 for pkg in debootstrap openssh-server openssh-client sshpass iproute2 util-linux shellcheck fdisk \
-  qemu-utils curl sudo procps chromium tmux ntfs-3g; do
+  qemu-utils curl sudo procps chromium tmux python3-jsonschema ntfs-3g; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 # python3 with venv for the WS-Man test server (tests/winrm/venv.sh); a pyenv python has both.
@@ -43,5 +45,6 @@ command -v qemu-img >/dev/null || apt_install --no-install-recommends qemu-utils
 # The WS-Man test server's venv (pinned pywinrm, pyspnego, cryptography), outside the repository.
 bash "$(dirname "$0")/../winrm/venv.sh" >/dev/null
 bash "$(dirname "$0")/azurite.sh" install
+bash "$(dirname "$0")/sarif-schema.sh"
 grep -qw overlay /proc/filesystems || modprobe overlay
 bash "$(dirname "$0")/build-root.sh" >/dev/null

@@ -9,6 +9,8 @@ use vmcert_checks::{Os, Profile};
 use crate::engine::config::RunConfig;
 use crate::target::options::{TargetOptions, WinrmAuth};
 
+pub(crate) use crate::engine::runner::FailOn;
+
 /// Certification agent for Azure Marketplace VM images.
 #[derive(Debug, Parser)]
 #[command(name = "vmcert", version, about, long_about = None, propagate_version = true)]
@@ -223,6 +225,28 @@ pub(crate) struct RunArgs {
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    /// The lowest status that makes the exit status non-zero: warning, fail (default) or error.
+    #[arg(long, value_enum, default_value_t)]
+    pub fail_on: FailOn,
+    #[command(flatten)]
+    pub ci: CiOutputs,
+}
+
+/// Copies of the report's CI-readable files written outside the zip.
+#[derive(Debug, Clone, Args, Default)]
+pub(crate) struct CiOutputs {
+    /// Also write the JUnit XML here (one testsuite per target).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Also write a SARIF 2.1.0 log here (one run per target; for code-scanning uploads).
+    #[arg(long, value_name = "PATH")]
+    pub sarif: Option<PathBuf>,
+    /// Also write report.html here.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+    /// Also write report.md here.
+    #[arg(long, value_name = "PATH")]
+    pub md: Option<PathBuf>,
 }
 
 /// Options of `vmcert fleet`.
@@ -240,6 +264,16 @@ pub(crate) struct FleetArgs {
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    /// The lowest status that makes a target's exit status non-zero: warning, fail (default)
+    /// or error. The fleet exits with the worst target's.
+    #[arg(long, value_enum, default_value_t)]
+    pub fail_on: FailOn,
+    /// Also write every target's JUnit results here, one testsuite per target.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Also write a SARIF 2.1.0 log here, one run per target.
+    #[arg(long, value_name = "PATH")]
+    pub sarif: Option<PathBuf>,
 }
 
 /// Options of `vmcert connect`.
@@ -263,13 +297,13 @@ pub(crate) enum Command {
     Connect(Box<ConnectArgs>),
     /// Certify one target: run the checks, collect the questionnaire, write the report zip.
     #[command(
-        after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 --answers answers.toml\n  PASS=... vmcert run --target winrms://azureuser@10.0.0.6 --password-env PASS --ca-file winrm-ca.pem --answers answers.toml"
+        after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 --answers answers.toml\n  PASS=... vmcert run --target winrms://azureuser@10.0.0.6 --password-env PASS --ca-file winrm-ca.pem --answers answers.toml\n  vmcert run --local --answers answers.toml --non-interactive --sarif vmcert.sarif --junit vmcert.xml --fail-on warning\n\nOutcome (results.json summary.outcome): certified (the whole catalogue, no Fail, no Error), failed (a Fail, waived or not),\nincomplete (an Error, interrupted, or --checks/--skip left checks out), pre-check (a disk image, not a VM).\n\nExit codes: 0 nothing at or above --fail-on (default fail) outside a waiver; 1 an unwaived Fail (or Warning with\n--fail-on warning); 2 an unwaived Error, the run interrupted, or it could not start (bad input, connection, auth)."
     )]
     Run(Box<RunArgs>),
     /// Certify many targets concurrently from an inventory file: one report zip per target and a
     /// fleet summary. Exit code: the worst over all targets.
     #[command(
-        after_help = "Inventory (TOML; paths relative to the file; secrets only as environment variable NAMES):\n  [defaults]\n  identity = \"keys/id_ed25519\"\n  known_hosts = \"known_hosts\"\n  answers = \"answers.toml\"\n  timeout = 60\n\n  [[target]]\n  name = \"web1\"\n  target = \"ssh://azureuser@10.0.0.5\"\n\n  [[target]]\n  name = \"db1\"\n  target = \"ssh://azureuser@10.0.0.6:2222\"\n  password_env = \"DB1_PASSWORD\"\n  skip = [\"omi-version\"]\n\nKeys of [defaults] and [[target]]: identity, password_env, passphrase_env, sudo_password_env,\nknown_hosts, host_key, accept_new_host_key, connect_timeout, answers, allow_unanswered, profile,\nchecks, skip, check_packs, waivers, timeout; [[target]] also name and target.\n\nExample:\n  vmcert fleet --inventory fleet.toml --jobs 8 --out-dir reports"
+        after_help = "Inventory (TOML; paths relative to the file; secrets only as environment variable NAMES):\n  [defaults]\n  identity = \"keys/id_ed25519\"\n  known_hosts = \"known_hosts\"\n  answers = \"answers.toml\"\n  timeout = 60\n\n  [[target]]\n  name = \"web1\"\n  target = \"ssh://azureuser@10.0.0.5\"\n\n  [[target]]\n  name = \"db1\"\n  target = \"ssh://azureuser@10.0.0.6:2222\"\n  password_env = \"DB1_PASSWORD\"\n  skip = [\"omi-version\"]\n\nKeys of [defaults] and [[target]]: identity, password_env, passphrase_env, sudo_password_env,\nknown_hosts, host_key, accept_new_host_key, connect_timeout, answers, allow_unanswered, profile,\nchecks, skip, check_packs, waivers, timeout; [[target]] also name and target.\n\nExample:\n  vmcert fleet --inventory fleet.toml --jobs 8 --out-dir reports --junit fleet.xml --sarif fleet.sarif\n\nExit codes: the worst target's, as for `run` (0, 1, 2); 2 also when a target could not be reached."
     )]
     Fleet(Box<FleetArgs>),
     /// The built-in check catalogue.
@@ -316,6 +350,13 @@ pub(crate) enum VhdCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// List the VHD rules `vhd inspect` applies: id, title, rule and remedy.
+    #[command(after_help = "Example:\n  vmcert vhd rules --format md")]
+    Rules {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
 }
 
 /// `vmcert sas ...`
@@ -330,6 +371,13 @@ pub(crate) enum SasCommand {
     Check {
         /// The SAS URL (quote it in the shell), or env:VAR to read it from an environment variable.
         url: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// List the SAS URL rules `sas check` applies: id, title, rule and remedy.
+    #[command(after_help = "Example:\n  vmcert sas rules --format json")]
+    Rules {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -394,7 +442,8 @@ pub(crate) enum QuestionnaireCommand {
 /// `vmcert report ...`
 #[derive(Debug, Subcommand)]
 pub(crate) enum ReportCommand {
-    /// Print a report's summary.
+    /// Print a report's outcome, scope and the checks that need attention. Exit 0 certified,
+    /// 1 failed, 2 incomplete, a pre-check, a report not matching its manifest, or unreadable.
     #[command(after_help = "Example:\n  vmcert report show myimage_20261121-101500.zip")]
     Show {
         /// Report zip.
@@ -404,7 +453,9 @@ pub(crate) enum ReportCommand {
         format: Format,
     },
     /// Verify a report's manifest (sizes and SHA-256 of every file).
-    #[command(after_help = "Example:\n  vmcert report verify myimage_20261121-101500.zip")]
+    #[command(
+        after_help = "Example:\n  vmcert report verify myimage_20261121-101500.zip\n\nExit codes: 0 consistent, 1 a mismatch or contradiction found, 2 unreadable."
+    )]
     Verify {
         /// Report zip.
         report: PathBuf,
@@ -421,8 +472,11 @@ pub(crate) enum ReportCommand {
         /// to read it from an environment variable.
         container_sas_url: String,
     },
-    /// Compare two reports check by check.
-    #[command(after_help = "Example:\n  vmcert report diff old.zip new.zip")]
+    /// Compare two reports check by check. Exit 0, or with --exit-code 1 when a check got worse;
+    /// 2 when a report cannot be read.
+    #[command(
+        after_help = "Examples:\n  vmcert report diff old.zip new.zip\n  vmcert report diff --exit-code --format md old.zip new.zip >> \"$GITHUB_STEP_SUMMARY\""
+    )]
     Diff {
         /// The older report.
         old: PathBuf,
@@ -431,5 +485,9 @@ pub(crate) enum ReportCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// Exit 1 when a check got worse (Pass/NotApplicable < Warning < Error < Fail), or a
+        /// check added in the new report is in Fail or Error.
+        #[arg(long)]
+        exit_code: bool,
     },
 }

@@ -41,7 +41,7 @@ use crate::cmd::run;
 use crate::engine::config::RunConfig;
 use crate::engine::plan::{Plan, Watch};
 use crate::engine::questionnaire::AskMode;
-use crate::report::model::Summary;
+use crate::report::model::{RunReport, Summary};
 use crate::target::options::TargetOptions;
 use crate::target::script::ProbeResult;
 
@@ -205,8 +205,16 @@ struct TargetRow {
     /// Why the probes stopped early, when they did.
     interrupted: Option<String>,
     report: Option<String>,
+    /// The report's path relative to the fleet summary (its file name: both are in --out-dir),
+    /// for fleet-summary.html's links.
+    report_href: Option<String>,
+    /// The report's outcome (certified, failed, incomplete, pre-check), `none` without a report.
+    outcome: &'static str,
     error: Option<String>,
     duration_ms: u64,
+    /// The target's results, for the fleet's --junit and --sarif.
+    #[serde(skip)]
+    results: Option<Box<RunReport>>,
 }
 
 /// `fleet-summary.json`.
@@ -235,7 +243,10 @@ pub(crate) fn run(args: &FleetArgs) -> anyhow::Result<ExitCode> {
     let out_dir = args.out_dir.clone().unwrap_or_else(|| PathBuf::from("."));
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("--out-dir {}: cannot create it", out_dir.display()))?;
-    let entries = parse_inventory(&args.inventory, &text, &out_dir)?;
+    let mut entries = parse_inventory(&args.inventory, &text, &out_dir)?;
+    for e in &mut entries {
+        e.config.fail_on = args.fail_on;
+    }
     let mut plans = Vec::with_capacity(entries.len());
     for e in &entries {
         let plan = Plan::prepare(&e.config).with_context(|| {
@@ -273,6 +284,30 @@ pub(crate) fn run(args: &FleetArgs) -> anyhow::Result<ExitCode> {
     match args.format {
         Format::Json => print!("{json}"),
         Format::Table | Format::Md => print!("{}", table(&summary, &out_dir)),
+    }
+    let reports: Vec<&RunReport> = summary
+        .targets
+        .iter()
+        .filter_map(|r| r.results.as_deref())
+        .collect();
+    if let Some(p) = &args.junit {
+        std::fs::write(p, crate::report::junit::render_many(&reports))
+            .with_context(|| format!("--junit {}: cannot write it", p.display()))?;
+    }
+    if let Some(p) = &args.sarif {
+        let log = crate::report::write::pretty_json(&crate::report::sarif::log(&reports))?;
+        std::fs::write(p, log)
+            .with_context(|| format!("--sarif {}: cannot write it", p.display()))?;
+    }
+    for system in crate::report::ci::Ci::detect(|k| std::env::var(k).ok()) {
+        for r in &reports {
+            let lines = crate::report::ci::annotations(system, r);
+            if args.format == Format::Json {
+                eprint!("{lines}");
+            } else {
+                print!("{lines}");
+            }
+        }
     }
     let json_path = out_dir.join("fleet-summary.json");
     std::fs::write(&json_path, &json)
@@ -449,8 +484,11 @@ fn unfinished(name: &str, target: &str, why: &str) -> TargetRow {
         summary: None,
         interrupted: None,
         report: None,
+        report_href: None,
+        outcome: "none",
         error: Some(why.to_string()),
         duration_ms: 0,
+        results: None,
     }
 }
 
@@ -465,18 +503,27 @@ fn run_one(plan: &Plan, watch: &TargetWatch) -> TargetRow {
         summary: None,
         interrupted: None,
         report: None,
+        report_href: None,
+        outcome: "none",
         error: None,
         duration_ms: 0,
+        results: None,
     };
     match plan.execute(watch) {
         Ok(done) => {
             row.summary = Some(done.bundle.results.summary.clone());
             row.interrupted = done.bundle.results.run.interrupted_reason.clone();
+            row.outcome = done.bundle.results.summary.outcome.as_str();
             match done.written {
                 Ok(()) => {
                     row.status = "completed";
                     row.exit_code = done.code;
                     row.report = Some(done.out.display().to_string());
+                    row.report_href = done
+                        .out
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned());
+                    row.results = Some(Box::new(done.bundle.results));
                 }
                 Err(e) => row.error = Some(crate::sas::redact(&format!("{e:#}"))),
             }
@@ -556,7 +603,7 @@ impl TargetWatch {
     fn end(&self, row: &TargetRow) {
         let msg = match (&row.summary, &row.error) {
             (_, Some(e)) => format!("error: {e}"),
-            (Some(s), None) => format!("exit {}: {}", row.exit_code, run::summary_line(s)),
+            (Some(s), None) => format!("exit {}: {}", row.exit_code, s.line()),
             (None, None) => format!("exit {}", row.exit_code),
         };
         match &self.bar {
@@ -597,7 +644,7 @@ fn table(s: &FleetSummary, out_dir: &Path) -> String {
     for r in &s.targets {
         let detail = match (&r.error, &r.summary) {
             (Some(e), _) => format!("error: {e}"),
-            (None, Some(sum)) => run::summary_line(sum),
+            (None, Some(sum)) => sum.line(),
             (None, None) => String::new(),
         };
         let _ = writeln!(t, "  exit {}  {:<w$}  {detail}", r.exit_code, r.name);

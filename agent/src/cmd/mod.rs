@@ -8,4 +8,7 @@ pub(crate) mod connect;
 pub(crate) mod fleet;
 pub(crate) mod questionnaire;
 pub(crate) mod report;
+pub(crate) mod rules;
 pub(crate) mod run;
+pub(crate) mod sas;
+pub(crate) mod vhd;

@@ -12,9 +12,9 @@ use serde::Serialize;
 use vmcert_checks::Status;
 
 use crate::cmd::cli::{Format, ReportCommand};
-use crate::report::model::{CheckResult, QuestionResult, RunReport};
+use crate::report::model::{CheckResult, Outcome, QuestionResult, RunReport};
 use crate::report::read::{ReportZip, verify};
-use crate::report::render::{answer_text, md_escape, outcome, visible};
+use crate::report::render::{answer_text, md_escape, outcome_reason, scope_text, visible};
 
 /// Runs a `report` subcommand.
 pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
@@ -24,39 +24,79 @@ pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
             container_sas_url,
         } => crate::upload::run(report, &crate::sas::url_arg(container_sas_url)?),
         ReportCommand::Show { report, format } => {
-            print!("{}", show(report, *format)?);
-            Ok(ExitCode::SUCCESS)
+            let (text, code) = show(report, *format)?;
+            print!("{text}");
+            Ok(ExitCode::from(code))
         }
         ReportCommand::Verify { report } => {
-            let zip = ReportZip::open(report)?;
-            let problems = verify(&zip);
-            if problems.is_empty() {
-                println!(
-                    "valid: {} files match the manifest of {}",
-                    zip.entries.len() - 1,
-                    report.display()
-                );
-                Ok(ExitCode::SUCCESS)
-            } else {
-                println!("TAMPERED: {} does not match its manifest", report.display());
-                for p in problems {
-                    println!("  {p}");
-                }
-                Ok(ExitCode::from(1))
-            }
+            let (text, code) = verify_text(report)?;
+            print!("{text}");
+            Ok(ExitCode::from(code))
         }
-        ReportCommand::Diff { old, new, format } => {
-            print!("{}", diff(old, new, *format)?);
-            Ok(ExitCode::SUCCESS)
+        ReportCommand::Diff {
+            old,
+            new,
+            format,
+            exit_code,
+        } => {
+            let (text, worse) = diff(old, new, *format)?;
+            print!("{text}");
+            Ok(ExitCode::from(u8::from(*exit_code && worse)))
         }
     }
+}
+
+/// `report verify`: what was checked and found, in words that claim no more than that, and the
+/// exit status (0 consistent, 1 a problem found).
+fn verify_text(path: &Path) -> anyhow::Result<(String, u8)> {
+    let zip = ReportZip::open(path)?;
+    let manifest_problems = verify(&zip);
+    let mut o = String::new();
+    let shown = path.display();
+    let content_problems = match zip.results() {
+        Ok(r) => crate::report::consistency::problems(&zip, &r),
+        Err(e) => vec![format!("{e:#}")],
+    };
+    if manifest_problems.is_empty() {
+        let _ = writeln!(
+            o,
+            "manifest consistent: the {} other files of {shown} match the sizes and SHA-256 in manifest.json",
+            zip.entries.len().saturating_sub(1)
+        );
+    } else {
+        let _ = writeln!(o, "MANIFEST MISMATCH: {shown} does not match its manifest");
+        for p in &manifest_problems {
+            let _ = writeln!(o, "  {}", one_line(p));
+        }
+    }
+    if content_problems.is_empty() {
+        let _ = writeln!(
+            o,
+            "contents consistent: the summary agrees with checks[], selftest.json is the self-test API's response"
+        );
+    } else {
+        let _ = writeln!(o, "CONTENTS INCONSISTENT: the report contradicts itself");
+        for p in &content_problems {
+            let _ = writeln!(o, "  {}", one_line(p));
+        }
+    }
+    let _ = writeln!(
+        o,
+        "not signed: this shows the files were not damaged or carelessly edited, not who wrote them (anyone can rewrite a manifest)"
+    );
+    let code = u8::from(!(manifest_problems.is_empty() && content_problems.is_empty()));
+    Ok((o, code))
 }
 
 #[derive(Serialize)]
 struct ShowJson<'a> {
     report: String,
     integrity: Integrity,
-    outcome: &'static str,
+    outcome: Outcome,
+    /// Why the outcome is not `certified` (absent when it is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome_reason: Option<String>,
+    scope: &'a crate::report::model::Scope,
     run: &'a crate::report::model::RunInfo,
     target: &'a crate::report::model::TargetInfo,
     summary: &'a crate::report::model::Summary,
@@ -76,16 +116,29 @@ fn needs_attention(s: Status) -> bool {
     matches!(s, Status::Fail | Status::Error | Status::Warning)
 }
 
-fn show(path: &Path, format: Format) -> anyhow::Result<String> {
+/// `report show`'s exit status: 0 certified, 1 failed, 2 incomplete or a pre-check (not a
+/// certification), and 2 when the report does not match its manifest (its outcome cannot be
+/// trusted).
+fn show_code(outcome: Outcome, intact: bool) -> u8 {
+    match (intact, outcome) {
+        (false, _) => 2,
+        (true, Outcome::Certified) => 0,
+        (true, Outcome::Failed) => 1,
+        (true, Outcome::Incomplete | Outcome::PreCheck) => 2,
+    }
+}
+
+fn show(path: &Path, format: Format) -> anyhow::Result<(String, u8)> {
     let zip = ReportZip::open(path)?;
+    let r = zip.results()?;
+    let problems = verify(&zip);
+    let code = show_code(r.summary.outcome, problems.is_empty());
     if format == Format::Md {
         let Some(md) = zip.get("report.md") else {
             bail!("the report has no readable report.md")
         };
-        return Ok(String::from_utf8_lossy(md).into_owned());
+        return Ok((String::from_utf8_lossy(md).into_owned(), code));
     }
-    let r = zip.results()?;
-    let problems = verify(&zip);
     let findings: Vec<&CheckResult> = r
         .checks
         .iter()
@@ -103,21 +156,23 @@ fn show(path: &Path, format: Format) -> anyhow::Result<String> {
                 valid: problems.is_empty(),
                 problems,
             },
-            outcome: outcome(&r.checks),
+            outcome: r.summary.outcome,
+            outcome_reason: outcome_reason(&r),
+            scope: &r.scope,
             run: &r.run,
             target: &r.target,
             summary: &r.summary,
             findings,
             questionnaire_warnings: qwarn,
         };
-        return Ok(serde_json::to_string_pretty(&v)? + "\n");
+        return Ok((serde_json::to_string_pretty(&v)? + "\n", code));
     }
     let mut o = String::new();
     let integrity = if problems.is_empty() {
-        "manifest verified".to_owned()
+        "manifest consistent, not signed".to_owned()
     } else {
         format!(
-            "TAMPERED ({} problem(s); see `vmcert report verify`)",
+            "MANIFEST MISMATCH ({} problem(s); see `vmcert report verify`)",
             problems.len()
         )
     };
@@ -127,7 +182,7 @@ fn show(path: &Path, format: Format) -> anyhow::Result<String> {
     let _ = writeln!(
         o,
         "Result    {}: {} pass, {} warning, {} fail, {} not applicable, {} error; {} waived; {} questionnaire warning(s)",
-        outcome(&r.checks).to_uppercase(),
+        r.summary.outcome.label(),
         s.pass,
         s.warning,
         s.fail,
@@ -136,6 +191,10 @@ fn show(path: &Path, format: Format) -> anyhow::Result<String> {
         s.waived,
         s.questionnaire_warnings
     );
+    if let Some(why) = outcome_reason(&r) {
+        let _ = writeln!(o, "          not certified: {}", one_line(&why));
+    }
+    let _ = writeln!(o, "Scope     {}", one_line(&scope_text(&r)));
     if !findings.is_empty() {
         o.push('\n');
     }
@@ -170,7 +229,7 @@ fn show(path: &Path, format: Format) -> anyhow::Result<String> {
             let _ = writeln!(o, "  {:<6} {answer}: {}", q.id, q.message);
         }
     }
-    Ok(o)
+    Ok((o, code))
 }
 
 fn header(o: &mut String, r: &RunReport) {
@@ -225,6 +284,19 @@ struct DiffJson {
     unchanged: usize,
     /// Questionnaire entries whose status or answer changed.
     questionnaire: Vec<QuestionChange>,
+    /// A check got worse: a changed check's status ranks worse (Pass and NotApplicable, then
+    /// Warning, then Error, then Fail), or an added check is in Fail or Error.
+    worse: bool,
+}
+
+/// How bad a status is, for `worse`: Pass = NotApplicable < Warning < Error < Fail.
+const fn badness(s: Status) -> u8 {
+    match s {
+        Status::Pass | Status::NotApplicable => 0,
+        Status::Warning => 1,
+        Status::Error => 2,
+        Status::Fail => 3,
+    }
 }
 
 #[derive(Serialize)]
@@ -233,7 +305,7 @@ struct Side {
     name: String,
     started: String,
     os: String,
-    outcome: &'static str,
+    outcome: Outcome,
 }
 
 #[derive(Serialize)]
@@ -268,7 +340,7 @@ fn side(path: &Path, r: &RunReport) -> Side {
         name: r.run.name.clone(),
         started: r.run.started.clone(),
         os: r.target.os.to_string(),
-        outcome: outcome(&r.checks),
+        outcome: r.summary.outcome,
     }
 }
 
@@ -285,6 +357,7 @@ fn compare(old_path: &Path, old: &RunReport, new_path: &Path, new: &RunReport) -
         removed: Vec::new(),
         unchanged: 0,
         questionnaire: Vec::new(),
+        worse: false,
     };
     let only = |c: &CheckResult| Only {
         id: c.id.clone(),
@@ -305,6 +378,10 @@ fn compare(old_path: &Path, old: &RunReport, new_path: &Path, new: &RunReport) -
             }),
         }
     }
+    d.worse = d.changed.iter().any(|c| badness(c.new) > badness(c.old))
+        || d.added
+            .iter()
+            .any(|c| matches!(c.status, Status::Fail | Status::Error));
     d.removed = old
         .checks
         .iter()
@@ -332,15 +409,20 @@ fn compare(old_path: &Path, old: &RunReport, new_path: &Path, new: &RunReport) -
     d
 }
 
-fn diff(old_path: &Path, new_path: &Path, format: Format) -> anyhow::Result<String> {
+/// The diff in `format`, and whether a check got worse.
+fn diff(old_path: &Path, new_path: &Path, format: Format) -> anyhow::Result<(String, bool)> {
     let old = ReportZip::open(old_path)?.results()?;
     let new = ReportZip::open(new_path)?.results()?;
     let d = compare(old_path, &old, new_path, &new);
-    match format {
-        Format::Json => return Ok(serde_json::to_string_pretty(&d)? + "\n"),
-        Format::Md => return Ok(diff_md(&d)),
-        Format::Table => {}
-    }
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(&d)? + "\n",
+        Format::Md => diff_md(&d),
+        Format::Table => diff_text(&d),
+    };
+    Ok((text, d.worse))
+}
+
+fn diff_text(d: &DiffJson) -> String {
     let mut o = String::new();
     for (label, s) in [("Old", &d.old), ("New", &d.new)] {
         let _ = writeln!(
@@ -350,7 +432,7 @@ fn diff(old_path: &Path, new_path: &Path, format: Format) -> anyhow::Result<Stri
             s.name,
             s.os,
             s.started,
-            s.outcome.to_uppercase()
+            s.outcome.label()
         );
     }
     if d.old.os != d.new.os {
@@ -366,7 +448,7 @@ fn diff(old_path: &Path, new_path: &Path, format: Format) -> anyhow::Result<Stri
             "\nNo differences: {} check(s) with the same status.",
             d.unchanged
         );
-        return Ok(o);
+        return o;
     }
     if !d.changed.is_empty() {
         let _ = writeln!(o, "\nChanged");
@@ -403,7 +485,10 @@ fn diff(old_path: &Path, new_path: &Path, format: Format) -> anyhow::Result<Stri
         }
     }
     let _ = writeln!(o, "\nUnchanged: {} check(s)", d.unchanged);
-    Ok(o)
+    if d.worse {
+        let _ = writeln!(o, "A check got worse.");
+    }
+    o
 }
 
 /// The diff as Markdown (for a pull request or a review comment): the two reports, then one table
@@ -421,7 +506,7 @@ fn diff_md(d: &DiffJson) -> String {
             e(&s.name),
             e(&s.os),
             e(&s.started),
-            s.outcome.to_uppercase()
+            s.outcome.label()
         );
     }
     if d.old.os != d.new.os {
@@ -495,12 +580,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("r.zip");
         write_zip(&p, &bundle()).unwrap();
-        let text = show(&p, Format::Table).unwrap();
-        assert!(text.contains("(manifest verified)"), "{text}");
+        let (text, code) = show(&p, Format::Table).unwrap();
+        assert_eq!(code, 1, "a failed report exits 1");
+        assert!(text.contains("(manifest consistent, not signed)"), "{text}");
         assert!(
-            text.contains("Result    FAIL: 2 pass, 1 warning, 1 fail, 1 not applicable, 1 error"),
+            text.contains("Result    FAILED: 2 pass, 1 warning, 1 fail, 1 not applicable, 1 error"),
             "{text}"
         );
+        assert!(
+            text.contains(
+                "          not certified: 1 check(s) failed, and 1 could not be evaluated (Error)\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("Scope     6 check(s) ran; "), "{text}");
         assert!(
             text.contains("Fail     bash-history-cleared  Shell history cleared"),
             "{text}"
@@ -512,13 +605,15 @@ mod tests {
         );
         assert!(text.contains("GA12   False: Answered False"), "{text}");
         let json: serde_json::Value =
-            serde_json::from_str(&show(&p, Format::Json).unwrap()).unwrap();
+            serde_json::from_str(&show(&p, Format::Json).unwrap().0).unwrap();
         assert_eq!(json["integrity"]["valid"], true);
-        assert_eq!(json["outcome"], "fail");
+        assert_eq!(json["outcome"], "failed");
+        assert_eq!(json["scope"]["full_catalogue"], false);
         assert_eq!(json["findings"].as_array().unwrap().len(), 3);
         assert!(
             show(&p, Format::Md)
                 .unwrap()
+                .0
                 .starts_with("# vmcert certification report")
         );
     }
@@ -552,6 +647,24 @@ mod tests {
         assert_eq!(d.removed[0].id, "acme-motd-branded");
         assert_eq!(d.unchanged, 4);
         assert_eq!(d.questionnaire[0].id, "GA12");
+        assert!(
+            !d.worse,
+            "a fixed check and a passing added one are not worse"
+        );
         insta::assert_snapshot!(diff_md(&d));
+        new.checks[0].status = Status::Warning; // os-architecture regressed
+        assert!(compare(Path::new("o"), &old, Path::new("n"), &new).worse);
+        new.checks[0].status = Status::Pass;
+        new.checks.last_mut().unwrap().status = Status::Error;
+        assert!(compare(Path::new("o"), &old, Path::new("n"), &new).worse);
+    }
+
+    #[test]
+    fn show_exit_codes_follow_the_outcome() {
+        assert_eq!(show_code(Outcome::Certified, true), 0);
+        assert_eq!(show_code(Outcome::Failed, true), 1);
+        assert_eq!(show_code(Outcome::Incomplete, true), 2);
+        assert_eq!(show_code(Outcome::PreCheck, true), 2);
+        assert_eq!(show_code(Outcome::Certified, false), 2);
     }
 }

@@ -19,7 +19,10 @@ use crate::cmd::cli::{Format, RunArgs};
 use crate::engine::config::RunConfig;
 use crate::engine::plan::{Plan, Watch};
 use crate::engine::questionnaire::AskMode;
-use crate::report::model::{RunReport, Summary};
+use crate::report::ReportBundle;
+use crate::report::ci::{Ci, annotations};
+use crate::report::model::RunReport;
+use crate::report::write::Copies;
 use crate::target::script::ProbeResult;
 
 /// Runs `vmcert run`.
@@ -38,6 +41,17 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     };
     print!("{text}");
     done.written?;
+    let ci = &args.ci;
+    crate::report::write::write_copies(
+        &done.bundle,
+        Copies {
+            junit: ci.junit.as_deref(),
+            sarif: ci.sarif.as_deref(),
+            html: ci.html.as_deref(),
+            md: ci.md.as_deref(),
+        },
+    )?;
+    ci_commands(&done.bundle, args.format == Format::Json)?;
     if let Some(url) = &args.upload {
         // The zip is complete on disk before the upload starts; a failed upload leaves it there.
         let url = crate::sas::url_arg(url).context("--upload")?;
@@ -50,6 +64,42 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{}", crate::sas::redact(&outcome.to_string()));
     }
     Ok(ExitCode::from(done.code))
+}
+
+/// Under GitHub Actions or Azure Pipelines: the findings as the CI's annotations (on stdout, or
+/// stderr when stdout carries JSON), and under GitHub the report's Markdown appended to the job
+/// summary (`$GITHUB_STEP_SUMMARY`).
+pub(crate) fn ci_commands(bundle: &ReportBundle, json_on_stdout: bool) -> anyhow::Result<()> {
+    let env = |k: &str| std::env::var(k).ok();
+    for system in Ci::detect(env) {
+        let lines = annotations(system, &bundle.results);
+        if json_on_stdout {
+            eprint!("{lines}");
+        } else {
+            print!("{lines}");
+        }
+        if system == Ci::Github
+            && let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty())
+        {
+            let md = crate::report::render::markdown(
+                bundle,
+                &crate::report::logs::log_paths(&bundle.results.checks),
+            )?;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&path)
+                .with_context(|| {
+                    format!(
+                        "cannot append to $GITHUB_STEP_SUMMARY ({})",
+                        Path::new(&path).display()
+                    )
+                })?;
+            std::io::Write::write_all(&mut f, format!("{md}\n").as_bytes())
+                .context("cannot append to $GITHUB_STEP_SUMMARY")?;
+        }
+    }
+    Ok(())
 }
 
 /// The run `args` ask for, as the engine's plain configuration.
@@ -76,6 +126,7 @@ fn config(args: &RunArgs) -> RunConfig {
         ask,
         timeout: args.timeout,
         record: args.record.clone(),
+        fail_on: args.fail_on,
     }
 }
 
@@ -136,19 +187,6 @@ pub(crate) fn probe_outcome(r: &ProbeResult) -> String {
     }
 }
 
-pub(crate) fn summary_line(s: &Summary) -> String {
-    format!(
-        "{} pass, {} warning, {} fail, {} not applicable, {} error ({} waived); certified: {}",
-        s.pass,
-        s.warning,
-        s.fail,
-        s.not_applicable,
-        s.error,
-        s.waived,
-        if s.certified { "yes" } else { "no" }
-    )
-}
-
 fn summary_text(r: &RunReport, out: &Path) -> String {
     let mut t = String::new();
     let w = r.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
@@ -180,7 +218,10 @@ fn summary_text(r: &RunReport, out: &Path) -> String {
             r.summary.questionnaire_warnings
         );
     }
-    let _ = writeln!(t, "Summary: {}", summary_line(&r.summary));
+    let _ = writeln!(t, "Summary: {}", r.summary.line());
+    if let Some(why) = crate::report::render::outcome_reason(r) {
+        let _ = writeln!(t, "Not certified: {why}");
+    }
     let _ = writeln!(t, "Report: {}", out.display());
     t
 }

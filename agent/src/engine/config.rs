@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use vmcert_checks::Profile;
 
 use crate::engine::questionnaire::AskMode;
+use crate::engine::runner::FailOn;
 use crate::target::options::TargetOptions;
 
 /// One target's run, as asked for.
@@ -36,6 +37,8 @@ pub(crate) struct RunConfig {
     pub timeout: u64,
     /// Save the raw probe outputs here as a fixture case.
     pub record: Option<PathBuf>,
+    /// The lowest status that makes the exit status non-zero.
+    pub fail_on: FailOn,
 }
 
 impl RunConfig {
@@ -57,6 +60,7 @@ impl RunConfig {
             ask: AskMode::RequireAll,
             timeout: Self::DEFAULT_TIMEOUT,
             record: None,
+            fail_on: FailOn::default(),
         }
     }
 }

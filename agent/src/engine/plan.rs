@@ -7,6 +7,7 @@
 //! A failed connection ends the plan without a report; any run that connected writes one, and a
 //! report that could not be written is returned beside the finished result, never instead of it.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
@@ -17,7 +18,7 @@ use vmcert_checks::{Check as _, Os, Profile, fixture};
 
 use crate::engine::config::RunConfig;
 use crate::engine::questionnaire;
-use crate::engine::runner::{self, RunLog};
+use crate::engine::runner::{self, FailOn, RunLog};
 use crate::report::model::{self, QuestionResult, RunInfo, RunReport, Tool};
 use crate::report::{ReportBundle, write_zip};
 use crate::target::open::{Connected, TargetSpec, open};
@@ -39,6 +40,7 @@ pub(crate) struct Plan {
     questions: Vec<QuestionResult>,
     notes: String,
     record: Option<PathBuf>,
+    fail_on: FailOn,
     launched: DateTime<Local>,
 }
 
@@ -114,6 +116,7 @@ impl Plan {
             questions,
             notes,
             record: args.record.clone(),
+            fail_on: args.fail_on,
             launched,
         })
     }
@@ -201,10 +204,16 @@ impl Plan {
         );
         watch.gathered();
         let checks = runner::evaluate(&selected, &gathered, &self.waivers, today, &mut log);
-        let mut summary = runner::summarize(&checks, &self.questions);
-        // A disk image is a pre-check: only a VM made from it can be certified.
-        summary.certified &= target.transport != "image";
-        let code = runner::exit_code(&checks, gathered.interrupted.is_some());
+        let interrupted = gathered.interrupted.is_some();
+        let scope = runner::scope(os, &self.skip, &checks);
+        let summary = runner::summarize(
+            &checks,
+            &self.questions,
+            &scope,
+            &target.transport,
+            interrupted,
+        );
+        let code = runner::exit_code(&summary, interrupted, self.fail_on);
         target.facts = match os {
             Os::Windows => runner::windows_facts(&gathered.evidence, &mut log),
             Os::Linux => runner::linux_facts(&gathered.evidence, &mut log),
@@ -213,20 +222,21 @@ impl Plan {
         drop(transport);
         let finished = Utc::now();
         log.line(format!(
-            "finished in {} ms: {} pass, {} warning, {} fail, {} not applicable, {} error ({} waived); exit {code}",
+            "finished in {} ms: {}; exit {code}",
             (finished - started).num_milliseconds(),
-            summary.pass,
-            summary.warning,
-            summary.fail,
-            summary.not_applicable,
-            summary.error,
-            summary.waived
+            summary.line()
         ));
 
         if let Some(dir) = &self.record {
+            // Only what the chosen checks read: a fixture case holds no probe that its check
+            // does not use (the report's fact probes are left out unless a check reads them).
+            let asked: HashSet<&str> = selected
+                .iter()
+                .flat_map(|s| s.check.probes().iter().copied())
+                .collect();
             record(
                 dir,
-                &gathered.evidence,
+                &gathered.evidence.restricted_to(|id| asked.contains(id)),
                 &format!("{} at {}", self.spec.record_source(), started.to_rfc3339()),
             )?;
             log.line(format!("raw evidence recorded in {}", dir.display()));
@@ -248,6 +258,7 @@ impl Plan {
                 interrupted_reason: gathered.interrupted.clone(),
             },
             target,
+            scope,
             summary,
             checks,
             questionnaire: self.questions.clone(),

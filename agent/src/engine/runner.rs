@@ -17,7 +17,9 @@ use vmcert_checks::waiver::{self, Applied, Waiver};
 use vmcert_checks::{Check, Evidence, Os, Profile, Status, Verdict, probe, registry};
 
 use crate::report::ProbeLog;
-use crate::report::model::{CheckResult, QuestionResult, Summary, Waived};
+use crate::report::model::{
+    CheckResult, Outcome, QuestionResult, Scope, SkipReason, Skipped, Summary, Waived,
+};
 use crate::target::script::{DEFAULT_OUTPUT_CAP, ProbeResult, ProbeSpec};
 use crate::target::{ProbeSink, Transport};
 
@@ -377,39 +379,111 @@ pub(crate) fn evaluate(
         .collect()
 }
 
-fn counts_against(r: &CheckResult, status: Status) -> bool {
-    r.status == status && r.waived.is_none()
+/// What the run covered: the checks that ran, the catalogue checks left out (by `--checks`,
+/// `--skip` or because they are for the other OS) and the checks a waiver covers.
+pub(crate) fn scope(os: Os, skip: &[String], results: &[CheckResult]) -> Scope {
+    let ran = |id: &str| results.iter().any(|r| r.id == id);
+    let skipped: Vec<Skipped> = registry::ALL
+        .iter()
+        .map(|c| c.meta())
+        .filter(|m| m.os != os || !ran(m.id))
+        .map(|m| Skipped {
+            id: m.id.to_string(),
+            reason: if m.os != os {
+                SkipReason::Os
+            } else if skip.iter().any(|k| k == m.id) {
+                SkipReason::Skip
+            } else {
+                SkipReason::Checks
+            },
+        })
+        .collect();
+    Scope {
+        checks_run: results.iter().map(|r| r.id.clone()).collect(),
+        full_catalogue: !skipped.iter().any(|s| s.reason != SkipReason::Os),
+        skipped,
+        waived: results
+            .iter()
+            .filter(|r| r.waived.is_some())
+            .map(|r| r.id.clone())
+            .collect(),
+    }
 }
 
-/// Counts per status; certified when no Fail and no Error remain after waivers.
-pub(crate) fn summarize(results: &[CheckResult], questionnaire: &[QuestionResult]) -> Summary {
+/// Counts per status and the run's one conclusion ([`Outcome`]):
+/// - `failed` when any check failed, waived or not (a waiver accepts a Fail, it does not turn it
+///   into a Pass; the waiver is shown next to it);
+/// - else `pre-check` when the target is a disk image read without booting it;
+/// - else `incomplete` when a check is in Error (waived or not), the run was interrupted, or not
+///   every catalogue check of the target's OS ran;
+/// - else `certified`.
+pub(crate) fn summarize(
+    results: &[CheckResult],
+    questionnaire: &[QuestionResult],
+    scope: &Scope,
+    transport: &str,
+    interrupted: bool,
+) -> Summary {
     let count = |s: Status| results.iter().filter(|r| r.status == s).count();
+    let waived = |s: Status| {
+        results
+            .iter()
+            .filter(|r| r.status == s && r.waived.is_some())
+            .count()
+    };
+    let (fail, error) = (count(Status::Fail), count(Status::Error));
+    let outcome = if fail > 0 {
+        Outcome::Failed
+    } else if transport == "image" {
+        Outcome::PreCheck
+    } else if error > 0 || interrupted || !scope.full_catalogue {
+        Outcome::Incomplete
+    } else {
+        Outcome::Certified
+    };
     Summary {
         pass: count(Status::Pass),
         warning: count(Status::Warning),
-        fail: count(Status::Fail),
+        fail,
         not_applicable: count(Status::NotApplicable),
-        error: count(Status::Error),
-        waived: results
-            .iter()
-            .filter(|r| r.waived.is_some() && matches!(r.status, Status::Fail | Status::Error))
-            .count(),
+        error,
+        waived: waived(Status::Fail) + waived(Status::Error),
+        waived_fail: waived(Status::Fail),
+        waived_error: waived(Status::Error),
+        waived_warning: waived(Status::Warning),
         questionnaire_warnings: questionnaire
             .iter()
             .filter(|q| q.status == Status::Warning)
             .count(),
-        certified: !results
-            .iter()
-            .any(|r| counts_against(r, Status::Fail) || counts_against(r, Status::Error)),
+        outcome,
+        certified: outcome == Outcome::Certified,
     }
 }
 
-/// The exit status of the interface contract: 2 when the run did not complete or a check is in
-/// Error, else 1 when a check failed, else 0 (waived checks do not count).
-pub(crate) fn exit_code(results: &[CheckResult], interrupted: bool) -> u8 {
-    if interrupted || results.iter().any(|r| counts_against(r, Status::Error)) {
+/// The lowest status that makes `run` and `fleet` exit non-zero (`--fail-on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, clap::ValueEnum)]
+pub(crate) enum FailOn {
+    /// A Warning, a Fail or an Error (exit 1 for a Warning or Fail, 2 for an Error).
+    Warning,
+    /// A Fail or an Error (exit 1 for a Fail, 2 for an Error): the default.
+    #[default]
+    Fail,
+    /// An Error only (exit 2); Fails and Warnings exit 0.
+    Error,
+}
+
+/// The exit status, read off the summary: 2 when the run was interrupted; else 2 for an
+/// unwaived Error, 1 for an unwaived Fail (or, with `--fail-on warning`, an unwaived Warning),
+/// as far as `fail_on` counts them; else 0. Waivers change the exit status, not the outcome.
+pub(crate) fn exit_code(summary: &Summary, interrupted: bool, fail_on: FailOn) -> u8 {
+    let open_error = summary.error - summary.waived_error.min(summary.error);
+    let open_fail = summary.fail - summary.waived_fail.min(summary.fail);
+    let open_warning = summary.warning - summary.waived_warning.min(summary.warning);
+    if interrupted || open_error > 0 {
         2
-    } else if results.iter().any(|r| counts_against(r, Status::Fail)) {
+    } else if (fail_on <= FailOn::Fail && open_fail > 0)
+        || (fail_on == FailOn::Warning && open_warning > 0)
+    {
         1
     } else {
         0
@@ -655,7 +729,7 @@ command = 'sleep 1; t=$(dirname "$0"); kill -KILL $(ps -o ppid= -p $(ps -o ppid=
             results[1].message,
             format!("probe `pack-cuts-the-line` never arrived: {reason}")
         );
-        assert_eq!(exit_code(&results, true), 2);
+        assert_eq!(code(&results, true, FailOn::Fail), 2);
         let text = log.into_text();
         assert!(
             text.contains("probes that never arrived: pack-cuts-the-line"),
@@ -691,32 +765,81 @@ command = 'sleep 1; t=$(dirname "$0"); kill -KILL $(ps -o ppid= -p $(ps -o ppid=
         }
     }
 
+    /// The exit status of `results` as `run` computes it: through the summary.
+    fn code(results: &[CheckResult], interrupted: bool, fail_on: FailOn) -> u8 {
+        let scope = Scope::default();
+        let s = summarize(results, &[], &scope, "ssh", interrupted);
+        exit_code(&s, interrupted, fail_on)
+    }
+
     #[test]
-    fn exit_codes_and_certification_follow_unwaived_statuses() {
+    fn exit_codes_follow_unwaived_statuses_and_fail_on() {
         let pass = result("a", Status::Pass, false);
         let warn = result("b", Status::Warning, false);
         let fail = result("c", Status::Fail, false);
         let waived_fail = result("d", Status::Fail, true);
         let error = result("e", Status::Error, false);
         let waived_error = result("f", Status::Error, true);
-        assert_eq!(exit_code(&[pass.clone(), warn.clone()], false), 0);
-        assert_eq!(exit_code(&[pass.clone(), warn.clone()], true), 2);
-        assert_eq!(exit_code(&[pass.clone(), fail.clone()], false), 1);
-        assert_eq!(exit_code(&[fail.clone(), error.clone()], false), 2);
+        let waived_warn = result("g", Status::Warning, true);
+        let f = FailOn::Fail;
+        assert_eq!(code(&[pass.clone(), warn.clone()], false, f), 0);
+        assert_eq!(code(&[pass.clone(), warn.clone()], true, f), 2);
+        assert_eq!(code(&[pass.clone(), fail.clone()], false, f), 1);
+        assert_eq!(code(&[fail.clone(), error.clone()], false, f), 2);
+        assert_eq!(code(&[waived_fail.clone(), waived_error], false, f), 0);
+        let w = FailOn::Warning;
+        assert_eq!(code(&[pass.clone(), warn.clone()], false, w), 1);
+        assert_eq!(code(&[pass.clone(), waived_warn], false, w), 0);
+        assert_eq!(code(&[warn.clone(), error.clone()], false, w), 2);
+        let e = FailOn::Error;
+        assert_eq!(code(&[warn, fail.clone()], false, e), 0);
+        assert_eq!(code(&[fail, error], false, e), 2);
+        assert_eq!(code(&[pass], true, e), 2);
+    }
+
+    #[test]
+    fn outcome_is_certified_only_for_a_full_clean_run() {
+        let full = |results: &[CheckResult]| scope(Os::Linux, &[], results);
+        let linux: Vec<CheckResult> = registry::for_os(Os::Linux)
+            .map(|c| result(c.meta().id, Status::Pass, false))
+            .collect();
+        let s = summarize(&linux, &[], &full(&linux), "ssh", false);
+        assert_eq!((s.outcome, s.certified), (Outcome::Certified, true));
+        assert!(
+            full(&linux)
+                .skipped
+                .iter()
+                .all(|k| k.reason == SkipReason::Os)
+        );
+        // Interrupted, or in the image's pre-check: never certified.
+        let s = summarize(&linux, &[], &full(&linux), "ssh", true);
+        assert_eq!((s.outcome, s.certified), (Outcome::Incomplete, false));
+        let s = summarize(&linux, &[], &full(&linux), "image", false);
+        assert_eq!((s.outcome, s.certified), (Outcome::PreCheck, false));
+        // A waived Fail is a Fail; a waived Error leaves the run incomplete.
+        let mut waived = linux.clone();
+        waived[0] = result(&linux[0].id, Status::Fail, true);
+        let s = summarize(&waived, &[], &full(&waived), "ssh", false);
         assert_eq!(
-            exit_code(&[waived_fail.clone(), waived_error.clone()], false),
-            0
+            (s.outcome, s.waived_fail, s.waived),
+            (Outcome::Failed, 1, 1)
         );
-        let s = summarize(
-            &[pass.clone(), warn, waived_fail.clone(), waived_error],
-            &[],
-        );
-        assert_eq!(
-            (s.pass, s.warning, s.fail, s.error, s.waived, s.certified),
-            (1, 1, 1, 1, 2, true)
-        );
-        assert!(!summarize(&[pass, fail], &[]).certified);
-        assert!(!summarize(&[error], &[]).certified);
+        assert_eq!(exit_code(&s, false, FailOn::Fail), 0);
+        waived[0] = result(&linux[0].id, Status::Error, true);
+        let s = summarize(&waived, &[], &full(&waived), "ssh", false);
+        assert_eq!(s.outcome, Outcome::Incomplete);
+        // Part of the catalogue: incomplete, and the scope says which were left out and why.
+        let part = &linux[..1];
+        let skip = vec![linux[1].id.clone()];
+        let sc = scope(Os::Linux, &skip, part);
+        assert!(!sc.full_catalogue);
+        assert_eq!(sc.checks_run, [linux[0].id.clone()]);
+        let reason = |id: &str| sc.skipped.iter().find(|k| k.id == id).map(|k| k.reason);
+        assert_eq!(reason(&linux[1].id), Some(SkipReason::Skip));
+        assert_eq!(reason(&linux[2].id), Some(SkipReason::Checks));
+        assert_eq!(reason(&linux[0].id), None);
+        let s = summarize(part, &[], &sc, "local", false);
+        assert_eq!((s.outcome, s.certified), (Outcome::Incomplete, false));
     }
 
     #[test]
@@ -766,7 +889,7 @@ command = 'sleep 1; t=$(dirname "$0"); kill -KILL $(ps -o ppid= -p $(ps -o ppid=
             "{}",
             results[1].message
         );
-        assert_eq!(exit_code(&results, false), 1);
+        assert_eq!(code(&results, false, FailOn::Fail), 1);
         assert!(
             log.into_text()
                 .contains("check also-fails: Waiver from w.toml:7 expired on 2025-01-01")

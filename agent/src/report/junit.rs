@@ -2,8 +2,9 @@
 //! Pipelines, GitHub test reporters) show them without knowing vmcert. One `<testsuite>` per
 //! target (a report has one), one `<testcase>` per check:
 //! Fail → `<failure>`, Error → `<error>`, NotApplicable → `<skipped>`, Pass and Warning → a passed
-//! test case (a Warning says so in `<system-out>`). A Fail or Error covered by a waiver is a passed
-//! test case whose `<system-out>` starts with `WAIVED`, matching the run's exit code.
+//! test case (a Warning says so in `<system-out>`). A Fail or Error covered by a waiver is
+//! `<skipped>` with a message starting `WAIVED` (neither passed nor failed, matching the run's
+//! exit code); the run's outcome is a property of the suite.
 //!
 //! XML 1.0 cannot carry most control characters even escaped; they are shown as control pictures
 //! (see `render::visible`), and carriage returns and tabs in attributes as character references.
@@ -15,20 +16,64 @@ use vmcert_checks::Status;
 use super::model::{CheckResult, RunReport};
 use super::render::visible;
 
-/// Renders `junit.xml`.
+/// Renders `junit.xml` of one report.
 pub(crate) fn render(report: &RunReport) -> String {
-    let checks = &report.checks;
+    render_many(&[report])
+}
+
+/// Counts of one report's test cases: (failures, errors, skipped).
+fn counts(checks: &[CheckResult]) -> (usize, usize, usize) {
     let count = |s: Status| {
         checks
             .iter()
             .filter(|c| c.status == s && c.waived.is_none())
             .count()
     };
-    let (failures, errors) = (count(Status::Fail), count(Status::Error));
     let skipped = checks
         .iter()
-        .filter(|c| c.status == Status::NotApplicable)
+        .filter(|c| {
+            c.status == Status::NotApplicable
+                || (matches!(c.status, Status::Fail | Status::Error) && c.waived.is_some())
+        })
         .count();
+    (count(Status::Fail), count(Status::Error), skipped)
+}
+
+/// Renders a JUnit document with one `<testsuite>` per report (a fleet's targets).
+pub(crate) fn render_many(reports: &[&RunReport]) -> String {
+    let mut x = String::with_capacity(512 + reports.len() * 8192);
+    x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let all: Vec<(usize, usize, usize)> = reports.iter().map(|r| counts(&r.checks)).collect();
+    let time = secs(
+        reports
+            .iter()
+            .flat_map(|r| &r.checks)
+            .map(|c| c.duration_ms)
+            .sum(),
+    );
+    let name = match reports {
+        [one] => one.run.name.clone(),
+        _ => format!("fleet of {}", reports.len()),
+    };
+    let _ = writeln!(
+        x,
+        "<testsuites name=\"vmcert {}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{time}\">",
+        attr(&name),
+        reports.iter().map(|r| r.checks.len()).sum::<usize>(),
+        all.iter().map(|c| c.0).sum::<usize>(),
+        all.iter().map(|c| c.1).sum::<usize>(),
+        all.iter().map(|c| c.2).sum::<usize>(),
+    );
+    for (i, report) in reports.iter().enumerate() {
+        suite(&mut x, i, report);
+    }
+    x.push_str("</testsuites>\n");
+    x
+}
+
+fn suite(x: &mut String, id: usize, report: &RunReport) {
+    let checks = &report.checks;
+    let (failures, errors, skipped) = counts(checks);
     let time = secs(checks.iter().map(|c| c.duration_ms).sum());
     let t = &report.target;
     let suite = match t.port {
@@ -36,18 +81,9 @@ pub(crate) fn render(report: &RunReport) -> String {
         None => format!("{}://{}", t.transport, t.host),
     };
     let class = format!("vmcert.{}", t.os);
-
-    let mut x = String::with_capacity(512 + checks.len() * 400);
-    x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         x,
-        "<testsuites name=\"vmcert {}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{time}\">",
-        attr(&report.run.name),
-        checks.len(),
-    );
-    let _ = writeln!(
-        x,
-        "  <testsuite name=\"{}\" id=\"0\" package=\"{class}\" hostname=\"{}\" timestamp=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{time}\">",
+        "  <testsuite name=\"{}\" id=\"{id}\" package=\"{class}\" hostname=\"{}\" timestamp=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{time}\">",
         attr(&suite),
         attr(&t.host),
         attr(&report.run.started),
@@ -57,6 +93,7 @@ pub(crate) fn render(report: &RunReport) -> String {
     let mut props = vec![
         ("run.id", report.run.id.as_str()),
         ("run.name", report.run.name.as_str()),
+        ("outcome", report.summary.outcome.as_str()),
         ("profile", report.run.profile.as_str()),
         ("os", t.os.as_str()),
         ("tool.version", report.tool.version.as_str()),
@@ -72,10 +109,9 @@ pub(crate) fn render(report: &RunReport) -> String {
     }
     x.push_str("    </properties>\n");
     for c in checks {
-        testcase(&mut x, &class, c);
+        testcase(x, &class, c);
     }
-    x.push_str("  </testsuite>\n</testsuites>\n");
-    x
+    x.push_str("  </testsuite>\n");
 }
 
 fn testcase(x: &mut String, class: &str, c: &CheckResult) {
@@ -96,11 +132,12 @@ fn testcase(x: &mut String, class: &str, c: &CheckResult) {
     );
     let body = match (c.status, &c.waived) {
         (Status::Fail | Status::Error, Some(w)) => format!(
-            "      <system-out>{}</system-out>\n",
-            text(&format!(
-                "WAIVED {} until {}: {}\n{details}",
+            "      <skipped message=\"{}\"/>\n      <system-out>{}</system-out>\n",
+            attr(&format!(
+                "WAIVED {} until {}: {}",
                 c.status, w.expires, w.justification
-            ))
+            )),
+            text(&details)
         ),
         (Status::Fail, None) => format!(
             "      <failure type=\"Fail\" message=\"{}\">{}</failure>\n",
@@ -191,13 +228,27 @@ mod tests {
     }
 
     #[test]
+    fn a_fleet_has_one_testsuite_per_target() {
+        let b = bundle();
+        let mut other = b.results.clone();
+        other.target.host = "10.0.0.6".to_owned();
+        let x = render_many(&[&b.results, &other]);
+        assert_eq!(x.matches("<testsuite ").count(), 2);
+        assert!(
+            x.contains("<testsuite name=\"ssh://10.0.0.6:22\" id=\"1\""),
+            "{x}"
+        );
+        assert!(x.contains("<testsuites name=\"vmcert fleet of 2\" tests=\"12\" failures=\"2\" errors=\"2\" skipped=\"2\""), "{x}");
+    }
+
+    #[test]
     fn escapes_markup_quotes_and_control_characters() {
         assert_eq!(attr("a\"<b>&\n\tc"), "a&quot;&lt;b&gt;&amp;&#10;&#9;c");
         assert_eq!(text("x\u{1b}[0m\r\n\u{0}"), "x\u{241b}[0m&#13;\n\u{2400}");
     }
 
     #[test]
-    fn waived_fail_is_not_a_failure() {
+    fn waived_fail_is_skipped_not_a_failure() {
         let mut b = bundle();
         let fail = b
             .results
@@ -212,9 +263,18 @@ mod tests {
         let x = render(&b.results);
         assert_eq!(x.matches("<failure ").count(), 0);
         assert!(
-            x.contains("<system-out>WAIVED Fail until 2027-01-01: removed by the pipeline"),
+            x.contains(
+                "<skipped message=\"WAIVED Fail until 2027-01-01: removed by the pipeline\"/>"
+            ),
             "{x}"
         );
-        assert!(x.contains("failures=\"0\""));
+        assert!(
+            x.contains("failures=\"0\" errors=\"1\" skipped=\"2\""),
+            "{x}"
+        );
+        assert!(
+            x.contains("<property name=\"outcome\" value=\"failed\"/>"),
+            "{x}"
+        );
     }
 }

@@ -4,12 +4,15 @@ use std::collections::BTreeMap;
 
 use vmcert_checks::Evidence;
 
-mod junit;
-mod logs;
+pub(crate) mod ci;
+pub(crate) mod consistency;
+pub(crate) mod junit;
+pub(crate) mod logs;
 mod manifest;
 pub(crate) mod model;
 pub(crate) mod read;
 pub(crate) mod render;
+pub(crate) mod sarif;
 mod selftest;
 #[cfg(test)]
 pub(crate) mod testdata;

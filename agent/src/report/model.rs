@@ -20,7 +20,10 @@ pub(crate) struct RunReport {
     pub run: RunInfo,
     /// What was certified.
     pub target: TargetInfo,
-    /// Counts per status.
+    /// Which checks were run, skipped and waived.
+    #[serde(default)]
+    pub scope: Scope,
+    /// Counts per status and the outcome.
     pub summary: Summary,
     /// One entry per selected check, in registry order (user-defined checks last).
     pub checks: Vec<CheckResult>,
@@ -76,6 +79,88 @@ pub(crate) struct TargetInfo {
     pub facts: BTreeMap<String, String>,
 }
 
+/// `scope`: what the run covered, so a partial run never reads as a full one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Scope {
+    /// Ids of the checks that ran, in report order (built-in and check-pack checks).
+    pub checks_run: Vec<String>,
+    /// Built-in checks of the catalogue that did not run, and why.
+    pub skipped: Vec<Skipped>,
+    /// Ids of the checks whose Fail, Error or Warning a valid waiver covers.
+    pub waived: Vec<String>,
+    /// Every built-in check for the target's OS ran (`--checks`/`--skip` left none out).
+    pub full_catalogue: bool,
+}
+
+/// One entry of `scope.skipped`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Skipped {
+    /// Check id.
+    pub id: String,
+    /// `checks` (not named by `--checks`), `skip` (named by `--skip`) or `os` (a check for the
+    /// other OS).
+    pub reason: SkipReason,
+}
+
+/// Why a catalogue check did not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum SkipReason {
+    /// `--checks` was given and did not name it.
+    Checks,
+    /// `--skip` named it.
+    Skip,
+    /// It is a check for the other OS.
+    Os,
+}
+
+/// The run's conclusion, decided once ([`crate::engine::runner::summarize`]) and read by every renderer,
+/// `report show` and the exit code's wording.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Outcome {
+    /// A full catalogue run of the target's OS, completed, with no Fail and no Error (waived or
+    /// not).
+    Certified,
+    /// At least one check failed (waived or not: a waiver accepts a Fail, it does not make it a
+    /// Pass).
+    Failed,
+    /// No Fail, but the run does not prove the image: a check in Error, the run interrupted, or
+    /// only part of the catalogue run.
+    #[default]
+    Incomplete,
+    /// The disk image was read without booting it (`--image`): a pre-check, never certified.
+    PreCheck,
+}
+
+impl Outcome {
+    /// `certified`, `failed`, `incomplete` or `pre-check`.
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            Self::Certified => "certified",
+            Self::Failed => "failed",
+            Self::Incomplete => "incomplete",
+            Self::PreCheck => "pre-check",
+        }
+    }
+
+    /// `CERTIFIED`, `FAILED`, `INCOMPLETE` or `PRE-CHECK`.
+    pub(crate) const fn label(self) -> &'static str {
+        match self {
+            Self::Certified => "CERTIFIED",
+            Self::Failed => "FAILED",
+            Self::Incomplete => "INCOMPLETE",
+            Self::PreCheck => "PRE-CHECK",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// `summary`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Summary {
@@ -93,8 +178,50 @@ pub(crate) struct Summary {
     pub waived: usize,
     /// Questionnaire entries that are Warning (a False answer, or unanswered).
     pub questionnaire_warnings: usize,
-    /// No Fail and no Error, after waivers.
+    /// Of `fail`, those covered by a valid waiver.
+    #[serde(default)]
+    pub waived_fail: usize,
+    /// Of `error`, those covered by a valid waiver.
+    #[serde(default)]
+    pub waived_error: usize,
+    /// Of `warning`, those covered by a valid waiver.
+    #[serde(default)]
+    pub waived_warning: usize,
+    /// The conclusion: certified, failed, incomplete or pre-check.
+    #[serde(default)]
+    pub outcome: Outcome,
+    /// `outcome == certified`: a full catalogue run of the target's OS with no Fail and no
+    /// Error, waived or not.
     pub certified: bool,
+}
+
+impl Summary {
+    /// `OUTCOME: n pass, ...`: the conclusion and its counts on one line.
+    pub(crate) fn line(&self) -> String {
+        let waived: Vec<String> = [
+            (self.waived_fail, "fail"),
+            (self.waived_error, "error"),
+            (self.waived_warning, "warning"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        let waived = if waived.is_empty() {
+            String::new()
+        } else {
+            format!(" (waived: {})", waived.join(", "))
+        };
+        format!(
+            "{}: {} pass, {} warning, {} fail, {} not applicable, {} error{waived}",
+            self.outcome.label(),
+            self.pass,
+            self.warning,
+            self.fail,
+            self.not_applicable,
+            self.error,
+        )
+    }
 }
 
 /// A valid waiver applied to a check.

@@ -112,8 +112,22 @@ impl ReportZip {
                 model::SCHEMA
             );
         }
-        serde_json::from_value(value)
-            .context("results.json does not match the vmcert.report/v1 model")
+        let legacy = value
+            .get("summary")
+            .is_some_and(|s| s.get("outcome").is_none());
+        let mut r: RunReport = serde_json::from_value(value)
+            .context("results.json does not match the vmcert.report/v1 model")?;
+        if legacy {
+            // Written before the outcome existed (and before the scope was recorded): a Fail is
+            // still a Fail, anything else cannot be shown to cover the whole catalogue.
+            r.summary.outcome = if r.summary.fail > 0 {
+                model::Outcome::Failed
+            } else {
+                model::Outcome::Incomplete
+            };
+            r.summary.certified = false;
+        }
+        Ok(r)
     }
 }
 

@@ -16,7 +16,7 @@ use vmcert_checks::Status;
 use vmcert_checks::questionnaire;
 
 use super::ReportBundle;
-use super::model::{CheckResult, QuestionResult, Waived};
+use super::model::{CheckResult, Outcome, QuestionResult, RunReport, SkipReason, Skipped, Waived};
 
 const HTML_TEMPLATE: &str = include_str!("../../../report-templates/report.html.hbs");
 const MD_TEMPLATE: &str = include_str!("../../../report-templates/report.md.hbs");
@@ -61,17 +61,98 @@ pub(crate) fn markdown(bundle: &ReportBundle, log_paths: &[String]) -> anyhow::R
         .context("rendering report.md")
 }
 
-/// The overall outcome, after waivers: `pass`, `fail` (a Fail), or `incomplete` (an Error, no
-/// Fail).
-pub(crate) fn outcome(checks: &[CheckResult]) -> &'static str {
-    let open = |s: Status| checks.iter().any(|c| c.status == s && c.waived.is_none());
-    if open(Status::Fail) {
-        "fail"
-    } else if open(Status::Error) {
-        "incomplete"
-    } else {
-        "pass"
+/// Why the outcome is not `certified`, in a sentence; `None` when it is.
+pub(crate) fn outcome_reason(r: &RunReport) -> Option<String> {
+    let s = &r.summary;
+    let left_out = r
+        .scope
+        .skipped
+        .iter()
+        .filter(|k| k.reason != SkipReason::Os)
+        .count();
+    match s.outcome {
+        Outcome::Certified => None,
+        Outcome::Failed => {
+            let mut t = if s.waived_fail == s.fail {
+                format!(
+                    "{} check(s) failed; all are waived, which accepts them but does not certify the image",
+                    s.fail
+                )
+            } else {
+                format!("{} check(s) failed", s.fail - s.waived_fail)
+            };
+            if s.error > 0 {
+                t.push_str(&format!(", and {} could not be evaluated (Error)", s.error));
+            }
+            Some(t)
+        }
+        Outcome::PreCheck => Some(
+            "the disk image was read without booting it: a pre-check, never a certification"
+                .to_owned(),
+        ),
+        Outcome::Incomplete => Some(if r.run.interrupted {
+            "the run was interrupted".to_owned()
+        } else if s.error > 0 {
+            format!("{} check(s) could not be evaluated (Error)", s.error)
+        } else if left_out > 0 {
+            format!(
+                "only part of the catalogue ran: {left_out} check(s) left out by --checks/--skip"
+            )
+        } else if r.scope.checks_run.is_empty() {
+            "the report does not record which checks ran (written by an older vmcert)".to_owned()
+        } else {
+            "the run did not cover the whole catalogue".to_owned()
+        }),
     }
+}
+
+/// The CSS class of an outcome banner.
+const fn outcome_class(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Certified => "pass",
+        Outcome::Failed => "fail",
+        Outcome::Incomplete | Outcome::PreCheck => "incomplete",
+    }
+}
+
+/// What the run covered, in a sentence: how many checks of the catalogue ran and which were
+/// left out by `--checks`/`--skip`.
+pub(crate) fn scope_text(r: &RunReport) -> String {
+    let sc = &r.scope;
+    if sc.checks_run.is_empty() {
+        return "not recorded (report written by an older vmcert)".to_owned();
+    }
+    let left: Vec<&Skipped> = sc
+        .skipped
+        .iter()
+        .filter(|k| k.reason != SkipReason::Os)
+        .collect();
+    let mut t = format!("{} check(s) ran", sc.checks_run.len());
+    if sc.full_catalogue {
+        t.push_str(&format!(", the whole {} catalogue", r.target.os));
+    } else {
+        let by = |why: SkipReason| left.iter().filter(|k| k.reason == why).count();
+        const SHOWN: usize = 5;
+        let ids: Vec<&str> = left.iter().take(SHOWN).map(|k| k.id.as_str()).collect();
+        let more = left.len().saturating_sub(SHOWN);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        t.push_str(&format!(
+            "; {} {} catalogue check(s) left out ({} not in --checks, {} by --skip): {}{more}",
+            left.len(),
+            r.target.os,
+            by(SkipReason::Checks),
+            by(SkipReason::Skip),
+            ids.join(", ")
+        ));
+    }
+    if !sc.waived.is_empty() {
+        t.push_str(&format!("; waived: {}", sc.waived.join(", ")));
+    }
+    t
 }
 
 /// The CSS class and label of a status.
@@ -146,11 +227,15 @@ struct View<'a> {
     outcome: &'static str,
     outcome_label: &'static str,
     outcome_text: String,
+    scope: String,
     counts: Vec<Count>,
     waived: usize,
     questionnaire_warnings: usize,
     checks: Vec<CheckView<'a>>,
     attention: Vec<CheckView<'a>>,
+    /// Nothing needs attention: no Fail, Error or Warning, no questionnaire warning (the
+    /// printed report is then one page).
+    clean: bool,
     tabs: Vec<TabView<'a>>,
     notes: String,
     /// A code fence longer than any backtick run in the notes (Markdown).
@@ -274,29 +359,34 @@ impl<'a> View<'a> {
                 n: n(s),
             })
             .collect();
-        let outcome = outcome(&r.checks);
-        let outcome_text = match outcome {
-            "fail" => format!(
-                "{} failed check(s)",
-                r.checks
-                    .iter()
-                    .filter(|c| c.status == Status::Fail && c.waived.is_none())
-                    .count()
-            ),
-            "incomplete" => "no failed check, but some could not be evaluated".to_owned(),
-            _ => "no failed check and no error".to_owned(),
-        };
+        let outcome = r.summary.outcome;
+        let outcome_text = outcome_reason(r).unwrap_or_else(|| {
+            format!(
+                "the whole {} catalogue ran with no Fail and no Error",
+                r.target.os
+            )
+        });
         let checks: Vec<CheckView<'a>> = r
             .checks
             .iter()
             .zip(log_paths)
             .map(|(c, log)| CheckView::of(bundle, c, log))
             .collect();
-        let attention = checks
+        // What a reviewer must look at, worst first: Fail, Error, Warning; waived ones after the
+        // open ones of their status; catalogue order otherwise (the sort is stable).
+        let mut attention: Vec<CheckView<'a>> = checks
             .iter()
             .filter(|c| matches!(c.class, "fail" | "error" | "warning"))
             .cloned()
             .collect();
+        attention.sort_by_key(|c| {
+            let rank = match c.class {
+                "fail" => 0,
+                "error" => 1,
+                _ => 2,
+            };
+            (rank, c.waived.is_some())
+        });
         Self {
             html,
             name: &r.run.name,
@@ -318,13 +408,10 @@ impl<'a> View<'a> {
                 .iter()
                 .map(|(name, value)| Fact { name, value })
                 .collect(),
-            outcome,
-            outcome_label: match outcome {
-                "fail" => "FAIL",
-                "incomplete" => "INCOMPLETE",
-                _ => "PASS",
-            },
+            outcome: outcome_class(outcome),
+            outcome_label: outcome.label(),
             outcome_text,
+            scope: scope_text(r),
             counts,
             waived: r.checks.iter().filter(|c| c.waived.is_some()).count(),
             questionnaire_warnings: r
@@ -333,6 +420,8 @@ impl<'a> View<'a> {
                 .filter(|q| q.status == Status::Warning)
                 .count(),
             checks,
+            clean: attention.is_empty()
+                && !r.questionnaire.iter().any(|q| q.status == Status::Warning),
             attention,
             tabs: tabs(&r.questionnaire),
             notes: bundle.notes.trim_end().chars().map(visible).collect(),
@@ -484,6 +573,198 @@ mod tests {
 
     fn html_of(b: &ReportBundle) -> String {
         html(b, &log_paths(&b.results.checks)).unwrap()
+    }
+
+    /// A report with nothing to attend to: every Linux catalogue check passed, every answer
+    /// without warning.
+    fn clean_bundle() -> ReportBundle {
+        let mut b = bundle();
+        let template = b.results.checks[0].clone();
+        b.results.checks = vmcert_checks::registry::for_os(vmcert_checks::Os::Linux)
+            .map(|c| {
+                let m = c.meta();
+                CheckResult {
+                    id: m.id.to_owned(),
+                    title: m.title.to_owned(),
+                    test_id: m.test_id.map(str::to_owned),
+                    test_case_name: m.test_case_name.map(str::to_owned),
+                    status: Status::Pass,
+                    actual: "as required".to_owned(),
+                    required: "as the rule says".to_owned(),
+                    message: String::new(),
+                    remediation: m.remediation.to_owned(),
+                    description: m.description.to_owned(),
+                    probes: Vec::new(),
+                    ..template.clone()
+                }
+            })
+            .collect();
+        for q in &mut b.results.questionnaire {
+            q.status = Status::Pass;
+            q.message.clear();
+        }
+        let scope = crate::engine::runner::scope(vmcert_checks::Os::Linux, &[], &b.results.checks);
+        b.results.summary = crate::engine::runner::summarize(
+            &b.results.checks,
+            &b.results.questionnaire,
+            &scope,
+            "ssh",
+            false,
+        );
+        b.results.scope = scope;
+        b
+    }
+
+    /// Runs headless Chromium (Debian's `chromium`, a test prerequisite) on `url` with a fresh
+    /// profile and no network services.
+    fn chromium(profile: &std::path::Path, args: &[&str], url: &str) -> std::process::Output {
+        let out = std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(args)
+            .arg(url)
+            .output()
+            .expect("chromium runs (tests/lab/install-prereqs.sh installs it)");
+        assert!(
+            out.status.success(),
+            "chromium {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Pages of a PDF Chromium wrote: its `/Type /Page` objects (not `/Pages`).
+    fn pdf_pages(pdf: &[u8]) -> usize {
+        let needle = b"/Type /Page";
+        pdf.windows(needle.len() + 1)
+            .filter(|w| w.starts_with(needle) && w[needle.len()] != b's')
+            .count()
+    }
+
+    /// Reads the rendered layout: a script appended to a copy of the page measures it and
+    /// writes the result into the DOM, which `--dump-dom` prints.
+    const LAYOUT_SCRIPT: &str = r#"<script>(() => {
+const y = e => e ? Math.round(e.getBoundingClientRect().top + window.scrollY) : -1;
+const h2 = [...document.querySelectorAll('h2')]
+  .filter(h => h.offsetParent !== null)
+  .map(h => [h.firstChild.textContent.trim(), y(h)]);
+const wide = [...document.querySelectorAll('col, td, th')]
+  .filter(e => parseFloat(getComputedStyle(e).borderLeftWidth) > 1)
+  .map(e => e.tagName + '.' + e.className);
+const attention = [...document.querySelectorAll('tr.attention')].map(r => [
+  r.querySelector('.badge').textContent.trim(),
+  (r.querySelector('.fix') || {textContent: ''}).textContent.trim().length > 0,
+]);
+const layout = { h2, banner: y(document.querySelector('.outcome')),
+  banner_text: document.querySelector('.outcome').textContent.trim(), wide, attention };
+document.body.setAttribute('data-layout', JSON.stringify(layout));
+})();</script></body>"#;
+
+    #[test]
+    fn html_layout_and_print_in_headless_chromium() {
+        let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/test-artifacts/report-html");
+        std::fs::create_dir_all(&artifacts).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let mut pages = Vec::new();
+        for (name, b) in [("findings", bundle()), ("clean", clean_bundle())] {
+            let page = html_of(&b);
+            let file = tmp.path().join(format!("{name}.html"));
+            std::fs::write(&file, page.replace("</body>", LAYOUT_SCRIPT)).unwrap();
+            let url = format!("file://{}", file.display());
+            let dom = chromium(
+                &tmp.path().join(format!("p-{name}-dom")),
+                &["--dump-dom"],
+                &url,
+            );
+            let dom = String::from_utf8_lossy(&dom.stdout).into_owned();
+            let start = dom.find("data-layout=\"").expect("the layout script ran") + 13;
+            let end = start + dom[start..].find('"').unwrap();
+            let json = dom[start..end]
+                .replace("&quot;", "\"")
+                .replace("&amp;", "&");
+            let layout: serde_json::Value = serde_json::from_str(&json).unwrap();
+            // No grey stripe: no cell or column has a wide left border.
+            assert_eq!(layout["wide"], serde_json::json!([]), "{name}: {layout}");
+            // The verdict first, then what needs attention, every check, then the facts.
+            let h2: Vec<(String, i64)> = layout["h2"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| (h[0].as_str().unwrap().to_owned(), h[1].as_i64().unwrap()))
+                .collect();
+            let at = |t: &str| {
+                h2.iter()
+                    .find(|h| h.0 == t)
+                    .unwrap_or_else(|| panic!("{t}: {h2:?}"))
+                    .1
+            };
+            assert!(
+                layout["banner"].as_i64().unwrap() < at("Needs attention"),
+                "{layout}"
+            );
+            assert!(at("Needs attention") < at("All checks"), "{h2:?}");
+            assert!(at("All checks") < at("Run facts"), "{h2:?}");
+            assert!(at("Run facts") < at("Check details"), "{h2:?}");
+            if name == "findings" {
+                // Worst first, each with what to do inline; the banner counts the Error too.
+                assert_eq!(
+                    layout["attention"],
+                    serde_json::json!([["Fail", true], ["Error", true], ["Warning", true]]),
+                    "{layout}"
+                );
+                let banner = layout["banner_text"].as_str().unwrap();
+                assert!(banner.starts_with("FAILED"), "{banner}");
+                assert!(
+                    banner.contains("1 could not be evaluated (Error)"),
+                    "{banner}"
+                );
+            } else {
+                assert_eq!(layout["attention"], serde_json::json!([]), "{layout}");
+                assert!(
+                    layout["banner_text"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("CERTIFIED")
+                );
+            }
+            let shot = artifacts.join(format!("{name}.png"));
+            chromium(
+                &tmp.path().join(format!("p-{name}-png")),
+                &[
+                    "--hide-scrollbars",
+                    "--window-size=1280,2000",
+                    &format!("--screenshot={}", shot.display()),
+                ],
+                &format!(
+                    "file://{}",
+                    tmp.path().join(format!("{name}.html")).display()
+                ),
+            );
+            assert!(std::fs::read(&shot).unwrap().starts_with(b"\x89PNG"));
+            let pdf = artifacts.join(format!("{name}.pdf"));
+            chromium(
+                &tmp.path().join(format!("p-{name}-pdf")),
+                &[
+                    "--no-pdf-header-footer",
+                    &format!("--print-to-pdf={}", pdf.display()),
+                ],
+                &url,
+            );
+            pages.push((name, pdf_pages(&std::fs::read(&pdf).unwrap())));
+        }
+        // Printed: a clean report on one page; findings with collapsed evidence on a few (the
+        // old stylesheet printed every probe's output: 13 pages for these 6 checks).
+        assert_eq!(pages[1], ("clean", 1), "{pages:?}");
+        assert!((2..=5).contains(&pages[0].1), "{pages:?}");
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! `selftest.json`: the run in the shape of Microsoft's self-test API response (APIVersion 1.5),
 //! for pipelines and reviewers that already read that format (research/cert-cases.md §5.2).
+//! The file is the API's answer as it comes over the wire: `{"TrackingId": "<uuid>", "Response":
+//! "<the inner JSON as a string>"}`, so Microsoft's sample CI validator (`.Response |
+//! ConvertFrom-Json`, then `TestResult -eq "Pass"`) reads it unchanged. `TrackingId` is the run
+//! id.
 //!
 //! Mapping decisions (the API only knew Passed, Warning and Failed):
 //! - Pass → `Passed`, Warning → `Warning`, Fail → `Failed`, also when a vmcert waiver covers the
@@ -56,6 +60,66 @@ struct Test<'a> {
     result: &'static str,
     actual_value: String,
     required_value: &'a str,
+}
+
+/// The API's envelope: the tracking id and the inner object serialized as a string.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Envelope {
+    tracking_id: String,
+    response: String,
+}
+
+/// `selftest.json` of `report`: the envelope around [`of`].
+///
+/// # Errors
+/// Serializing the inner object failed (it holds only strings and numbers: a bug).
+pub(crate) fn envelope(report: &RunReport) -> serde_json::Result<Envelope> {
+    Ok(Envelope {
+        tracking_id: report.run.id.clone(),
+        response: serde_json::to_string(&of(report))?,
+    })
+}
+
+/// What a reader of a report takes from its `selftest.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Summary {
+    /// `TrackingId`.
+    pub tracking_id: String,
+    /// The inner `TestResult` (`Pass` or `Fail`).
+    pub test_result: String,
+    /// Entries of the inner `Tests[]`.
+    pub tests: usize,
+}
+
+/// Reads `selftest.json` as the API's response, as Microsoft's validator would: the envelope,
+/// then `Response` parsed as JSON, with a string `TestResult` and a `Tests` array.
+///
+/// # Errors
+/// What is missing or malformed, in a phrase.
+pub(crate) fn parse(bytes: &[u8]) -> Result<Summary, String> {
+    let outer: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let field = |v: &serde_json::Value, k: &str| -> Result<String, String> {
+        v.get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no string `{k}`"))
+    };
+    let tracking_id = field(&outer, "TrackingId")?;
+    let inner: serde_json::Value = serde_json::from_str(&field(&outer, "Response")?)
+        .map_err(|e| format!("`Response` is not a JSON string of the result: {e}"))?;
+    let test_result = field(&inner, "TestResult").map_err(|e| format!("`Response` has {e}"))?;
+    let tests = inner
+        .get("Tests")
+        .and_then(serde_json::Value::as_array)
+        .ok_or("`Response` has no `Tests` array")?
+        .len();
+    Ok(Summary {
+        tracking_id,
+        test_result,
+        tests,
+    })
 }
 
 /// The self-test form of `report`.
@@ -120,6 +184,34 @@ fn created_date(run: &RunInfo) -> String {
 mod tests {
     use super::*;
     use crate::report::testdata::bundle;
+
+    #[test]
+    fn the_file_is_the_api_response_with_the_inner_json_as_a_string() {
+        let b = bundle();
+        let text = serde_json::to_string_pretty(&envelope(&b.results).unwrap()).unwrap();
+        let outer: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let keys: Vec<&String> = outer.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["Response", "TrackingId"]);
+        assert_eq!(outer["TrackingId"], b.results.run.id);
+        // `.Response | ConvertFrom-Json`: the string parses to the inner object.
+        let inner: serde_json::Value =
+            serde_json::from_str(outer["Response"].as_str().unwrap()).unwrap();
+        assert_eq!(inner, serde_json::to_value(of(&b.results)).unwrap());
+        assert_eq!(
+            parse(text.as_bytes()),
+            Ok(Summary {
+                tracking_id: b.results.run.id.clone(),
+                test_result: "Fail".to_owned(),
+                tests: 5,
+            })
+        );
+        let old_shape = serde_json::to_vec(&of(&b.results)).unwrap();
+        assert_eq!(parse(&old_shape), Err("no string `TrackingId`".to_owned()));
+        assert_eq!(
+            parse(br#"{"TrackingId":"x","Response":"{}"}"#),
+            Err("`Response` has no string `TestResult`".to_owned())
+        );
+    }
 
     #[test]
     fn maps_statuses_and_fields() {

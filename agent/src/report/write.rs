@@ -14,7 +14,7 @@ use zip::write::SimpleFileOptions;
 
 use super::ReportBundle;
 use super::manifest::{self, Manifest};
-use super::{junit, logs, render, selftest};
+use super::{junit, logs, render, sarif, selftest};
 
 /// One file of the zip.
 pub(crate) struct ZipFile {
@@ -57,7 +57,7 @@ pub(crate) fn files(bundle: &ReportBundle) -> anyhow::Result<Vec<ZipFile>> {
         .collect();
     let mut files = vec![
         file("results.json", pretty(r)?),
-        file("selftest.json", pretty(&selftest::of(r))?),
+        file("selftest.json", pretty(&selftest::envelope(r)?)?),
         file(
             "report.html",
             render::html(bundle, &log_paths)?.into_bytes(),
@@ -67,6 +67,7 @@ pub(crate) fn files(bundle: &ReportBundle) -> anyhow::Result<Vec<ZipFile>> {
             render::markdown(bundle, &log_paths)?.into_bytes(),
         ),
         file("junit.xml", junit::render(r).into_bytes()),
+        file("report.sarif", pretty(&sarif::log(&[r]))?),
         file("questionnaire.json", pretty(&questionnaire)?),
         file("notes.txt", bundle.notes.clone().into_bytes()),
         file("logs/run.log", bundle.run_log.clone().into_bytes()),
@@ -98,6 +99,58 @@ fn pretty<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<Vec<u8>> {
     let mut v = serde_json::to_vec_pretty(value)?;
     v.push(b'\n');
     Ok(v)
+}
+
+/// Copies of the CI-readable files written outside the zip (`--junit`, `--sarif`, `--html`,
+/// `--md`); each `None` is not written.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Copies<'a> {
+    /// JUnit XML.
+    pub junit: Option<&'a Path>,
+    /// SARIF 2.1.0.
+    pub sarif: Option<&'a Path>,
+    /// report.html.
+    pub html: Option<&'a Path>,
+    /// report.md.
+    pub md: Option<&'a Path>,
+}
+
+/// Writes the copies `copies` asks for, each the same bytes as its file in the zip.
+///
+/// # Errors
+/// A path cannot be written, naming it.
+pub(crate) fn write_copies(bundle: &ReportBundle, copies: Copies<'_>) -> anyhow::Result<()> {
+    let r = &bundle.results;
+    let log_paths = logs::log_paths(&r.checks);
+    let write = |path: &Path, content: &[u8], what: &str| {
+        std::fs::write(path, content)
+            .with_context(|| format!("cannot write the {what} copy to {}", path.display()))
+    };
+    if let Some(p) = copies.junit {
+        write(p, junit::render(r).as_bytes(), "JUnit")?;
+    }
+    if let Some(p) = copies.sarif {
+        write(p, &pretty(&sarif::log(&[r]))?, "SARIF")?;
+    }
+    if let Some(p) = copies.html {
+        write(p, render::html(bundle, &log_paths)?.as_bytes(), "HTML")?;
+    }
+    if let Some(p) = copies.md {
+        write(
+            p,
+            render::markdown(bundle, &log_paths)?.as_bytes(),
+            "Markdown",
+        )?;
+    }
+    Ok(())
+}
+
+/// Pretty JSON of `value` with a final newline (SARIF and JSON files outside the zip).
+///
+/// # Errors
+/// Serialization failed (a bug: the models hold only strings and numbers).
+pub(crate) fn pretty_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<Vec<u8>> {
+    pretty(value)
 }
 
 /// Writes the report zip of `bundle` to `path`, atomically.
@@ -179,6 +232,7 @@ mod tests {
         "report.html",
         "report.md",
         "junit.xml",
+        "report.sarif",
         "questionnaire.json",
         "notes.txt",
         "logs/run.log",

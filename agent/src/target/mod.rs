@@ -19,16 +19,8 @@ pub(crate) mod secret;
 pub(crate) mod ssh;
 pub(crate) mod winrm;
 
-use crate::target::script::{FrameParser, ProbeResult, ProbeSpec, ScriptError};
-
-/// Where a transport delivers what it learns while the probes run.
-pub(crate) trait ProbeSink {
-    /// One probe finished; called in completion order, as soon as its output arrived.
-    fn result(&mut self, result: ProbeResult);
-    /// A diagnostic line for the run log (tools found on the target, shell noise, stderr of
-    /// the script). Transports never pass secrets here.
-    fn note(&mut self, line: String);
-}
+pub(crate) use crate::target::script::ProbeSink;
+use crate::target::script::{FrameParser, ProbeSpec, ScriptError};
 
 /// Runs probes on one target.
 ///

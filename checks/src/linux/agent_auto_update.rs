@@ -47,8 +47,12 @@ impl Check for AgentAutoUpdate {
         &[PROBE]
     }
 
-    fn evaluate(&self, ev: &Evidence) -> Verdict {
-        evaluate(ev).unwrap_or_else(|e| Verdict::from(e).with_required(REQUIRED))
+    fn required(&self, _: &Evidence) -> String {
+        REQUIRED.to_string()
+    }
+
+    fn try_evaluate(&self, ev: &Evidence) -> Result<Verdict, Unevaluable> {
+        evaluate(ev)
     }
 }
 

@@ -45,9 +45,12 @@ impl Check for BashHistoryCleared {
         &[PROBE]
     }
 
-    fn evaluate(&self, ev: &Evidence) -> Verdict {
-        let required = ev.thresholds().history_max_bytes.to_string();
-        evaluate(ev).unwrap_or_else(|e| Verdict::from(e).with_required(required))
+    fn required(&self, ev: &Evidence) -> String {
+        ev.thresholds().history_max_bytes.to_string()
+    }
+
+    fn try_evaluate(&self, ev: &Evidence) -> Result<Verdict, Unevaluable> {
+        evaluate(ev)
     }
 }
 

@@ -49,8 +49,12 @@ impl Check for HypervDriversPresent {
         &["hyperv-modules"]
     }
 
-    fn evaluate(&self, ev: &Evidence) -> Verdict {
-        evaluate(ev).unwrap_or_else(|e| Verdict::from(e).with_required(REQUIRED))
+    fn required(&self, _: &Evidence) -> String {
+        REQUIRED.to_string()
+    }
+
+    fn try_evaluate(&self, ev: &Evidence) -> Result<Verdict, Unevaluable> {
+        evaluate(ev)
     }
 }
 

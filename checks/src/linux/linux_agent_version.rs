@@ -46,8 +46,12 @@ impl Check for LinuxAgentVersion {
         &["waagent-version", "waagent-conf"]
     }
 
-    fn evaluate(&self, ev: &Evidence) -> Verdict {
-        evaluate(ev).unwrap_or_else(|e| Verdict::from(e).with_required(ev.thresholds().agent_min))
+    fn required(&self, ev: &Evidence) -> String {
+        ev.thresholds().agent_min.to_string()
+    }
+
+    fn try_evaluate(&self, ev: &Evidence) -> Result<Verdict, Unevaluable> {
+        evaluate(ev)
     }
 }
 

@@ -10,7 +10,7 @@ pub mod probes;
 mod accounts;
 mod blockdev;
 mod boot_params;
-mod os_release;
+pub mod os_release;
 mod waagent_conf;
 
 mod agent_auto_update;

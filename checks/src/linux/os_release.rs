@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 
 /// The fields of one os-release file.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct OsRelease {
+pub struct OsRelease {
     fields: BTreeMap<String, String>,
 }
 
 impl OsRelease {
     /// Parses os-release text. Lines that are not assignments (comments, blanks) are skipped, as
     /// os-release(5) asks readers to do.
-    pub(crate) fn parse(text: &str) -> Self {
+    pub fn parse(text: &str) -> Self {
         let mut fields = BTreeMap::new();
         for line in text.lines() {
             let line = line.trim();
@@ -33,7 +33,7 @@ impl OsRelease {
     }
 
     /// The value of `key`, if present and not empty.
-    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+    pub fn get(&self, key: &str) -> Option<&str> {
         self.fields
             .get(key)
             .map(String::as_str)
@@ -41,40 +41,41 @@ impl OsRelease {
     }
 
     /// `ID`, lower-cased; os-release(5) defaults it to `linux`.
-    pub(crate) fn id(&self) -> String {
+    pub fn id(&self) -> String {
         self.get("ID").unwrap_or("linux").to_ascii_lowercase()
     }
 
     /// The words of `ID_LIKE`, lower-cased.
-    pub(crate) fn id_like(&self) -> Vec<String> {
+    pub fn id_like(&self) -> Vec<String> {
         self.get("ID_LIKE")
             .map(|v| v.split_whitespace().map(str::to_ascii_lowercase).collect())
             .unwrap_or_default()
     }
 
     /// `VERSION_ID` (e.g. `18.04`, `7`, `12`); absent on rolling releases and Debian testing.
-    pub(crate) fn version_id(&self) -> Option<&str> {
+    pub fn version_id(&self) -> Option<&str> {
         self.get("VERSION_ID")
     }
 
     /// `PRETTY_NAME`; os-release(5) defaults it to `Linux`.
-    pub(crate) fn pretty_name(&self) -> &str {
+    pub fn pretty_name(&self) -> &str {
         self.get("PRETTY_NAME").unwrap_or("Linux")
     }
 }
 
-/// Removes one level of shell quoting: `"..."` with backslash escapes, `'...'` literally.
+/// Removes one level of shell quoting as os-release(5) defines it: `"..."` in which a backslash
+/// escapes only `"`, `\\`, `$` and a backtick (any other backslash stays), `'...'` literally.
 fn unquote(raw: &str) -> String {
     if let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
         let mut out = String::with_capacity(inner.len());
-        let mut chars = inner.chars();
+        let mut chars = inner.chars().peekable();
         while let Some(c) = chars.next() {
-            if c == '\\' {
-                if let Some(next) = chars.next() {
-                    out.push(next);
+            match (c, chars.peek()) {
+                ('\\', Some(&n @ ('"' | '\\' | '$' | '`'))) => {
+                    out.push(n);
+                    chars.next();
                 }
-            } else {
-                out.push(c);
+                _ => out.push(c),
             }
         }
         out
@@ -101,5 +102,14 @@ mod tests {
         assert_eq!(os.get("X"), Some("a \"b\""));
         assert_eq!(os.get("Y"), Some("say \"hi\""));
         assert_eq!(os.pretty_name(), "Linux");
+    }
+
+    #[test]
+    fn only_the_four_shell_escapes_unescape() {
+        let os = OsRelease::parse("A=\"x \\\"y\\\" \\$z \\q\"\nB='q r'\nC=plain\nbad line\n");
+        assert_eq!(os.get("A"), Some("x \"y\" $z \\q"));
+        assert_eq!(os.get("B"), Some("q r"));
+        assert_eq!(os.get("C"), Some("plain"));
+        assert_eq!(os.get("bad line"), None);
     }
 }

@@ -44,8 +44,12 @@ impl Check for PythonVersion {
         &[PROBE]
     }
 
-    fn evaluate(&self, ev: &Evidence) -> Verdict {
-        evaluate(ev).unwrap_or_else(|e| Verdict::from(e).with_required(required(ev.thresholds())))
+    fn required(&self, ev: &Evidence) -> String {
+        required(ev.thresholds()).to_string()
+    }
+
+    fn try_evaluate(&self, ev: &Evidence) -> Result<Verdict, Unevaluable> {
+        evaluate(ev)
     }
 }
 

@@ -63,9 +63,12 @@ impl Check for FeatureNotInstalled {
         &["windows-features"]
     }
 
-    fn evaluate(&self, ev: &Evidence) -> Verdict {
+    fn required(&self, _: &Evidence) -> String {
+        self.required.to_string()
+    }
+
+    fn try_evaluate(&self, ev: &Evidence) -> Result<Verdict, Unevaluable> {
         self.verdict(ev)
-            .unwrap_or_else(|e| Verdict::from(e).with_required(self.required))
     }
 }
 

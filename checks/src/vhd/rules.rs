@@ -8,24 +8,24 @@
 //! the VHD is read over a SAS URL. Every rule is always listed; a rule that does not apply to what
 //! was read says NotApplicable and why, and a rule that could not be evaluated says Error.
 
+use crate::{Os, Profile, Status, Thresholds};
 use serde::Serialize;
-use vmcert_checks::{Os, Profile, Status, Thresholds};
 
 use super::footer::{DiskType, Footer};
 use super::partition::{FIRST_FREE_SECTOR, SECTOR, Table};
 
 /// One MiB.
-pub(crate) const MIB: u64 = 1 << 20;
+pub const MIB: u64 = 1 << 20;
 /// One GiB.
-pub(crate) const GIB: u64 = 1 << 30;
+pub const GIB: u64 = 1 << 30;
 /// Smallest virtual size Azure accepts (certification FAQ: "at least 20 MB").
-pub(crate) const MIN_SIZE: u64 = 20 * MIB;
+pub const MIN_SIZE: u64 = 20 * MIB;
 /// Largest data disk (and platform maximum of any disk) Azure accepts: 1023 GiB.
-pub(crate) const MAX_DATA_SIZE: u64 = 1023 * GIB;
+pub const MAX_DATA_SIZE: u64 = 1023 * GIB;
 
 /// What the file or blob holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub(crate) enum Format {
+pub enum Format {
     /// VHD, disk type fixed.
     #[serde(rename = "vhd-fixed")]
     VhdFixed,
@@ -48,7 +48,7 @@ pub(crate) enum Format {
 
 impl Format {
     /// The contract's name.
-    pub(crate) const fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::VhdFixed => "vhd-fixed",
             Self::VhdDynamic => "vhd-dynamic",
@@ -63,7 +63,7 @@ impl Format {
 /// What the disk is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum Role {
+pub enum Role {
     /// The OS disk.
     Os,
     /// A data disk.
@@ -72,7 +72,7 @@ pub(crate) enum Role {
 
 /// Where the bytes came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Origin {
+pub enum Origin {
     /// A local file.
     Local,
     /// A blob over a SAS URL, with the `x-ms-blob-type` the service reported.
@@ -81,7 +81,7 @@ pub(crate) enum Origin {
 
 /// Everything the rules look at.
 #[derive(Debug, Clone)]
-pub(crate) struct Facts {
+pub struct Facts {
     /// Container format.
     pub format: Format,
     /// The footer at the end, when its cookie is right.
@@ -99,7 +99,7 @@ pub(crate) struct Facts {
 
 /// What the user told about the disk.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Intent {
+pub struct Intent {
     /// OS or data disk; `None` when not given.
     pub role: Option<Role>,
     /// OS of an OS disk.
@@ -110,7 +110,7 @@ pub(crate) struct Intent {
 
 /// The outcome of one rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct RuleResult {
+pub struct RuleResult {
     /// Rule id (`vhd-cookie`...).
     pub id: &'static str,
     /// Outcome.
@@ -127,19 +127,82 @@ fn rule(id: &'static str, status: Status, message: impl Into<String>) -> RuleRes
     }
 }
 
-/// Every rule id, in output order.
-#[cfg(test)]
-const RULE_IDS: [&str; 10] = [
-    "vhd-cookie",
-    "vhd-fixed",
-    "vhd-checksum",
-    "vhd-size-mib-aligned",
-    "vhd-length-matches",
-    "vhd-min-size",
-    "vhd-os-size",
-    "vhd-data-size",
-    "vhd-first-mib-free",
-    "vhd-page-blob",
+/// A rule's identity and documentation, as a check's [`crate::Meta`] is for a check.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RuleMeta {
+    /// Rule id (`vhd-cookie`...), as in the results.
+    pub id: &'static str,
+    /// What the rule requires, as a short title.
+    pub title: &'static str,
+    /// The rule and why, in a sentence or two.
+    pub description: &'static str,
+    /// What to do when it fails.
+    pub remediation: &'static str,
+}
+
+/// Every rule, in output order: the registry that `vmcert vhd rules` lists and [`evaluate`]
+/// follows.
+pub static RULES: [RuleMeta; 10] = [
+    RuleMeta {
+        id: "vhd-cookie",
+        title: "The file is a VHD",
+        description: "The last 512 bytes are a VHD footer (cookie `conectix`): Azure accepts only the VHD format, not VHDX, raw or qcow2.",
+        remediation: "Convert the disk: `qemu-img convert -O vpc -o subformat=fixed,force_size=on SRC disk.vhd`, or `Convert-VHD -VHDType Fixed`.",
+    },
+    RuleMeta {
+        id: "vhd-fixed",
+        title: "The VHD is fixed-size",
+        description: "The footer's disk type is fixed (2): Azure page blobs hold fixed VHDs only; dynamic and differencing disks are refused at import.",
+        remediation: "Convert to a fixed VHD: `qemu-img convert -O vpc -o subformat=fixed,force_size=on SRC disk.vhd`.",
+    },
+    RuleMeta {
+        id: "vhd-checksum",
+        title: "The footer checksum is right",
+        description: "The footer's one's-complement checksum matches its bytes: a wrong checksum means a damaged or hand-edited footer.",
+        remediation: "Recreate the VHD with qemu-img or Hyper-V; never edit the footer by hand.",
+    },
+    RuleMeta {
+        id: "vhd-size-mib-aligned",
+        title: "The virtual size is a whole number of MiB",
+        description: "The virtual size is a multiple of 1 MiB, as Azure requires of every VHD.",
+        remediation: "Resize to a whole MiB: `qemu-img resize -f raw disk.raw SIZE` before converting, with `force_size=on`.",
+    },
+    RuleMeta {
+        id: "vhd-length-matches",
+        title: "The file length matches the virtual size",
+        description: "The file is exactly the virtual size plus the 512-byte footer: a truncated or padded file cannot be a fixed VHD.",
+        remediation: "Recreate the fixed VHD, and upload it as a page blob with its full length.",
+    },
+    RuleMeta {
+        id: "vhd-min-size",
+        title: "The disk is at least 20 MiB",
+        description: "The virtual size is at least 20 MiB, Azure's smallest managed disk.",
+        remediation: "Grow the disk to at least 20 MiB.",
+    },
+    RuleMeta {
+        id: "vhd-os-size",
+        title: "The OS disk's size fits the profile",
+        description: "An OS disk's virtual size is within the size range of its OS under the chosen profile (checks.md).",
+        remediation: "Resize the OS disk into the range (for example 30 GiB for Linux, 127 GiB for Windows).",
+    },
+    RuleMeta {
+        id: "vhd-data-size",
+        title: "A data disk is at most 1023 GiB",
+        description: "A data disk's virtual size is at most 1023 GiB, the Marketplace's data disk limit.",
+        remediation: "Shrink the data disk, or split it into several.",
+    },
+    RuleMeta {
+        id: "vhd-first-mib-free",
+        title: "The OS disk's first MiB is free",
+        description: "On an OS disk, the first partition starts at sector 2048 or later (from the MBR or GPT), leaving the first MiB to Azure.",
+        remediation: "Repartition with the first partition at 1 MiB (sector 2048), as modern partitioners do by default.",
+    },
+    RuleMeta {
+        id: "vhd-page-blob",
+        title: "The VHD is stored as a page blob",
+        description: "Over a SAS URL: the blob is a page blob, the only type Azure creates disks from.",
+        remediation: "Upload with `azcopy copy --blob-type PageBlob` (or `az storage blob upload --type page`).",
+    },
 ];
 
 /// The remedy for anything that is not a fixed VHD.
@@ -147,7 +210,7 @@ const CONVERT: &str = "convert it with `qemu-img convert -O vpc -o subformat=fix
                        or `Convert-VHD -Path SRC -DestinationPath disk.vhd -VHDType Fixed`";
 
 /// A size for humans: `30 GiB`, `20.5 MiB (21495808 bytes)`.
-pub(crate) fn size(bytes: u64) -> String {
+pub fn size(bytes: u64) -> String {
     if bytes >= GIB && bytes.is_multiple_of(GIB) {
         format!("{} GiB", bytes / GIB)
     } else if bytes >= MIB && bytes.is_multiple_of(MIB) {
@@ -161,8 +224,8 @@ pub(crate) fn size(bytes: u64) -> String {
     }
 }
 
-/// Applies every rule, in [`RULE_IDS`] order.
-pub(crate) fn evaluate(f: &Facts, intent: &Intent) -> Vec<RuleResult> {
+/// Applies every rule, in [`RULES`] order.
+pub fn evaluate(f: &Facts, intent: &Intent) -> Vec<RuleResult> {
     vec![
         cookie(f),
         fixed(f),
@@ -178,7 +241,7 @@ pub(crate) fn evaluate(f: &Facts, intent: &Intent) -> Vec<RuleResult> {
 }
 
 /// Acceptable: no Fail and no Error (warnings allowed).
-pub(crate) fn acceptable(rules: &[RuleResult]) -> bool {
+pub fn acceptable(rules: &[RuleResult]) -> bool {
     rules
         .iter()
         .all(|r| !matches!(r.status, Status::Fail | Status::Error))
@@ -545,9 +608,9 @@ fn page_blob(f: &Facts) -> RuleResult {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::vhd::footer::tests::footer;
+    use crate::vhd::build::footer;
     use crate::vhd::partition::Partition;
 
     fn vhd(disk_type: u32, v: u64, file_size: u64) -> Facts {
@@ -592,11 +655,44 @@ mod tests {
             .unwrap_or_else(|| panic!("{id} missing"))
     }
 
+    /// The registry's invariants, as `checks/src/registry.rs` holds them for the checks: ids
+    /// unique, kebab-case and prefixed, every text written as a sentence.
+    pub(crate) fn registry_is_sound(rules: &[RuleMeta], prefix: &str) {
+        let mut seen = std::collections::HashSet::new();
+        for m in rules {
+            assert!(seen.insert(m.id), "{} is listed twice", m.id);
+            assert!(
+                m.id.starts_with(prefix),
+                "{} lacks the prefix {prefix}",
+                m.id
+            );
+            assert!(
+                m.id.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{} is not kebab-case",
+                m.id
+            );
+            assert!(
+                !m.title.is_empty() && !m.title.ends_with('.'),
+                "{}: title",
+                m.id
+            );
+            for text in [m.description, m.remediation] {
+                assert!(text.ends_with('.') && text.len() > 20, "{}: {text}", m.id);
+            }
+        }
+    }
+
+    #[test]
+    fn the_vhd_rule_registry_is_sound() {
+        registry_is_sound(&RULES, "vhd-");
+    }
+
     fn run(f: &Facts, i: Intent) -> Vec<RuleResult> {
         let r = evaluate(f, &i);
         assert_eq!(
             r.iter().map(|r| r.id).collect::<Vec<_>>(),
-            RULE_IDS,
+            RULES.map(|m| m.id),
             "every rule, in order"
         );
         r

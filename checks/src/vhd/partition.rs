@@ -11,11 +11,11 @@
 use serde::Serialize;
 
 /// Bytes per sector.
-pub(crate) const SECTOR: u64 = 512;
+pub const SECTOR: u64 = 512;
 /// The first sector a partition may start at on an Azure OS disk (1 MiB).
-pub(crate) const FIRST_FREE_SECTOR: u64 = 2048;
+pub const FIRST_FREE_SECTOR: u64 = 2048;
 /// Bytes read from the start of the disk at once: MBR, GPT header and a 128-entry GPT array.
-pub(crate) const HEAD_LEN: usize = 34 * 512;
+pub const HEAD_LEN: usize = 34 * 512;
 /// Largest GPT entry array read (the usual one is 16 KiB; the spec minimum 16 KiB).
 const MAX_GPT_ARRAY: u64 = 1 << 20;
 
@@ -25,7 +25,7 @@ const MBR_TYPE_GPT_PROTECTIVE: u8 = 0xee;
 /// What the partition table says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "scheme", rename_all = "lowercase")]
-pub(crate) enum Table {
+pub enum Table {
     /// No MBR boot signature: the disk has no partition table (blank, or a bare file system).
     None,
     /// A classic MBR.
@@ -42,7 +42,7 @@ pub(crate) enum Table {
 
 impl Table {
     /// The lowest start sector of any partition; `None` when there are none.
-    pub(crate) fn first_start(&self) -> Option<u64> {
+    pub fn first_start(&self) -> Option<u64> {
         match self {
             Self::None => None,
             Self::Mbr { partitions } | Self::Gpt { partitions } => {
@@ -52,7 +52,7 @@ impl Table {
     }
 
     /// `mbr`, `gpt` or `none`.
-    pub(crate) const fn scheme(&self) -> &'static str {
+    pub const fn scheme(&self) -> &'static str {
         match self {
             Self::None => "none",
             Self::Mbr { .. } => "mbr",
@@ -63,7 +63,7 @@ impl Table {
 
 /// One partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct Partition {
+pub struct Partition {
     /// 1-based entry number in its table.
     pub number: u32,
     /// First sector.
@@ -76,7 +76,7 @@ pub(crate) struct Partition {
 
 /// A partition table that cannot be trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum TableError {
+pub enum TableError {
     /// The protective MBR points at a GPT that is not there.
     #[error("the MBR is protective (type 0xEE) but sector 1 holds no GPT header (\"EFI PART\")")]
     GptHeaderMissing,
@@ -122,7 +122,7 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
 
 /// The GPT header fields needed to find and check the entry array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct GptHeader {
+pub struct GptHeader {
     /// First sector of the entry array.
     pub entries_lba: u64,
     /// Number of entries.
@@ -135,7 +135,7 @@ pub(crate) struct GptHeader {
 
 impl GptHeader {
     /// Byte range of the entry array on the disk.
-    pub(crate) fn entries_range(&self) -> std::ops::Range<u64> {
+    pub fn entries_range(&self) -> std::ops::Range<u64> {
         let start = self.entries_lba * SECTOR;
         start..start + u64::from(self.entries) * u64::from(self.entry_size)
     }
@@ -170,7 +170,7 @@ fn mbr_entries(head: &[u8]) -> Result<Option<(bool, Vec<Partition>)>, TableError
 }
 
 /// Parses the GPT header in sector 1 of `head`.
-pub(crate) fn gpt_header(head: &[u8]) -> Result<GptHeader, TableError> {
+pub fn gpt_header(head: &[u8]) -> Result<GptHeader, TableError> {
     if head.len() < 1024 {
         return Err(TableError::Short(format!(
             "only {} bytes at the start of the disk, the GPT header needs 1024",
@@ -223,7 +223,7 @@ pub(crate) fn gpt_header(head: &[u8]) -> Result<GptHeader, TableError> {
 }
 
 /// Parses the GPT entry array `bytes` (exactly [`GptHeader::entries_range`]).
-pub(crate) fn gpt_entries(header: &GptHeader, bytes: &[u8]) -> Result<Vec<Partition>, TableError> {
+pub fn gpt_entries(header: &GptHeader, bytes: &[u8]) -> Result<Vec<Partition>, TableError> {
     let r = header.entries_range();
     if bytes.len() as u64 != r.end - r.start {
         return Err(TableError::Short(format!(
@@ -265,7 +265,7 @@ pub(crate) fn gpt_entries(header: &GptHeader, bytes: &[u8]) -> Result<Vec<Partit
 
 /// What reading `head` (the first bytes of the disk, ideally [`HEAD_LEN`]) found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum HeadScan {
+pub enum HeadScan {
     /// The table is complete.
     Done(Table),
     /// A GPT whose entry array lies beyond `head`: read [`GptHeader::entries_range`], then call
@@ -274,7 +274,7 @@ pub(crate) enum HeadScan {
 }
 
 /// Reads the partition table from the first bytes of the disk.
-pub(crate) fn scan_head(head: &[u8]) -> Result<HeadScan, TableError> {
+pub fn scan_head(head: &[u8]) -> Result<HeadScan, TableError> {
     let Some((protective, mbr)) = mbr_entries(head)? else {
         return Ok(HeadScan::Done(Table::None));
     };
@@ -292,55 +292,9 @@ pub(crate) fn scan_head(head: &[u8]) -> Result<HeadScan, TableError> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// An MBR with the given `(type, start, sectors)` primary entries.
-    pub(crate) fn mbr(entries: &[(u8, u32, u32)]) -> Vec<u8> {
-        let mut d = vec![0u8; HEAD_LEN];
-        for (i, (kind, start, sectors)) in entries.iter().enumerate() {
-            let e = &mut d[446 + 16 * i..446 + 16 * (i + 1)];
-            e[4] = *kind;
-            e[8..12].copy_from_slice(&start.to_le_bytes());
-            e[12..16].copy_from_slice(&sectors.to_le_bytes());
-        }
-        d[510] = 0x55;
-        d[511] = 0xaa;
-        d
-    }
-
-    /// A protective MBR plus a GPT whose 128-entry array sits at `entries_lba`, holding
-    /// `(start, end)` partitions; returns the whole disk head up to the end of the array.
-    pub(crate) fn gpt(entries_lba: u64, parts: &[(u64, u64)]) -> Vec<u8> {
-        let array_start = (entries_lba * SECTOR) as usize;
-        let mut d = mbr(&[(0xee, 1, u32::MAX)]);
-        d.resize(array_start + 128 * 128, 0);
-        // Linux filesystem data type GUID 0FC63DAF-8483-4772-8E79-3D69D8477DE4, little-endian fields.
-        let linux = [
-            0xaf, 0x3d, 0xc6, 0x0f, 0x83, 0x84, 0x72, 0x47, 0x8e, 0x79, 0x3d, 0x69, 0xd8, 0x47,
-            0x7d, 0xe4,
-        ];
-        for (i, (start, end)) in parts.iter().enumerate() {
-            let e = &mut d[array_start + 128 * i..array_start + 128 * (i + 1)];
-            e[..16].copy_from_slice(&linux);
-            e[16] = 1;
-            e[32..40].copy_from_slice(&start.to_le_bytes());
-            e[40..48].copy_from_slice(&end.to_le_bytes());
-        }
-        let entries_crc = crc32fast::hash(&d[array_start..array_start + 128 * 128]);
-        let h = &mut d[512..1024];
-        h[..8].copy_from_slice(b"EFI PART");
-        h[8..12].copy_from_slice(&0x0001_0000u32.to_le_bytes());
-        h[12..16].copy_from_slice(&92u32.to_le_bytes());
-        h[24..32].copy_from_slice(&1u64.to_le_bytes());
-        h[72..80].copy_from_slice(&entries_lba.to_le_bytes());
-        h[80..84].copy_from_slice(&128u32.to_le_bytes());
-        h[84..88].copy_from_slice(&128u32.to_le_bytes());
-        h[88..92].copy_from_slice(&entries_crc.to_le_bytes());
-        let crc = crc32fast::hash(&h[..92]);
-        h[16..20].copy_from_slice(&crc.to_le_bytes());
-        d
-    }
+    use crate::vhd::build::{gpt, mbr};
 
     fn done(head: &[u8]) -> Table {
         match scan_head(head) {

@@ -11,7 +11,7 @@ use percent_encoding::percent_decode_str;
 use url::Url;
 
 /// What replaces a signature.
-pub(crate) const REDACTED: &str = "REDACTED";
+pub const REDACTED: &str = "REDACTED";
 
 /// Replaces the value of every `sig` parameter in `text` (a URL, or an error message or log line
 /// containing URLs, possibly percent-encoded inside another URL) with `REDACTED`.
@@ -19,7 +19,7 @@ pub(crate) const REDACTED: &str = "REDACTED";
 /// A parameter is `sig=` or `sig%3D` (any case) at the start of the text or after `?`, `&`, `;`,
 /// `%3F`, `%26` or white space; its value runs to the next `&`, `%26`, `#`, white space, quote,
 /// bracket or comma.
-pub(crate) fn redact(text: &str) -> String {
+pub fn redact(text: &str) -> String {
     // ASCII lowercasing keeps byte offsets, so `lower` indexes like `text`.
     let lower = text.to_ascii_lowercase();
     let mut out = String::with_capacity(text.len());
@@ -71,7 +71,7 @@ fn value_ends_at(lower: &str, j: usize) -> bool {
 
 /// A URL that is not usable as a blob service SAS URL.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum SasUrlError {
+pub enum SasUrlError {
     /// Not a URL at all.
     #[error("not a URL ({reason}): {redacted}")]
     NotUrl {
@@ -94,7 +94,7 @@ pub(crate) enum SasUrlError {
 /// and the path-style `http://127.0.0.1:10000/ACCOUNT/CONTAINER[/BLOB]?SAS` of Azurite and other
 /// IP or single-label hosts.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct SasUrl {
+pub struct SasUrl {
     url: Url,
     /// Storage account name.
     pub account: String,
@@ -121,7 +121,7 @@ fn decode(s: &str) -> String {
 
 impl SasUrl {
     /// Parses `input`.
-    pub(crate) fn parse(input: &str) -> Result<Self, SasUrlError> {
+    pub fn parse(input: &str) -> Result<Self, SasUrlError> {
         let url = Url::parse(input.trim()).map_err(|e| SasUrlError::NotUrl {
             reason: e.to_string(),
             redacted: redact(input),
@@ -169,12 +169,12 @@ impl SasUrl {
     }
 
     /// The URL with its signature hidden.
-    pub(crate) fn redacted(&self) -> String {
+    pub fn redacted(&self) -> String {
         redact(self.url.as_str())
     }
 
     /// The URL without its query: safe to print, useless without the SAS.
-    pub(crate) fn without_query(&self) -> String {
+    pub fn without_query(&self) -> String {
         let mut u = self.url.clone();
         u.set_query(None);
         u.set_fragment(None);
@@ -182,22 +182,22 @@ impl SasUrl {
     }
 
     /// The URL to send requests to (carries the signature: never print it).
-    pub(crate) const fn secret_url(&self) -> &Url {
+    pub const fn secret_url(&self) -> &Url {
         &self.url
     }
 
     /// The URL scheme.
-    pub(crate) fn scheme(&self) -> &str {
+    pub fn scheme(&self) -> &str {
         self.url.scheme()
     }
 
     /// Whether the URL has a non-empty query.
-    pub(crate) fn has_query(&self) -> bool {
+    pub fn has_query(&self) -> bool {
         self.url.query().is_some_and(|q| !q.is_empty())
     }
 
     /// The first value of query parameter `name` (percent-decoded).
-    pub(crate) fn param(&self, name: &str) -> Option<String> {
+    pub fn param(&self, name: &str) -> Option<String> {
         self.url
             .query_pairs()
             .find(|(k, _)| k == name)
@@ -205,7 +205,7 @@ impl SasUrl {
     }
 
     /// The query parameters, the signature replaced by `REDACTED`.
-    pub(crate) fn params_redacted(&self) -> Vec<(String, String)> {
+    pub fn params_redacted(&self) -> Vec<(String, String)> {
         self.url
             .query_pairs()
             .map(|(k, v)| {
@@ -220,7 +220,7 @@ impl SasUrl {
     }
 
     /// For a container URL: the URL of blob `name` in that container, with the same SAS query.
-    pub(crate) fn blob_in_container(&self, name: &str) -> Self {
+    pub fn blob_in_container(&self, name: &str) -> Self {
         let mut url = self.url.clone();
         if let Ok(mut segs) = url.path_segments_mut() {
             segs.pop_if_empty().push(name);

@@ -27,18 +27,18 @@
 use serde::Serialize;
 
 /// Size of the footer, and of a VHD sector.
-pub(crate) const FOOTER_LEN: usize = 512;
+pub const FOOTER_LEN: usize = 512;
 /// The footer's cookie.
-pub(crate) const COOKIE: &[u8; 8] = b"conectix";
+pub const COOKIE: &[u8; 8] = b"conectix";
 /// The signature at offset 0 of a VHDX file.
-pub(crate) const VHDX_SIGNATURE: &[u8; 8] = b"vhdxfile";
+pub const VHDX_SIGNATURE: &[u8; 8] = b"vhdxfile";
 
 /// Unix time of the VHD epoch, 2000-01-01 00:00:00 UTC.
 const VHD_EPOCH_UNIX: i64 = 946_684_800;
 
 /// The disk type field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DiskType {
+pub enum DiskType {
     /// 2: the whole disk is stored, followed by the footer. The only type Azure accepts.
     Fixed,
     /// 3: sparse, block allocation table.
@@ -60,7 +60,7 @@ impl DiskType {
     }
 
     /// The raw field value.
-    pub(crate) const fn raw(self) -> u32 {
+    pub const fn raw(self) -> u32 {
         match self {
             Self::Fixed => 2,
             Self::Dynamic => 3,
@@ -70,7 +70,7 @@ impl DiskType {
     }
 
     /// A word for humans.
-    pub(crate) const fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Self::Fixed => "fixed",
             Self::Dynamic => "dynamic",
@@ -82,7 +82,7 @@ impl DiskType {
 
 /// CHS geometry of the footer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub(crate) struct Geometry {
+pub struct Geometry {
     /// Cylinders.
     pub cylinders: u16,
     /// Heads.
@@ -93,7 +93,7 @@ pub(crate) struct Geometry {
 
 /// A parsed footer. Only built when the cookie is `conectix`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Footer {
+pub struct Footer {
     /// Features bit field (bit 1, "reserved", is always set).
     pub features: u32,
     /// File format version, 0x00010000 for 1.0.
@@ -152,7 +152,7 @@ fn four(b: &[u8], at: usize) -> [u8; 4] {
 
 /// The footer checksum of `bytes` (512 bytes): ones' complement of the sum of all bytes, with the
 /// checksum field (bytes 64..68) counted as zero.
-pub(crate) fn checksum(bytes: &[u8; FOOTER_LEN]) -> u32 {
+pub fn checksum(bytes: &[u8; FOOTER_LEN]) -> u32 {
     let sum = bytes
         .iter()
         .enumerate()
@@ -162,13 +162,13 @@ pub(crate) fn checksum(bytes: &[u8; FOOTER_LEN]) -> u32 {
 }
 
 /// Whether `bytes` starts with the footer cookie.
-pub(crate) fn has_cookie(bytes: &[u8]) -> bool {
+pub fn has_cookie(bytes: &[u8]) -> bool {
     bytes.starts_with(COOKIE)
 }
 
 impl Footer {
     /// Parses a footer; `None` when the cookie is not `conectix`.
-    pub(crate) fn parse(bytes: &[u8; FOOTER_LEN]) -> Option<Self> {
+    pub fn parse(bytes: &[u8; FOOTER_LEN]) -> Option<Self> {
         if !has_cookie(bytes) {
             return None;
         }
@@ -198,22 +198,22 @@ impl Footer {
     }
 
     /// Whether the stored checksum matches the bytes.
-    pub(crate) const fn checksum_ok(&self) -> bool {
+    pub const fn checksum_ok(&self) -> bool {
         self.checksum == self.computed_checksum
     }
 
     /// The creator application as text (`qem2`, `win `...), trailing spaces trimmed.
-    pub(crate) fn creator_app(&self) -> String {
+    pub fn creator_app(&self) -> String {
         fourcc(&self.creator_app)
     }
 
     /// The creator host OS as text (`Wi2k`, `Mac `...).
-    pub(crate) fn creator_host_os(&self) -> String {
+    pub fn creator_host_os(&self) -> String {
         fourcc(&self.creator_host_os)
     }
 
     /// The creator in one line: `qem2 5.3 (Wi2k)`.
-    pub(crate) fn creator(&self) -> String {
+    pub fn creator(&self) -> String {
         format!(
             "{} {}.{} ({})",
             self.creator_app(),
@@ -224,13 +224,13 @@ impl Footer {
     }
 
     /// The time stamp as RFC 3339 UTC.
-    pub(crate) fn timestamp_rfc3339(&self) -> Option<String> {
+    pub fn timestamp_rfc3339(&self) -> Option<String> {
         chrono::DateTime::from_timestamp(VHD_EPOCH_UNIX + i64::from(self.timestamp), 0)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
     }
 
     /// The unique id in the usual 8-4-4-4-12 form.
-    pub(crate) fn uuid_string(&self) -> String {
+    pub fn uuid_string(&self) -> String {
         uuid::Uuid::from_bytes(self.uuid).hyphenated().to_string()
     }
 }
@@ -249,47 +249,9 @@ fn fourcc(b: &[u8; 4]) -> String {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// The footer of `qemu-img create -q -f vpc -o subformat=fixed,force_size=on f128.vhd 128G`
-    /// (qemu-img 10.0.2, Debian 12 backports), recorded with `tail -c 512 f128.vhd | xxd`: these
-    /// 96 bytes, then zeros.
-    pub(crate) const QEMU_FIXED_128G_HEAD: [u8; 96] = [
-        0x63, 0x6f, 0x6e, 0x65, 0x63, 0x74, 0x69, 0x78, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01, 0x00,
-        0x00, //
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x32, 0x94, 0xe6, 0xdd, 0x71, 0x65, 0x6d,
-        0x32, //
-        0x00, 0x05, 0x00, 0x03, 0x57, 0x69, 0x32, 0x6b, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00,
-        0x00, //
-        0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x10, 0xff, 0x00, 0x00, 0x00,
-        0x02, //
-        0xff, 0xff, 0xe2, 0xf1, 0x64, 0xf7, 0x73, 0xdb, 0x7e, 0xd5, 0x4a, 0xa9, 0x85, 0x17, 0x41,
-        0x18, //
-        0xe1, 0xe8, 0x8e, 0xc9, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, //
-    ];
-
-    /// A whole 512-byte footer, from [`QEMU_FIXED_128G_HEAD`] followed by zeros.
-    pub(crate) fn qemu_fixed_128g() -> [u8; FOOTER_LEN] {
-        let mut f = [0; FOOTER_LEN];
-        f[..96].copy_from_slice(&QEMU_FIXED_128G_HEAD);
-        f
-    }
-
-    /// A valid footer of the given type and size, with a correct checksum.
-    pub(crate) fn footer(disk_type: u32, size: u64) -> [u8; FOOTER_LEN] {
-        let mut f = qemu_fixed_128g();
-        f[40..48].copy_from_slice(&size.to_be_bytes());
-        f[48..56].copy_from_slice(&size.to_be_bytes());
-        f[60..64].copy_from_slice(&disk_type.to_be_bytes());
-        if disk_type != 2 {
-            f[16..24].copy_from_slice(&512u64.to_be_bytes());
-        }
-        let c = checksum(&f);
-        f[64..68].copy_from_slice(&c.to_be_bytes());
-        f
-    }
+    use crate::vhd::build::{footer, qemu_fixed_128g};
 
     #[test]
     fn parses_a_qemu_img_fixed_footer() {

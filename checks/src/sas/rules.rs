@@ -7,23 +7,63 @@
 //! between 7 business days (2015) and 3 weeks a Warning; the URL contains `?` and the blob name
 //! with `.vhd`, without white space or special characters such as `%` or `"`; HTTPS; a signature.
 
+use crate::Status;
 use chrono::{DateTime, Datelike, Duration, NaiveDateTime, Utc, Weekday};
-use vmcert_checks::Status;
 
 use super::url::SasUrl;
-use crate::vhd::rules::RuleResult;
+use crate::vhd::rules::{RuleMeta, RuleResult};
 
-/// Every rule id, in output order.
-#[cfg(test)]
-const RULE_IDS: [&str; 8] = [
-    "sas-has-query",
-    "sas-permissions",
-    "sas-no-write-delete",
-    "sas-start",
-    "sas-expiry",
-    "sas-blob-name",
-    "sas-scheme",
-    "sas-signature",
+/// Every rule, in output order: the registry that `vmcert sas rules` lists and [`evaluate`]
+/// follows.
+pub static RULES: [RuleMeta; 8] = [
+    RuleMeta {
+        id: "sas-has-query",
+        title: "The URL carries a SAS token",
+        description: "The URL has a query (the SAS token after `?`).",
+        remediation: "Generate a SAS for the VHD (or its container) and paste the whole URL, token included.",
+    },
+    RuleMeta {
+        id: "sas-permissions",
+        title: "The SAS grants read and list",
+        description: "The permissions `sp` are exactly read and list, as Partner Center asks.",
+        remediation: "Generate the SAS with Read and List permissions only.",
+    },
+    RuleMeta {
+        id: "sas-no-write-delete",
+        title: "The SAS grants no write or delete",
+        description: "The permissions grant nothing that adds, writes, deletes, moves or changes ownership or permissions.",
+        remediation: "Generate a new SAS with Read and List only, and revoke the write-capable one.",
+    },
+    RuleMeta {
+        id: "sas-start",
+        title: "The SAS is valid from before now",
+        description: "The start `st` is a full date-time at least 15 minutes before now, so clock skew cannot make it not yet valid.",
+        remediation: "Set the start a day before now.",
+    },
+    RuleMeta {
+        id: "sas-expiry",
+        title: "The SAS stays valid long enough",
+        description: "The expiry `se` is a full date-time at least 3 weeks after now (below 7 business days: Fail; below 3 weeks: Warning).",
+        remediation: "Set the expiry at least 3 weeks ahead (Microsoft recommends a month or more).",
+    },
+    RuleMeta {
+        id: "sas-blob-name",
+        title: "The blob name is a plain .vhd name",
+        description: "The blob name ends in `.vhd` and has no spaces or special characters.",
+        remediation: "Rename the blob: letters, digits, `-`, `_`, `.`, ending in `.vhd`.",
+    },
+    RuleMeta {
+        id: "sas-scheme",
+        title: "The URL is HTTPS",
+        description: "The URL uses HTTPS, so the token never crosses the network in the clear.",
+        remediation: "Use the `https://` URL Azure gives.",
+    },
+    RuleMeta {
+        id: "sas-signature",
+        title: "The SAS is signed",
+        description: "The token has a signature `sig` (its value is never printed).",
+        remediation: "Copy the whole URL; the signature is the `sig` parameter.",
+    },
 ];
 
 /// How long before now the SAS must already be valid.
@@ -45,8 +85,8 @@ fn rule(id: &'static str, status: Status, message: impl Into<String>) -> RuleRes
     }
 }
 
-/// Applies every rule, in [`RULE_IDS`] order, as of `now`.
-pub(crate) fn evaluate(u: &SasUrl, now: DateTime<Utc>) -> Vec<RuleResult> {
+/// Applies every rule, in [`RULES`] order, as of `now`.
+pub fn evaluate(u: &SasUrl, now: DateTime<Utc>) -> Vec<RuleResult> {
     let sp = u.param("sp");
     vec![
         has_query(u),
@@ -123,7 +163,7 @@ fn no_write_delete(sp: Option<&str>) -> RuleResult {
 }
 
 /// Parses a full UTC date-time `YYYY-MM-DDThh:mm:ss[.fraction]Z`; `Err` says what is wrong.
-pub(crate) fn full_datetime(v: &str) -> Result<DateTime<Utc>, String> {
+pub fn full_datetime(v: &str) -> Result<DateTime<Utc>, String> {
     let b = v.as_bytes();
     let shape_ok = b.len() >= 20
         && b.iter().take(19).enumerate().all(|(i, c)| match i {
@@ -148,7 +188,7 @@ pub(crate) fn full_datetime(v: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// `now` plus `n` business days (Monday to Friday; public holidays are not known).
-pub(crate) fn add_business_days(now: DateTime<Utc>, n: u32) -> DateTime<Utc> {
+pub fn add_business_days(now: DateTime<Utc>, n: u32) -> DateTime<Utc> {
     let mut t = now;
     let mut left = n;
     while left > 0 {
@@ -359,9 +399,17 @@ mod tests {
         )
     }
 
+    #[test]
+    fn the_sas_rule_registry_is_sound() {
+        crate::vhd::rules::tests::registry_is_sound(&RULES, "sas-");
+    }
+
     fn status(u: &SasUrl, id: &str) -> Status {
         let r = evaluate(u, now());
-        assert_eq!(r.iter().map(|r| r.id).collect::<Vec<_>>(), RULE_IDS);
+        assert_eq!(
+            r.iter().map(|r| r.id).collect::<Vec<_>>(),
+            RULES.map(|m| m.id)
+        );
         r.into_iter()
             .find(|r| r.id == id)
             .map(|r| r.status)
