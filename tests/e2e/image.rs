@@ -386,6 +386,25 @@ fn gpt_image_with_boot_on_its_own_partition_and_a_swap_partition_from_fstab() {
     std::fs::create_dir_all(root.join("usr/bin")).unwrap();
     std::fs::copy("/bin/sh", root.join("usr/bin/sh")).unwrap();
     std::os::unix::fs::symlink("usr/bin", root.join("bin")).unwrap();
+    // The kernel the GRUB entry names: hv_vmbus built in, hv_netvsc a module, and hv_storvsc
+    // listed by modules.dep but its file gone (modinfo fails on it: missing).
+    let mods = "usr/lib/modules/5.15.0-1";
+    write(
+        &root,
+        &format!("{mods}/modules.builtin"),
+        "kernel/drivers/hv/hv_vmbus.ko\n",
+    );
+    write(
+        &root,
+        &format!("{mods}/modules.dep"),
+        "kernel/drivers/net/hyperv/hv_netvsc.ko.zst:\nkernel/drivers/scsi/hv_storvsc.ko.zst:\n",
+    );
+    write(
+        &root,
+        &format!("{mods}/kernel/drivers/net/hyperv/hv_netvsc.ko.zst"),
+        "x",
+    );
+    std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
     let boot = d.join("boot");
     write(
         &boot,
@@ -449,6 +468,14 @@ fn gpt_image_with_boot_on_its_own_partition_and_a_swap_partition_from_fstab() {
     assert!(log.contains("mounted at /boot"), "{log}");
     let results = &files["results.json"];
     assert!(results.contains("swap partition /dev/sda4"), "{results}");
+    assert_eq!(got["hyperv-drivers-present"], "Fail");
+    let hv = &files["logs/hyperv-drivers-present.log"];
+    assert!(
+        hv.contains("hv_vmbus builtin")
+            && hv.contains("hv_netvsc available")
+            && hv.contains("hv_storvsc missing"),
+        "{hv}"
+    );
 }
 
 #[test]

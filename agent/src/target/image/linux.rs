@@ -1261,15 +1261,18 @@ impl Linux {
             let s = if builtin.contains(&format!("/{m}.ko")) {
                 "builtin"
             } else if let Some(dep) = &dep {
-                if dep.lines().any(|l| {
-                    let f = l.split(':').next().unwrap_or("");
-                    f.rsplit('/').next().is_some_and(|b| {
-                        b == format!("{m}.ko") || b.starts_with(&format!("{m}.ko."))
-                    })
-                }) {
-                    "available"
-                } else {
-                    "missing"
+                // modinfo finds the module through modules.dep, and fails when its file is gone.
+                let file = dep
+                    .lines()
+                    .map(|l| l.split(':').next().unwrap_or(""))
+                    .find(|f| {
+                        f.rsplit('/').next().is_some_and(|b| {
+                            b == format!("{m}.ko") || b.starts_with(&format!("{m}.ko."))
+                        })
+                    });
+                match file {
+                    Some(f) if self.tree.is_file(&format!("{dir}/{f}"))? => "available",
+                    _ => "missing",
                 }
             } else if !self
                 .tree
