@@ -505,3 +505,28 @@ fn windows_image_is_named_and_sent_to_a_live_run() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn fleet_takes_image_targets_relative_to_its_inventory() {
+    let disk = SmallDisk::build(|_| {});
+    let d = disk.dir.path();
+    std::fs::write(
+        d.join("fleet.toml"),
+        "[defaults]\nallow_unanswered = true\n\n[[target]]\nname = \"img\"\ntarget = \"image:disk.raw\"\n",
+    )
+    .unwrap();
+    let out = Command::new(vmcert_bin())
+        .current_dir("/")
+        .args(["fleet", "--inventory"])
+        .arg(d.join("fleet.toml"))
+        .arg("--out-dir")
+        .arg(d.join("reports"))
+        .output()
+        .unwrap();
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    // The small disk has no agent, grub or sshd: some checks fail, as they would live.
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("Completed 1, failed 0"), "{all}");
+    let results = &zip_texts(&d.join("reports/img.zip"))["results.json"];
+    assert!(results.contains("\"transport\": \"image\""), "{results}");
+}

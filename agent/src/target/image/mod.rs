@@ -33,6 +33,22 @@ use crate::target::script::{ProbeResult, ProbeSpec};
 use crate::target::{ProbeSink, Transport, TransportError};
 use crate::vhd::source::{Blob, LocalFile, Source};
 
+/// A fleet target `image:PATH` with a relative PATH, taken relative to the inventory's directory
+/// `base` like the inventory's other paths; any other locator unchanged.
+pub(crate) fn relative_to(base: &std::path::Path, locator: &str) -> String {
+    match locator.strip_prefix("image:") {
+        Some(p)
+            if !p.starts_with('/')
+                && !p.starts_with("env:")
+                && !p.starts_with("https://")
+                && !p.starts_with("http://") =>
+        {
+            format!("image:{}", base.join(p).display())
+        }
+        _ => locator.to_string(),
+    }
+}
+
 /// The start of a probe error meaning "this target cannot answer it offline".
 pub(crate) const OFFLINE: &str = "not evaluated offline: ";
 
@@ -286,4 +302,25 @@ pub(crate) fn offline_verdict(probes: &[&str], ev: &Evidence) -> Option<Verdict>
         "",
         format!("Needs a live run: probe `{id}` is not evaluated on a disk image ({why})."),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fleet_image_paths_are_relative_to_the_inventory() {
+        let base = std::path::Path::new("/srv/inv");
+        assert_eq!(
+            relative_to(base, "image:disk.vhd"),
+            "image:/srv/inv/disk.vhd"
+        );
+        assert_eq!(relative_to(base, "image:/abs.vhd"), "image:/abs.vhd");
+        assert_eq!(relative_to(base, "image:env:URL"), "image:env:URL");
+        assert_eq!(relative_to(base, "ssh://u@h"), "ssh://u@h");
+        assert_eq!(
+            relative_to(base, "https://a.blob.core.windows.net/c/d.vhd?sig=x"),
+            "https://a.blob.core.windows.net/c/d.vhd?sig=x"
+        );
+    }
 }
