@@ -347,6 +347,16 @@ fn bad_images_end_in_a_clear_error_or_a_verdict_never_a_panic() {
         "xfs",
     );
     assert!(text(&run_image(xfs.to_str().unwrap(), &zip, &[]).stderr).contains("live run"));
+    let mut raw = std::fs::read(disk.raw()).unwrap();
+    raw[p..p + 4096].fill(0);
+    raw[p + 512..p + 520].copy_from_slice(b"LABELONE");
+    let lvm = dir.join("lvm.raw");
+    std::fs::write(&lvm, &raw).unwrap();
+    assert_clear_exit_2(
+        &run_image(lvm.to_str().unwrap(), &zip, &[]),
+        "LVM root",
+        "LVM2_member",
+    );
 }
 
 /// Writes `src` into `disk` at sector `start`.
