@@ -170,6 +170,13 @@ impl TargetArgs {
     }
 }
 
+/// `--fail-on`: the levels of [`FailOn`] with what each does, listed in `--help`.
+fn fail_on_parser() -> impl clap::builder::TypedValueParser<Value = FailOn> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    PossibleValuesParser::new(FailOn::ALL.map(|f| PossibleValue::new(f.as_str()).help(f.help())))
+        .try_map(|name| name.parse::<FailOn>())
+}
+
 /// `--profile`: the names of [`Profile`], listed in `--help`.
 fn profile_parser() -> impl clap::builder::TypedValueParser<Value = Profile> {
     use clap::builder::TypedValueParser as _;
@@ -230,7 +237,7 @@ pub(crate) struct RunArgs {
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
     /// The lowest status that makes the exit status non-zero: warning, fail (default) or error.
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, default_value_t, value_parser = fail_on_parser())]
     pub fail_on: FailOn,
     #[command(flatten)]
     pub ci: CiOutputs,
@@ -270,7 +277,7 @@ pub(crate) struct FleetArgs {
     pub format: Format,
     /// The lowest status that makes a target's exit status non-zero: warning, fail (default)
     /// or error. The fleet exits with the worst target's.
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, default_value_t, value_parser = fail_on_parser())]
     pub fail_on: FailOn,
     /// Also write every target's JUnit results here, one testsuite per target.
     #[arg(long, value_name = "PATH")]
