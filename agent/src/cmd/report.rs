@@ -181,14 +181,8 @@ fn show(path: &Path, format: Format) -> anyhow::Result<(String, u8)> {
     let s = &r.summary;
     let _ = writeln!(
         o,
-        "Result    {}: {} pass, {} warning, {} fail, {} not applicable, {} error; {} waived; {} questionnaire warning(s)",
-        r.summary.outcome.label(),
-        s.pass,
-        s.warning,
-        s.fail,
-        s.not_applicable,
-        s.error,
-        s.waived,
+        "Result    {}; {} questionnaire warning(s)",
+        s.line(),
         s.questionnaire_warnings
     );
     if let Some(why) = outcome_reason(&r) {
@@ -588,7 +582,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("          not certified: 1 check(s) failed, and 1 could not be evaluated (Error)\n"),
+            text.contains(
+                "          not certified: 1 check(s) failed, and 1 could not be evaluated (Error)\n"
+            ),
             "{text}"
         );
         assert!(text.contains("Scope     6 check(s) ran; "), "{text}");
