@@ -177,6 +177,9 @@ fn ci_outputs_are_written_outside_the_zip_and_the_ci_variables_are_honoured() {
     let pack = pack_file(dir.path());
     let summary_file = dir.path().join("step-summary.md");
     fs::write(&summary_file, "# earlier step\n").unwrap();
+    // A test-only ed25519 key, as `openssl genpkey -algorithm ed25519` writes it.
+    let key = dir.path().join("signing.pem");
+    fs::write(&key, "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIG+ycOc9ukzK9Xxg+WD9qfIiwc9HecQ9AS4sLXbNnvQu\n-----END PRIVATE KEY-----\n").unwrap();
     let out = Command::new(vmcert_bin())
         .current_dir(dir.path())
         .args(["run", "--local", "--non-interactive", "--allow-unanswered"])
@@ -185,6 +188,7 @@ fn ci_outputs_are_written_outside_the_zip_and_the_ci_variables_are_honoured() {
         .args([
             "--junit", "j.xml", "--sarif", "r.sarif", "--html", "r.html", "--md", "r.md",
         ])
+        .args(["--sign-key", key.to_str().unwrap()])
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_STEP_SUMMARY", &summary_file)
         .env("TF_BUILD", "True")
@@ -224,6 +228,21 @@ fn ci_outputs_are_written_outside_the_zip_and_the_ci_variables_are_honoured() {
         "{summary}"
     );
     assert!(summary.contains("**Result: FAILED**"), "{summary}");
+    // --sign-key: the report verifies as signed by that key.
+    let verify = Command::new(vmcert_bin())
+        .args([
+            "report",
+            "verify",
+            dir.path().join("r.zip").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let verified = String::from_utf8_lossy(&verify.stdout);
+    assert_eq!(verify.status.code(), Some(0), "{verified}");
+    assert!(
+        verified.contains("signed by key SHA256:H24xNDeg6zrHPleqWGA0SpPz0ZZzIQK4Bkvz+hS+kxQ"),
+        "{verified}"
+    );
     // Azure Pipelines: a logging command per finding.
     assert!(
         stdout.contains("##vso[task.logissue type=error;code=always-fails;]always-fails an old OpenSSL is too old: "),

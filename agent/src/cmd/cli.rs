@@ -212,6 +212,10 @@ pub(crate) struct RunArgs {
     /// Save the raw probe outputs into DIR as a fixture case (for the checks' unit tests).
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
+    /// Sign the report with this ed25519 private key (unencrypted PKCS#8 PEM, as
+    /// `openssl genpkey -algorithm ed25519` writes it); see `vmcert report sign`.
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -442,13 +446,30 @@ pub(crate) enum ReportCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
-    /// Verify a report's manifest (sizes and SHA-256 of every file).
+    /// Verify a report: every file against the manifest (sizes and SHA-256), the contents
+    /// against each other, and its signature when it has one. Says exactly what was checked.
     #[command(
-        after_help = "Example:\n  vmcert report verify myimage_20261121-101500.zip\n\nExit codes: 0 consistent, 1 a mismatch or contradiction found, 2 unreadable."
+        after_help = "Examples:\n  vmcert report verify myimage_20261121-101500.zip\n  vmcert report verify myimage_20261121-101500.zip --public-key signing.pub.pem\n\nExit codes: 0 consistent (and, with --public-key, signed by that key), 1 a mismatch, a contradiction or a bad or missing signature, 2 unreadable."
     )]
     Verify {
         /// Report zip.
         report: PathBuf,
+        /// Require a valid signature by this ed25519 public key (SPKI PEM, as `openssl pkey -in KEY -pubout` writes it).
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+    },
+    /// Sign a report with an ed25519 private key: adds manifest.sig, a signature over
+    /// manifest.json (which lists the SHA-256 of every other file). Refuses a report that does
+    /// not match its manifest. Replaces an earlier signature.
+    #[command(
+        after_help = "Example:\n  openssl genpkey -algorithm ed25519 -out signing.pem\n  openssl pkey -in signing.pem -pubout -out signing.pub.pem\n  vmcert report sign myimage_20261121-101500.zip --key signing.pem\n\nExit codes: 0 signed, 1 the report does not match its manifest, 2 unreadable report or key."
+    )]
+    Sign {
+        /// Report zip (rewritten in place, atomically).
+        report: PathBuf,
+        /// The ed25519 private key, unencrypted PKCS#8 PEM (`openssl genpkey -algorithm ed25519`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
     },
     /// Upload a report zip into an Azure Blob container (next to the VHDs), verify it, print
     /// the blob URL (without its signature). Never overwrites a different blob of the same name.

@@ -127,6 +127,7 @@ fn config(args: &RunArgs) -> RunConfig {
         timeout: args.timeout,
         record: args.record.clone(),
         fail_on: args.fail_on,
+        sign_key: args.sign_key.clone(),
     }
 }
 

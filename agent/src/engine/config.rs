@@ -39,6 +39,8 @@ pub(crate) struct RunConfig {
     pub record: Option<PathBuf>,
     /// The lowest status that makes the exit status non-zero.
     pub fail_on: FailOn,
+    /// Sign the report with this ed25519 private key file.
+    pub sign_key: Option<PathBuf>,
 }
 
 impl RunConfig {
@@ -61,6 +63,7 @@ impl RunConfig {
             timeout: Self::DEFAULT_TIMEOUT,
             record: None,
             fail_on: FailOn::default(),
+            sign_key: None,
         }
     }
 }

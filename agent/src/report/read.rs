@@ -189,7 +189,9 @@ fn compare(
     problems: &mut Vec<String>,
 ) {
     for e in &zip.entries {
-        if e.name == manifest::PATH {
+        // The manifest cannot list itself, nor the signature made over it (checked by
+        // `report::sign`).
+        if e.name == manifest::PATH || e.name == super::sign::PATH {
             continue;
         }
         let Some(expected) = listed.get(&e.name) else {

@@ -14,6 +14,7 @@ use zip::write::SimpleFileOptions;
 
 use super::ReportBundle;
 use super::manifest::{self, Manifest};
+use super::sign::{self, ReportSigner};
 use super::{junit, logs, render, sarif, selftest};
 
 /// One file of the zip.
@@ -158,8 +159,39 @@ pub(crate) fn pretty_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<Ve
 /// # Errors
 /// The directory is not writable, the disk is full, or a template fails to render. Nothing is
 /// left at `path` (an existing file there is untouched) and the temporary file is removed.
+#[cfg(test)]
 pub(crate) fn write_zip(path: &Path, bundle: &ReportBundle) -> anyhow::Result<()> {
-    let files = files(bundle)?;
+    write_zip_signed(path, bundle, None)
+}
+
+/// Writes the report zip of `bundle` to `path`, atomically, signed with `signer` when given
+/// (`manifest.sig` after `manifest.json`).
+///
+/// # Errors
+/// As [`write_zip`].
+pub(crate) fn write_zip_signed(
+    path: &Path,
+    bundle: &ReportBundle,
+    signer: Option<&ReportSigner>,
+) -> anyhow::Result<()> {
+    let mut files = files(bundle)?;
+    if let Some(signer) = signer {
+        let manifest = files
+            .last()
+            .filter(|f| f.path == manifest::PATH)
+            .context("the manifest is not the last file (a bug)")?;
+        let sig = signer.sign(&manifest.content)?;
+        files.push(file(sign::PATH, pretty(&sig)?));
+    }
+    write_files(path, &files, &bundle.results.run.finished)
+}
+
+/// Stores `files` as a zip at `path`, atomically: a temporary file in the same directory,
+/// fsync, rename, fsync of the directory. Entry times are `finished` (RFC 3339).
+///
+/// # Errors
+/// As [`write_zip`].
+pub(crate) fn write_files(path: &Path, files: &[ZipFile], finished: &str) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -174,8 +206,8 @@ pub(crate) fn write_zip(path: &Path, bundle: &ReportBundle) -> anyhow::Result<()
         let options = SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)
             .unix_permissions(0o644)
-            .last_modified_time(zip_time(&bundle.results.run.finished));
-        for f in &files {
+            .last_modified_time(zip_time(finished));
+        for f in files {
             zip.start_file(f.path.as_str(), options)?;
             zip.write_all(&f.content)?;
         }
