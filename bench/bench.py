@@ -36,6 +36,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import image_bench  # noqa: E402  (the `image` part, its own file)
 VM_SH = ROOT / "tests" / "lab" / "vm.sh"
 STARTED: list[str] = []
 
@@ -482,6 +484,7 @@ def write_md(path: Path, m: dict, res: dict) -> None:
                  "then one shell, one command, the whole PowerShell script in one Send, Receives "
                  "until the output ends (their number depends on how long the probes run, not on "
                  "how many there are), and the shell's deletion.\n")
+    image_bench.write_md(L, res.get("image"))
     path.write_text("\n".join(L))
 
 
@@ -490,13 +493,13 @@ def main():
     ap.add_argument("--vmcert", required=True)
     ap.add_argument("--venv", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--only", choices=["single", "fleet", "report", "windows"], action="append")
+    ap.add_argument("--only", choices=["single", "fleet", "report", "windows", "image"], action="append")
     a = ap.parse_args()
     runs = int(os.environ.get("BENCH_RUNS", "5"))
     fruns = int(os.environ.get("BENCH_FLEET_RUNS", "3"))
     sizes = [int(x) for x in os.environ.get("BENCH_FLEET_SIZES", "1 10 50 100").split()]
     rtts = [0.0] + [float(x) for x in os.environ.get("BENCH_RTT_MS", "30 80").split()]
-    parts = a.only or ["single", "fleet", "report", "windows"]
+    parts = a.only or ["single", "fleet", "report", "windows", "image"]
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
     # Each part's figures are kept in results.json next to the output, so `--only PART`
@@ -518,6 +521,9 @@ def main():
                 store.write_text(json.dumps(res, indent=1))
             if "windows" in parts:
                 res["windows"] = windows(a, work, runs)
+                store.write_text(json.dumps(res, indent=1))
+            if "image" in parts:
+                res["image"] = image_bench.image(a, work, runs)
                 store.write_text(json.dumps(res, indent=1))
         finally:
             stop_all()

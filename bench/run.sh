@@ -4,7 +4,7 @@
 # pytest-testinfra + paramiko OUTSIDE the repo (BENCH_VENV, default /var/tmp/vmcert-bench-venv),
 # then bench/bench.py starts lab VMs, measures, stops every VM it started (also on failure or
 # Ctrl-C) and writes bench/BENCHMARKS.md (figures also in bench/results.json; `bash bench/run.sh
-# --only single|fleet|report|windows` re-measures one part and keeps the others).
+# --only single|fleet|report|windows|image` re-measures one part and keeps the others).
 #
 # Knobs: BENCH_RUNS (runs per single-target and Windows figure, default 5), BENCH_FLEET_RUNS (runs per fleet
 # size, default 3), BENCH_FLEET_SIZES (default "1 10 50 100"), BENCH_RTT_MS (round-trip times added

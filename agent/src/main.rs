@@ -58,15 +58,17 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             os,
             profile,
             format,
-        }) => vhd::run(
+        }) => cmd::vhd::run(
             &sas::url_arg(&target)?,
-            vhd::intent(role, os, profile),
+            cmd::vhd::intent(role, os, profile),
             format,
         ),
         Command::Vhd(VhdCommand::Rules { format }) => {
             cmd::rules::list(&vmcert_checks::vhd::rules::RULES, format)
         }
-        Command::Sas(SasCommand::Check { url, format }) => sas::run(&sas::url_arg(&url)?, format),
+        Command::Sas(SasCommand::Check { url, format }) => {
+            cmd::sas::run(&sas::url_arg(&url)?, format)
+        }
         Command::Sas(SasCommand::Rules { format }) => {
             cmd::rules::list(&vmcert_checks::sas::rules::RULES, format)
         }

@@ -13,6 +13,7 @@ mod azurite;
 mod cli;
 mod connect;
 mod fleet;
+mod image;
 mod lab_checks;
 mod lab_scenarios;
 mod lab_smoke;

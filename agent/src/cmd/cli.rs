@@ -82,12 +82,20 @@ pub(crate) struct TargetArgs {
         long,
         value_name = "URL",
         conflicts_with = "local",
-        required_unless_present = "local"
+        required_unless_present_any = ["local", "image"]
     )]
     pub target: Option<String>,
     /// Certify this machine itself (inside the VM or an image pipeline); no transport.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "image")]
     pub local: bool,
+    /// Certify a disk image before any VM exists: a fixed VHD or raw disk, its blob's SAS URL,
+    /// or env:VAR holding either. Read offline, nothing executed or mounted; a pre-check.
+    #[arg(long, value_name = "PATH|SAS_URL|env:VAR", conflicts_with = "target")]
+    pub image: Option<String>,
+    /// With --image: the account VMs of the image are reached with (its SSH keys and password
+    /// are not leftovers); default the first regular account (uid 1000 and up), else root.
+    #[arg(long, value_name = "NAME")]
+    pub login_user: Option<String>,
     /// SSH private key (OpenSSH or PEM; encrypted keys need a passphrase).
     #[arg(long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
@@ -134,10 +142,11 @@ impl TargetArgs {
     /// The target as the engine and the targets take it (`--local` is the locator `local`).
     pub(crate) fn options(&self) -> TargetOptions {
         TargetOptions {
-            locator: self
-                .target
-                .clone()
-                .unwrap_or_else(|| TargetOptions::LOCAL.to_string()),
+            locator: match (&self.target, &self.image) {
+                (Some(t), _) => t.clone(),
+                (None, Some(image)) => format!("image:{image}"),
+                (None, None) => TargetOptions::LOCAL.to_string(),
+            },
             identity: self.identity.clone(),
             passphrase_env: self.passphrase_env.clone(),
             password_env: self.password_env.clone(),
@@ -156,6 +165,7 @@ impl TargetArgs {
             accept_new_host_key: self.accept_new_host_key,
             connect_timeout: self.connect_timeout,
             no_prompt: false,
+            login_user: self.login_user.clone(),
         }
     }
 }

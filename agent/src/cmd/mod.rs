@@ -10,3 +10,5 @@ pub(crate) mod questionnaire;
 pub(crate) mod report;
 pub(crate) mod rules;
 pub(crate) mod run;
+pub(crate) mod sas;
+pub(crate) mod vhd;

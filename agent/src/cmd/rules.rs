@@ -1,10 +1,13 @@
-//! `vmcert vhd rules` and `vmcert sas rules`: the registries of the pure crate's VHD and SAS URL
-//! rules, listed the way `vmcert checks list` lists the checks (a table, JSON or Markdown).
+//! Rule output shared by the VHD and SAS commands: `vmcert vhd rules` and `vmcert sas rules` list
+//! the registries of the pure crate's rules the way `vmcert checks list` lists the checks (a
+//! table, JSON or Markdown), and `vhd inspect` and `sas check` print rule results and pick their
+//! exit status here.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use vmcert_checks::vhd::rules::RuleMeta;
+use vmcert_checks::Status;
+use vmcert_checks::vhd::rules::{RuleMeta, RuleResult};
 
 use crate::cmd::cli::Format;
 
@@ -42,4 +45,31 @@ fn markdown(rules: &[RuleMeta]) -> String {
         );
     }
     t
+}
+
+/// Exit status of `vhd inspect` and `sas check`: 2 if a rule could not be evaluated, 1 if one
+/// failed, else 0.
+pub(crate) fn exit_code(rules: &[RuleResult]) -> ExitCode {
+    if rules.iter().any(|r| r.status == Status::Error) {
+        ExitCode::from(crate::EXIT_ERROR)
+    } else if rules.iter().any(|r| r.status == Status::Fail) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The rules as aligned text lines.
+pub(crate) fn write_rules(out: &mut String, rules: &[RuleResult]) -> std::fmt::Result {
+    let w = rules.iter().map(|r| r.id.len()).max().unwrap_or(0);
+    for r in rules {
+        writeln!(
+            out,
+            "  {:<13} {:<w$}  {}",
+            r.status.as_str(),
+            r.id,
+            r.message
+        )?;
+    }
+    Ok(())
 }

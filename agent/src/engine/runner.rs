@@ -320,6 +320,8 @@ pub(crate) fn evaluate(
                 .collect();
             let mut verdict = if let Some(first) = missing.first() {
                 Verdict::error(format!("probe `{first}` never arrived: {cause}"))
+            } else if let Some(v) = crate::target::image::offline_verdict(c.probes(), ev) {
+                v
             } else {
                 catch_unwind(AssertUnwindSafe(|| c.evaluate(ev))).unwrap_or_else(|_| {
                     Verdict::error(

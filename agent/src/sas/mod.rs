@@ -1,15 +1,12 @@
-//! `vmcert sas check URL`: checks the SAS URL of a VHD against Partner Center's rules before it
-//! is submitted, offline (no request is made). The signature is never printed: every URL goes
-//! through [`url::redact`].
+//! SAS URLs on the agent's side: reading a URL argument (`env:VAR` included) and checking it
+//! against Partner Center's rules for `vmcert sas check` (the command is `crate::cmd::sas`).
+//! Parsing, redaction and the rules are the pure crate's; every URL printed goes through
+//! [`url::redact`].
 
 pub(crate) use vmcert_checks::sas::{rules, url};
 
-use std::fmt::Write as _;
-use std::process::ExitCode;
-
 use serde::Serialize;
 
-use crate::cmd::cli::Format;
 use crate::vhd::rules::{RuleResult, acceptable};
 pub(crate) use url::{SasUrl, redact};
 
@@ -67,35 +64,4 @@ pub(crate) fn check(input: &str) -> anyhow::Result<SasReport> {
         rules,
         parameters: u.params_redacted(),
     })
-}
-
-/// Runs `vmcert sas check`: 0 acceptable, 1 a rule violated, 2 not a usable URL.
-pub(crate) fn run(input: &str, format: Format) -> anyhow::Result<ExitCode> {
-    let report = check(input)?;
-    let text = match format {
-        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
-        Format::Table | Format::Md => human(&report)?,
-    };
-    // Belt and braces: nothing printed may carry a signature, whatever built the text.
-    print!("{}", redact(&text));
-    Ok(crate::vhd::exit_code(&report.rules))
-}
-
-fn human(r: &SasReport) -> anyhow::Result<String> {
-    let mut out = String::new();
-    writeln!(out, "{}", r.url_redacted)?;
-    writeln!(out, "  account    {}", r.account)?;
-    writeln!(out, "  container  {}", r.container)?;
-    writeln!(out, "  blob       {}", r.blob.as_deref().unwrap_or("-"))?;
-    crate::vhd::write_rules(&mut out, &r.rules)?;
-    writeln!(
-        out,
-        "{}",
-        if r.acceptable {
-            "acceptable"
-        } else {
-            "NOT acceptable"
-        }
-    )?;
-    Ok(out)
 }

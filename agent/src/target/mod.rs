@@ -10,6 +10,7 @@
 //! [`pump`](crate::target::script::pump) its stdout, then call [`conclude_unix_run`] with the exit
 //! status and stderr. A WinRM transport brings its own script but keeps the same contract.
 
+pub(crate) mod image;
 pub(crate) mod local;
 pub(crate) mod open;
 pub(crate) mod options;
@@ -18,16 +19,8 @@ pub(crate) mod secret;
 pub(crate) mod ssh;
 pub(crate) mod winrm;
 
-use crate::target::script::{FrameParser, ProbeResult, ProbeSpec, ScriptError};
-
-/// Where a transport delivers what it learns while the probes run.
-pub(crate) trait ProbeSink {
-    /// One probe finished; called in completion order, as soon as its output arrived.
-    fn result(&mut self, result: ProbeResult);
-    /// A diagnostic line for the run log (tools found on the target, shell noise, stderr of
-    /// the script). Transports never pass secrets here.
-    fn note(&mut self, line: String);
-}
+pub(crate) use crate::target::script::ProbeSink;
+use crate::target::script::{FrameParser, ProbeSpec, ScriptError};
 
 /// Runs probes on one target.
 ///

@@ -10,10 +10,10 @@ use vmcert_checks::Os;
 
 use crate::report::model::TargetInfo;
 use crate::target::options::TargetOptions;
-use crate::target::{Transport, local, ssh, winrm};
+use crate::target::{Transport, image, local, ssh, winrm};
 
 /// Every kind of target, in the order a locator is offered to them.
-const KINDS: &[Kind] = &[local::KIND, ssh::KIND, winrm::KIND];
+const KINDS: &[Kind] = &[local::KIND, ssh::KIND, winrm::KIND, image::KIND];
 
 /// One kind of target: which locators it takes and how it opens them.
 pub(crate) struct Kind {

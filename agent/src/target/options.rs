@@ -63,6 +63,8 @@ pub(crate) struct TargetOptions {
     pub connect_timeout: u64,
     /// Never prompt, even on a terminal (fleets, `--non-interactive`).
     pub no_prompt: bool,
+    /// A disk image: the account VMs made from it are reached with.
+    pub login_user: Option<String>,
 }
 
 impl TargetOptions {
@@ -89,6 +91,7 @@ impl TargetOptions {
             accept_new_host_key: false,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             no_prompt: false,
+            login_user: None,
         }
     }
 }

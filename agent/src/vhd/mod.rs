@@ -1,5 +1,5 @@
-//! `vmcert vhd inspect PATH_OR_SAS_URL`: tells whether a disk image is a VHD Azure will accept,
-//! before it is uploaded or submitted.
+//! Reading a VHD for `vmcert vhd inspect` (the command is `crate::cmd::vhd`): what a disk is and
+//! whether it is a VHD Azure will accept, before it is uploaded or submitted.
 //!
 //! Constant cost whatever the size: the length (file metadata, or one HEAD), the 512-byte footer
 //! at the end, the first 34 sectors (MBR, GPT header and entries), and only if the GPT entry array
@@ -10,19 +10,13 @@ pub(crate) mod source;
 
 pub(crate) use vmcert_checks::vhd::{footer, partition, rules};
 
-use std::fmt::Write as _;
-use std::path::Path;
-use std::process::ExitCode;
-
 use serde::Serialize;
-use vmcert_checks::{Os, Profile, Status};
+use vmcert_checks::{Os, Profile};
 
 use self::footer::{FOOTER_LEN, Footer, VHDX_SIGNATURE};
 use self::partition::{HEAD_LEN, HeadScan, Table};
 use self::rules::{Facts, Format, Intent, Origin, Role, RuleResult};
-use self::source::{Blob, LocalFile, Source};
-use crate::cmd::cli::{Format as OutputFormat, OsArg, RoleArg};
-use crate::sas::{SasUrl, redact};
+use self::source::Source;
 
 /// The footer fields, for the JSON output.
 #[derive(Debug, Serialize)]
@@ -32,7 +26,7 @@ pub(crate) struct FooterJson {
     version: String,
     data_offset: String,
     timestamp: u32,
-    timestamp_utc: Option<String>,
+    pub(crate) timestamp_utc: Option<String>,
     creator_application: String,
     creator_version: String,
     creator_host_os: String,
@@ -209,118 +203,14 @@ fn read_table(
     })
 }
 
-/// Exit status of `vhd inspect` and `sas check`: 2 if a rule could not be evaluated, 1 if one
-/// failed, else 0.
-pub(crate) fn exit_code(rules: &[RuleResult]) -> ExitCode {
-    if rules.iter().any(|r| r.status == Status::Error) {
-        ExitCode::from(crate::EXIT_ERROR)
-    } else if rules.iter().any(|r| r.status == Status::Fail) {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-/// The rules as aligned text lines.
-pub(crate) fn write_rules(out: &mut String, rules: &[RuleResult]) -> std::fmt::Result {
-    let w = rules.iter().map(|r| r.id.len()).max().unwrap_or(0);
-    for r in rules {
-        writeln!(
-            out,
-            "  {:<13} {:<w$}  {}",
-            r.status.as_str(),
-            r.id,
-            r.message
-        )?;
-    }
-    Ok(())
-}
-
-fn human(i: &Inspection) -> Result<String, std::fmt::Error> {
-    let mut out = String::new();
-    writeln!(out, "{}", i.path)?;
-    let mut format = i.format.as_str().to_string();
-    if let Some(c) = &i.creator {
-        write!(format, ", created by {c}")?;
-    }
-    if let Some(t) = i.footer.as_ref().and_then(|f| f.timestamp_utc.as_deref()) {
-        write!(format, " at {t}")?;
-    }
-    writeln!(out, "  format        {format}")?;
-    match i.virtual_size {
-        Some(v) if rules::size(v).ends_with("bytes)") => {
-            writeln!(out, "  virtual size  {}", rules::size(v))?
-        }
-        Some(v) => writeln!(out, "  virtual size  {} ({v} bytes)", rules::size(v))?,
-        None => writeln!(out, "  virtual size  unknown")?,
-    }
-    writeln!(out, "  length        {} bytes", i.file_size)?;
-    if let Some(t) = &i.partition_table {
-        match t.first_start() {
-            Some(s) => writeln!(out, "  partitions    {}, first at sector {s}", t.scheme())?,
-            None if *t == Table::None => writeln!(out, "  partitions    no partition table")?,
-            None => writeln!(out, "  partitions    {}, no partitions", t.scheme())?,
-        }
-    }
-    if let Some(b) = &i.blob_type {
-        writeln!(out, "  blob type     {b}")?;
-    }
-    write_rules(&mut out, &i.rules)?;
-    writeln!(
-        out,
-        "{} ({} read{})",
-        if i.acceptable {
-            "acceptable"
-        } else {
-            "NOT acceptable"
-        },
-        i.reads,
-        if i.reads == 1 { "" } else { "s" }
-    )?;
-    Ok(out)
-}
-
-/// The rules' intent from the command line: `--os` without `--role` means an OS disk.
-pub(crate) fn intent(role: Option<RoleArg>, os: Option<OsArg>, profile: Profile) -> Intent {
-    let role = match role {
-        Some(RoleArg::Os) => Some(Role::Os),
-        Some(RoleArg::Data) => Some(Role::Data),
-        None => os.map(|_| Role::Os),
-    };
-    Intent {
-        role,
-        os: os.map(Os::from),
-        profile,
-    }
-}
-
-/// Runs `vmcert vhd inspect`.
-pub(crate) fn run(target: &str, intent: Intent, format: OutputFormat) -> anyhow::Result<ExitCode> {
-    let is_url = target.starts_with("https://") || target.starts_with("http://");
-    let mut src: Box<dyn Source> = if is_url {
-        Box::new(Blob::open(SasUrl::parse(target)?)?)
-    } else {
-        Box::new(LocalFile::open(Path::new(target))?)
-    };
-    let started = std::time::Instant::now();
-    let inspection = inspect(src.as_mut(), intent)?;
-    tracing::info!(
-        "inspected {} in {:?} with {} reads",
-        inspection.path,
-        started.elapsed(),
-        inspection.reads
-    );
-    let text = match format {
-        OutputFormat::Json => serde_json::to_string_pretty(&inspection)? + "\n",
-        OutputFormat::Table | OutputFormat::Md => human(&inspection)?,
-    };
-    print!("{}", redact(&text));
-    Ok(exit_code(&inspection.rules))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::ExitCode;
+
+    use vmcert_checks::Status;
+
+    use crate::cmd::rules::exit_code;
     use vmcert_checks::vhd::build::footer;
     use vmcert_checks::vhd::build::{gpt, mbr};
 

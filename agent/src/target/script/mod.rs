@@ -46,7 +46,14 @@ use std::time::Duration;
 use base64::Engine as _;
 use vmcert_checks::ProbeOutput;
 
-use crate::target::ProbeSink;
+/// Where a transport delivers what it learns while the probes run.
+pub(crate) trait ProbeSink {
+    /// One probe finished; called in completion order, as soon as its output arrived.
+    fn result(&mut self, result: ProbeResult);
+    /// A diagnostic line for the run log (tools found on the target, shell noise, stderr of
+    /// the script). Transports never pass secrets here.
+    fn note(&mut self, line: String);
+}
 
 /// Most probes that run at the same time inside the script (fewer on a target with fewer CPUs).
 pub(crate) const DEFAULT_LANES: usize = 4;

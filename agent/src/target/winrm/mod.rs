@@ -17,7 +17,6 @@
 //! The crate is winrm-rs 1.1.2 with vmcert's documented fixes (vendor/winrm-rs/VMCERT-PATCHES.md):
 //! without them NTLM sealing does not interoperate with Windows and no CA file can be given.
 
-pub(crate) mod connect;
 mod session;
 mod target;
 

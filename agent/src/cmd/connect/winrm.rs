@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use vmcert_checks::windows::outputs::os_info;
 use vmcert_checks::{Evidence, Os, Profile, probe};
 
-use super::{WinrmSetup, WinrmTransport};
 use crate::cmd::cli::{ConnectArgs, Format};
 use crate::target::script::{DEFAULT_OUTPUT_CAP, ProbeResult, ProbeSpec};
+use crate::target::winrm::{WinrmSetup, WinrmTransport};
 use crate::target::{ProbeSink, Transport as _};
 
 /// The catalogue probes `connect` runs: the report header's fact probe and the account probe.

@@ -4,6 +4,8 @@
 //! when a run could gather every probe; otherwise it still prints what it learned, then one error
 //! line saying what is missing.
 
+mod winrm;
+
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -97,7 +99,7 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .context("--target is required")?;
     if crate::target::winrm::is_winrm_url(url) {
-        return crate::target::winrm::connect::run(args);
+        return winrm::run(args);
     }
     let setup = SshSetup::from_options(&args.target.options())?;
     let session = SshSession::connect(&setup, MethodList::First)?;
