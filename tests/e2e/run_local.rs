@@ -121,6 +121,35 @@ fn a_partial_run_is_incomplete_and_fail_on_sets_the_gate() {
         "{stdout}"
     );
 
+    // -v logs piped to a file carry no colour escapes.
+    let out = run_local(
+        dir.path(),
+        &["-v", "--checks", "os-architecture", "--out", "v.zip"],
+    );
+    let log = stderr(&out);
+    assert!(log.contains("INFO"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "ANSI escapes in a piped log: {log:?}"
+    );
+
+    // --format md prints the Markdown report (not the table).
+    let out = run_local(
+        dir.path(),
+        &[
+            "--checks",
+            "os-architecture",
+            "--out",
+            "m.zip",
+            "--format",
+            "md",
+        ],
+    );
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.starts_with("# vmcert certification report: "), "{md}");
+    assert!(md.contains("**Result: INCOMPLETE**"), "{md}");
+    assert!(md.trim_end().ends_with("Report zip: `m.zip`"), "{md}");
+
     let warn = dir.path().join("warn.toml");
     fs::write(
         &warn,
