@@ -75,6 +75,8 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Connect(a) => cmd::connect::run(&a),
         Command::Questionnaire(c) => cmd::questionnaire::run(&c),
         Command::Report(c) => cmd::report::run(&c),
+        Command::Completions { shell } => cmd::completions::completions(shell),
+        Command::Man => cmd::completions::man(),
     }
 }
 

@@ -325,6 +325,20 @@ pub(crate) enum Command {
     /// Check a VHD's SAS URL before submission.
     #[command(subcommand)]
     Sas(SasCommand),
+    /// Print the shell completion script for SHELL.
+    #[command(
+        after_help = "Examples:\n  vmcert completions bash > /etc/bash_completion.d/vmcert\n  vmcert completions zsh > \"${fpath[1]}/_vmcert\"\n  vmcert completions fish > ~/.config/fish/completions/vmcert.fish"
+    )]
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, vmcert(1), in roff.
+    #[command(
+        after_help = "Example:\n  vmcert man > /usr/local/share/man/man1/vmcert.1 && man vmcert"
+    )]
+    Man,
 }
 
 /// `vmcert vhd ...`
