@@ -115,23 +115,30 @@ fn prompt(
          (a Warning in the report)."
     )?;
     let mut tab = None;
-    for q in questionnaire::for_os(os) {
+    let to_ask = |q: &Question, answers: &Answers| match q.kind {
+        Kind::Exceptions => answers.get(q.id).is_none(),
+        _ => q.is_required(answers) && answers.get(q.id).is_none(),
+    };
+    // "3 of 16": asked so far plus what is left to ask, recounted at each question, since an
+    // answer can make another question required (KC1 `custom` -> KC2).
+    let all: Vec<&Question> = questionnaire::for_os(os).collect();
+    let mut asked = 0;
+    for (i, &q) in all.iter().enumerate() {
         // Asked in order, so KC2 becomes required as soon as KC1 is answered `custom`.
-        let ask = match q.kind {
-            Kind::Exceptions => answers.get(q.id).is_none(),
-            _ => q.is_required(answers) && answers.get(q.id).is_none(),
-        };
-        if !ask {
+        if !to_ask(q, answers) {
             continue;
         }
         if tab != Some(q.tab) {
             tab = Some(q.tab);
             writeln!(output, "\n{}", q.tab.as_str())?;
         }
+        asked += 1;
+        let left = all[i + 1..].iter().filter(|q| to_ask(q, answers)).count();
+        let progress = format!("{asked} of {}", asked + left);
         let more = if q.kind == Kind::Exceptions {
-            ask_exceptions(answers, os, q, input, output)?
+            ask_exceptions(answers, os, q, &progress, input, output)?
         } else {
-            ask_one(answers, os, q, input, output)?
+            ask_one(answers, os, q, &progress, input, output)?
         };
         if !more {
             writeln!(
@@ -162,10 +169,11 @@ fn ask_one(
     answers: &mut Answers,
     os: Os,
     q: &Question,
+    progress: &str,
     input: &mut dyn BufRead,
     output: &mut dyn Write,
 ) -> anyhow::Result<bool> {
-    writeln!(output, "  {}  {}", q.id, q.text)?;
+    writeln!(output, "  ({progress}) {}  {}", q.id, q.text)?;
     let hint = match q.kind {
         Kind::Bool => "true/false (t/f)".to_owned(),
         Kind::Choice(choices) => {
@@ -195,11 +203,13 @@ fn ask_one(
                 }
             },
             Kind::Choice(choices) => {
+                // By number, or by value in any case (`LIS` is `lis`).
                 let picked = line
                     .parse::<usize>()
                     .ok()
                     .and_then(|n| n.checked_sub(1))
-                    .and_then(|i| choices.get(i));
+                    .and_then(|i| choices.get(i))
+                    .or_else(|| choices.iter().find(|c| c.value.eq_ignore_ascii_case(&line)));
                 Answer::Choice(picked.map_or(line, |c| c.value.to_owned()))
             }
             Kind::Text | Kind::Exceptions => Answer::Text(line),
@@ -216,10 +226,11 @@ fn ask_exceptions(
     answers: &mut Answers,
     os: Os,
     q: &Question,
+    progress: &str,
     input: &mut dyn BufRead,
     output: &mut dyn Write,
 ) -> anyhow::Result<bool> {
-    writeln!(output, "  {}  {}", q.id, q.text)?;
+    writeln!(output, "  ({progress}) {}  {}", q.id, q.text)?;
     writeln!(
         output,
         "      One `check-id: explanation` a line; an empty line ends (none: just Enter)."
@@ -368,10 +379,15 @@ mod tests {
         .unwrap();
         // GA12: "maybe" is refused, then f. KC1: choice 3 (custom), so KC2 is asked. KC3 by value,
         // KC4 bad value then 1, KC5 skipped, NOTES-SSH text, one exception with a bad id first.
-        let typed = "maybe\nf\n3\nbased on 6.1\nlis\nbogus\n1\n\nazureuser, port 22\nNot An Id: x\nssh-client-alive-interval: 120 on purpose\n\n";
+        let typed = "maybe\nf\n3\nbased on 6.1\nLIS\nbogus\n1\n\nazureuser, port 22\nNot An Id: x\nssh-client-alive-interval: 120 on purpose\n\n";
         let out = prompt_with(&mut answers, Os::Linux, typed);
         assert!(out.contains("please answer true or false"), "{out}");
         assert!(out.contains("KC4: `bogus` is not one of"), "{out}");
+        // Progress: 7 to ask at first; KC2 joins when KC1 is answered custom.
+        assert!(out.contains("  (1 of 7) GA12  "), "{out}");
+        assert!(out.contains("  (2 of 7) KC1  "), "{out}");
+        assert!(out.contains("  (3 of 8) KC2  "), "{out}");
+        assert!(out.contains("  (8 of 8) NOTES-EXCEPTIONS  "), "{out}");
         assert!(out.contains("`Not An Id` is not a check id"), "{out}");
         assert!(
             !out.contains("GA1 "),
