@@ -607,3 +607,87 @@ fn bad_inputs_exit_2_with_one_line_before_running() {
         "--timeout must be at least 1 second",
     );
 }
+
+/// The questionnaire on a real terminal (tmux), as a person answers it: progress on each
+/// question, a choice typed in capitals accepted, every answer saved to --save-answers as it is
+/// given, and the saved answers kept when Ctrl-C ends the run in the middle.
+#[test]
+fn questionnaire_on_a_terminal_saves_each_answer_and_keeps_them_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("answers.toml");
+    let socket = format!("vmcert-e2e-questions-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &socket])
+            .args(args)
+            .output()
+            .expect("run tmux")
+    };
+    // The Linux General Assessment but GA12 answered in a file; GA12, the kernel questions and
+    // the notes are asked.
+    let given: String = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11]
+        .iter()
+        .map(|i| format!("GA{i} = true\n"))
+        .collect();
+    fs::write(dir.path().join("given.toml"), format!("[general]\n{given}")).unwrap();
+    let command = format!(
+        "cd '{d}' && '{bin}' run --local --checks os-architecture --out r.zip --answers given.toml \
+         --save-answers answers.toml",
+        d = dir.path().display(),
+        bin = vmcert_bin().display()
+    );
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "160",
+        "-y",
+        "50",
+        "sh",
+        "-c",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    let screen = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
+    let wait_for = |what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let s = screen();
+            if s.contains(what) {
+                return s;
+            }
+            assert!(std::time::Instant::now() < deadline, "never `{what}`:\n{s}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    wait_for("(1 of 7) GA12");
+    tmux(&["send-keys", "f", "Enter"]);
+    wait_for("(2 of 7) KC1");
+    tmux(&["send-keys", "STOCK", "Enter"]);
+    let s = wait_for("(3 of 7) KC3");
+    // Ctrl-C at the third question: the run (and the shell around it, so the session) ends,
+    // and the two answers given are on disk.
+    tmux(&["send-keys", "C-c"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while tmux(&["has-session"]).status.success() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Ctrl-C did not end the run:\n{}",
+            screen()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    tmux(&["kill-server"]);
+    assert!(
+        !dir.path().join("r.zip").exists(),
+        "no run after Ctrl-C at the questionnaire"
+    );
+    let text = fs::read_to_string(&saved).unwrap_or_else(|e| panic!("{e}\n{s}"));
+    assert!(text.contains("GA12 = false"), "{text}");
+    assert!(text.contains("KC1 = \"stock\""), "{text}");
+    assert!(
+        text.contains("GA1 = true"),
+        "the file's answers are kept too: {text}"
+    );
+    assert!(!text.contains("KC3"), "{text}");
+}

@@ -227,6 +227,10 @@ pub(crate) struct RunArgs {
     /// Never prompt; missing answers are an error unless --allow-unanswered.
     #[arg(long, help_heading = "Questionnaire")]
     pub non_interactive: bool,
+    /// Save the answers given at the terminal to FILE after each one (the answers file format,
+    /// also the ones from --answers), so none is lost on Ctrl-C; pass it back with --answers.
+    #[arg(long, value_name = "FILE", help_heading = "Questionnaire")]
+    pub save_answers: Option<PathBuf>,
     /// Record unanswered questions as unanswered (Warning) instead of failing.
     #[arg(long, help_heading = "Questionnaire")]
     pub allow_unanswered: bool,

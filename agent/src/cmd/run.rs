@@ -136,6 +136,7 @@ fn config(args: &RunArgs) -> RunConfig {
         record: args.record.clone(),
         fail_on: args.fail_on,
         sign_key: args.sign_key.clone(),
+        save_answers: args.save_answers.clone(),
     }
 }
 

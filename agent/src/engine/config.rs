@@ -41,6 +41,8 @@ pub(crate) struct RunConfig {
     pub fail_on: FailOn,
     /// Sign the report with this ed25519 private key file.
     pub sign_key: Option<PathBuf>,
+    /// Save the answers given at the prompt here, after each one.
+    pub save_answers: Option<PathBuf>,
 }
 
 impl RunConfig {
@@ -64,6 +66,7 @@ impl RunConfig {
             record: None,
             fail_on: FailOn::default(),
             sign_key: None,
+            save_answers: None,
         }
     }
 }

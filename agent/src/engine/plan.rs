@@ -111,7 +111,8 @@ impl Plan {
             .transpose()
             .context("--sign-key")?;
         let answers = questionnaire::load_answers(args.answers.as_deref(), os)?;
-        let (questions, notes) = questionnaire::complete(answers, os, args.ask)?;
+        let (questions, notes) =
+            questionnaire::complete(answers, os, args.ask, args.save_answers.as_deref())?;
         Ok(Self {
             spec,
             name,

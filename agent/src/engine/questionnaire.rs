@@ -52,6 +52,7 @@ pub(crate) fn complete(
     mut answers: Answers,
     os: Os,
     mode: AskMode,
+    save: Option<&Path>,
 ) -> anyhow::Result<(Vec<QuestionResult>, String)> {
     let missing = questionnaire::unanswered(&answers, os);
     if !missing.is_empty() {
@@ -66,7 +67,13 @@ pub(crate) fn complete(
                     );
                 }
                 let stdin = std::io::stdin();
-                prompt(&mut answers, os, &mut stdin.lock(), &mut std::io::stderr())?;
+                prompt(
+                    &mut answers,
+                    os,
+                    save,
+                    &mut stdin.lock(),
+                    &mut std::io::stderr(),
+                )?;
             }
         }
     }
@@ -105,6 +112,7 @@ pub(crate) fn results(answers: &Answers, os: Os) -> (Vec<QuestionResult>, String
 fn prompt(
     answers: &mut Answers,
     os: Os,
+    save: Option<&Path>,
     input: &mut dyn BufRead,
     output: &mut dyn Write,
 ) -> anyhow::Result<()> {
@@ -140,6 +148,9 @@ fn prompt(
         } else {
             ask_one(answers, os, q, &progress, input, output)?
         };
+        if let Some(path) = save {
+            save_answers(path, answers)?;
+        }
         if !more {
             writeln!(
                 output,
@@ -149,6 +160,30 @@ fn prompt(
         }
     }
     Ok(())
+}
+
+/// Writes `answers` to `path` as an answers file, atomically (a temporary file renamed over it),
+/// so what was answered survives Ctrl-C or a closed terminal at any point.
+///
+/// # Errors
+/// The file cannot be written, naming it.
+pub(crate) fn save_answers(path: &Path, answers: &Answers) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let text = format!(
+        "# vmcert questionnaire answers, saved as they were given; pass back with --answers.\n{}",
+        answers.to_toml()
+    );
+    let write = || -> std::io::Result<()> {
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        tmp.write_all(text.as_bytes())?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    write().with_context(|| format!("--save-answers {}: cannot write it", path.display()))
 }
 
 /// Reads one line; `None` at end of input.
@@ -269,9 +304,31 @@ mod tests {
     use super::*;
     use vmcert_checks::Status;
 
+    #[test]
+    fn answers_are_saved_after_each_question_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("answers.toml");
+        let mut answers = Answers::default();
+        let mut out = Vec::new();
+        // Two answers, then the input ends (as a closed terminal or Ctrl-C would leave it).
+        prompt(
+            &mut answers,
+            Os::Windows,
+            Some(&file),
+            &mut "t\nf\n".as_bytes(),
+            &mut out,
+        )
+        .unwrap();
+        let saved = std::fs::read_to_string(&file).unwrap();
+        let back = Answers::parse(&saved, Os::Windows).unwrap();
+        assert_eq!(back, answers, "{saved}");
+        assert_eq!(back.get("GA1"), Some(&Answer::Bool(true)));
+        assert_eq!(back.get("GA2"), Some(&Answer::Bool(false)));
+    }
+
     fn prompt_with(answers: &mut Answers, os: Os, typed: &str) -> String {
         let mut out = Vec::new();
-        prompt(answers, os, &mut typed.as_bytes(), &mut out).unwrap();
+        prompt(answers, os, None, &mut typed.as_bytes(), &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -311,7 +368,7 @@ mod tests {
     #[test]
     fn require_all_lists_the_unanswered_ids() {
         let answers = Answers::parse("[general]\nGA1 = true\n", Os::Windows).unwrap();
-        let err = complete(answers, Os::Windows, AskMode::RequireAll)
+        let err = complete(answers, Os::Windows, AskMode::RequireAll, None)
             .unwrap_err()
             .to_string();
         assert!(
@@ -326,7 +383,8 @@ mod tests {
     #[test]
     fn allow_unanswered_records_warnings_and_notes() {
         let answers = Answers::parse("[general]\nGA1 = false\n", Os::Linux).unwrap();
-        let (entries, notes) = complete(answers, Os::Linux, AskMode::AllowUnanswered).unwrap();
+        let (entries, notes) =
+            complete(answers, Os::Linux, AskMode::AllowUnanswered, None).unwrap();
         let ga1 = entries.iter().find(|e| e.id == "GA1").unwrap();
         assert_eq!(
             (ga1.status, ga1.answer.clone()),
@@ -361,7 +419,7 @@ mod tests {
             .join("\n");
         let answers = Answers::parse(&t, Os::Windows).unwrap();
         // Prompt mode with everything answered never touches the terminal.
-        let (entries, _) = complete(answers, Os::Windows, AskMode::Prompt).unwrap();
+        let (entries, _) = complete(answers, Os::Windows, AskMode::Prompt, None).unwrap();
         assert!(
             entries
                 .iter()
