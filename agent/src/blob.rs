@@ -53,6 +53,9 @@ pub(crate) enum Attempt<T> {
     Done(T),
     /// Failed in a way worth retrying; the text says how.
     Retry(String),
+    /// Failed in a way that retrying would only repeat at length: a server that let a whole
+    /// request time out (a silent endpoint would otherwise cost every attempt's timeout).
+    Stop(String),
 }
 
 /// Runs `op` until it is [`Attempt::Done`] or the policy's attempts are used up; `sleep` waits
@@ -66,6 +69,7 @@ pub(crate) fn with_retries<T>(
     loop {
         match op() {
             Attempt::Done(v) => return Ok((v, n)),
+            Attempt::Stop(why) => return Err((why, n)),
             Attempt::Retry(why) if n >= policy.attempts.max(1) => return Err((why, n)),
             Attempt::Retry(why) => {
                 tracing::info!("attempt {n} failed ({why}); retrying");
@@ -231,6 +235,7 @@ impl BlobClient {
                 tracing::debug!("{what} (attempt {sent})");
                 let resp = match self.build(r).send() {
                     Ok(resp) => resp,
+                    Err(e) if e.is_timeout() => return Attempt::Stop(transport_reason(e)),
                     Err(e) => return Attempt::Retry(transport_reason(e)),
                 };
                 let status = resp.status();
@@ -310,6 +315,32 @@ mod tests {
         );
         assert_eq!(r, Err(("timed out #3".to_string(), 3)));
         assert_eq!(calls, 3);
+    }
+
+    /// Issue 17 item 13: an endpoint that accepts connections and never answers costs one
+    /// request timeout, not one per attempt.
+    #[test]
+    fn a_silent_endpoint_is_not_retried() {
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let url = SasUrl::parse(&format!(
+            "http://127.0.0.1:{port}/acct/c/b.zip?sp=cw&sig=SECRET"
+        ))
+        .unwrap();
+        let mut client = BlobClient::new(Duration::from_secs(1), RetryPolicy::DEFAULT).unwrap();
+        let r = client.send(&Request {
+            method: reqwest::Method::GET,
+            url: &url,
+            headers: Vec::new(),
+            body: None,
+            max_body: 1024,
+        });
+        let Err(e) = r else {
+            panic!("a silent endpoint answered")
+        };
+        assert_eq!(e.attempts, 1, "{e}");
+        assert!(!e.to_string().contains("SECRET"), "{e}");
+        drop(silent);
     }
 
     #[test]

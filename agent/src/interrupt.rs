@@ -1,19 +1,40 @@
-//! Ctrl-C during `vmcert run`: the probes already finished must not be lost. The first SIGINT
-//! (or SIGTERM) only raises a flag; the transports' read loops look at it between reads and stop
-//! with the cause "interrupted", so the run ends like a dropped connection: every delivered probe
-//! is kept, the others are Error with that cause, and the report is written (exit 2). A second
-//! signal exits at once with 130, for a user who does not want to wait.
+//! Ctrl-C or SIGTERM during `vmcert run`: the probes already finished must not be lost. The first
+//! SIGINT or SIGTERM only raises a flag; the transports' read loops look at it between reads (the
+//! local one also passes SIGTERM on to its script, whose traps kill the probes) and stop with the
+//! cause "interrupted", so the run ends like a dropped connection: every delivered probe is kept,
+//! the others are Error with that cause, and the report is written (exit 2). A second signal
+//! exits at once with 128 + the signal, for a user who does not want to wait; except while a
+//! report is being written ([`writing`]): then the exit comes right after, so no half-written
+//! `.tmp` file is left behind.
 //!
-//! `vmcert fleet` handles Ctrl-C itself (its own policy over many targets) and does not call
-//! [`watch`]; then the flag is never raised.
+//! `vmcert fleet` handles the signals itself (its own policy over many targets) and does not call
+//! [`watch`]; then the flag is never raised, but its report writes are guarded the same way and
+//! it calls [`close`] before exiting.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Condvar, LazyLock, Mutex, MutexGuard, PoisonError};
 
-static FLAG: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBool::new(false)));
+static FLAG: AtomicBool = AtomicBool::new(false);
 
 /// What a transport says when it stopped because of the flag.
 pub(crate) const CAUSE: &str = "interrupted (Ctrl-C)";
+
+#[derive(Default)]
+struct Writes {
+    /// Reports being written now.
+    active: usize,
+    /// No new write may start (the process is about to exit).
+    closing: bool,
+    /// Exit with this code once the last write ends.
+    exit: Option<i32>,
+}
+
+static WRITES: LazyLock<(Mutex<Writes>, Condvar)> =
+    LazyLock::new(|| (Mutex::new(Writes::default()), Condvar::new()));
+
+fn writes() -> MutexGuard<'static, Writes> {
+    WRITES.0.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Starts watching for SIGINT and SIGTERM (see the module docs).
 ///
@@ -21,16 +42,65 @@ pub(crate) const CAUSE: &str = "interrupted (Ctrl-C)";
 /// The signal handlers could not be installed.
 pub(crate) fn watch() -> std::io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    use signal_hook::flag;
-    for sig in [SIGINT, SIGTERM] {
-        // In this order: the shutdown only fires when the flag was already raised.
-        flag::register_conditional_shutdown(sig, 130, Arc::clone(&FLAG))?;
-        flag::register(sig, Arc::clone(&FLAG))?;
-    }
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::spawn(move || {
+        for sig in signals.forever() {
+            if !FLAG.swap(true, Ordering::SeqCst) {
+                continue;
+            }
+            exit_when_no_write(128 + sig);
+        }
+    });
     Ok(())
+}
+
+/// Exits with `code` now, or, when reports are being written, right after the last one.
+pub(crate) fn exit_when_no_write(code: i32) {
+    let mut w = writes();
+    if w.active == 0 {
+        std::process::exit(code);
+    }
+    w.closing = true;
+    w.exit = Some(code);
 }
 
 /// Whether the user asked the run to stop.
 pub(crate) fn requested() -> bool {
     FLAG.load(Ordering::SeqCst)
+}
+
+/// Held while a report is written: an exit asked for meanwhile waits for its end.
+pub(crate) struct Writing(());
+
+/// Marks a report write; blocks for ever when the process is exiting (it will not get far).
+pub(crate) fn writing() -> Writing {
+    let mut w = writes();
+    while w.closing {
+        w = WRITES.1.wait(w).unwrap_or_else(PoisonError::into_inner);
+    }
+    w.active += 1;
+    Writing(())
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        let mut w = writes();
+        w.active -= 1;
+        if w.active == 0 {
+            if let Some(code) = w.exit {
+                std::process::exit(code);
+            }
+            WRITES.1.notify_all();
+        }
+    }
+}
+
+/// Waits for the reports being written and lets no new one start: called before the process
+/// exits while threads may still be running targets.
+pub(crate) fn close() {
+    let mut w = writes();
+    w.closing = true;
+    while w.active > 0 {
+        w = WRITES.1.wait(w).unwrap_or_else(PoisonError::into_inner);
+    }
 }

@@ -41,7 +41,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             // `{:#}` prints the whole context chain on one line; a SAS signature never shows.
-            eprintln!("vmcert: error: {}", sas::redact(&format!("{err:#}")));
+            // Errors may quote a target (a sudo refusal, a server's message): no escape sequence.
+            eprintln!(
+                "vmcert: error: {}",
+                report::render::terminal_safe(&sas::redact(&format!("{err:#}")))
+            );
             ExitCode::from(EXIT_ERROR)
         }
     }

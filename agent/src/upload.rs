@@ -19,6 +19,11 @@ use reqwest::{Method, StatusCode};
 use crate::blob::{BlobClient, Reply, Request, RetryPolicy};
 use crate::sas::{SasUrl, redact};
 
+/// Longest single upload request (plus a second per MiB of the report). A request that times
+/// out is not retried (see [`crate::blob::Attempt::Stop`]), so this also bounds an upload to a
+/// silent endpoint.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Largest zip uploaded (one Put Blob; reports are a few MiB).
 const MAX_ZIP: u64 = 256 << 20;
 
@@ -138,7 +143,9 @@ fn upload_blocking(zip: &Path, container_sas_url: &str) -> anyhow::Result<Upload
         container.account
     );
 
-    let mut client = BlobClient::new(Duration::from_secs(300), RetryPolicy::DEFAULT)?;
+    // Plus a second per MiB: a large report on a slow link still gets through.
+    let timeout = UPLOAD_TIMEOUT + Duration::from_secs(size >> 20);
+    let mut client = BlobClient::new(timeout, RetryPolicy::DEFAULT)?;
     let put = client
         .send(&Request {
             method: Method::PUT,

@@ -142,7 +142,19 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Waiver>, WaiverError> {
         }
         let eline = line_of(text, entry.expires.span().start);
         let expires = match entry.expires.get_ref() {
-            toml::Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
+            // Exactly YYYY-MM-DD: chrono alone also takes `2026-1-5`, which reads as a typo.
+            toml::Value::String(s)
+                if s.len() == 10
+                    && s.bytes().enumerate().all(|(i, b)| {
+                        if i == 4 || i == 7 {
+                            b == b'-'
+                        } else {
+                            b.is_ascii_digit()
+                        }
+                    }) =>
+            {
+                NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+            }
             toml::Value::Datetime(dt) if dt.time.is_none() && dt.offset.is_none() => {
                 dt.date.and_then(|d| {
                     NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
@@ -295,6 +307,26 @@ expires = 2025-01-31
             (e.line, e.message.as_str()),
             (4, "`expires` of `a` must be a date written YYYY-MM-DD")
         );
+        // Issue 17 item 14: chrono alone would read these as dates.
+        for loose in [
+            "2026-1-5",
+            "2026-01-5",
+            "+2026-01-05",
+            " 2026-01-05",
+            "2026-01-05 ",
+        ] {
+            let e = parse(
+                "w.toml",
+                &format!(
+                    "[[waiver]]\ncheck = \"a\"\njustification = \"j\"\nexpires = \"{loose}\"\n"
+                ),
+            )
+            .unwrap_err();
+            assert_eq!(
+                e.message, "`expires` of `a` must be a date written YYYY-MM-DD",
+                "{loose}"
+            );
+        }
         let e = parse(
             "w.toml",
             "[[waiver]]\ncheck = \"a\"\nexpires = \"2026-01-01\"\n",

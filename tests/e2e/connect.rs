@@ -811,6 +811,41 @@ fn silent_server_times_out_in_the_handshake() {
     drop(listener);
 }
 
+/// Issue 17, item 3: a server that sends text lines before its version line without end
+/// (libssh2 reads them a byte at a time and checks its timeout only when a read would block,
+/// which never happens) is cut at --connect-timeout.
+#[test]
+fn endless_banner_is_cut_at_the_connect_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            std::thread::spawn(move || {
+                let lines = b"please wait\r\n".repeat(4096);
+                while conn.write_all(&lines).is_ok() {}
+            });
+        }
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let out = Connect::new(&format!("ssh://{USER}@127.0.0.1:{port}"))
+            .arg("--connect-timeout")
+            .arg("1")
+            .password_env()
+            .run();
+        let _ = tx.send(out);
+    });
+    // A hang guard, not a speed measure: two attempts of ~2 s each are expected.
+    let out = rx
+        .recv_timeout(Duration::from_secs(90))
+        .expect("vmcert connect still running 90 s after a 1 s --connect-timeout");
+    fails_with(
+        &out,
+        &format!("SSH handshake with 127.0.0.1:{port} failed: no complete SSH handshake within 1s"),
+    );
+}
+
 #[test]
 fn unusable_key_files_are_explained_before_connecting() {
     let port = free_port();

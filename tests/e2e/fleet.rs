@@ -346,9 +346,9 @@ fn three_napping_targets(vm: &LabVm, dir: &Path) -> std::path::PathBuf {
     inv
 }
 
-/// Starts a fleet of [`three_napping_targets`], one at a time; sends SIGINT `interrupts` times
-/// once the first target is running; returns the exit code, stderr and the summary.
-fn interrupted_fleet(vm: &LabVm, dir: &Path, interrupts: usize) -> (Option<i32>, String, Value) {
+/// Starts a fleet of [`three_napping_targets`], one at a time; sends `signals` (`-INT`, `-TERM`)
+/// in turn once the first target is running; returns the exit code, stderr and the summary.
+fn interrupted_fleet(vm: &LabVm, dir: &Path, signals: &[&str]) -> (Option<i32>, String, Value) {
     let inv = three_napping_targets(vm, dir);
     let mut child = Command::new(vmcert_bin())
         .current_dir(dir)
@@ -377,11 +377,11 @@ fn interrupted_fleet(vm: &LabVm, dir: &Path, interrupts: usize) -> (Option<i32>,
             break;
         }
     }
-    for _ in 0..interrupts {
+    for sig in signals {
         let pid = child.id().to_string();
         assert!(
             Command::new("kill")
-                .args(["-INT", &pid])
+                .args([*sig, pid.as_str()])
                 .status()
                 .unwrap()
                 .success()
@@ -406,9 +406,10 @@ fn interrupted_fleet(vm: &LabVm, dir: &Path, interrupts: usize) -> (Option<i32>,
 fn fleet_ctrl_c_lets_running_targets_finish_and_starts_no_more_and_twice_stops_waiting() {
     let vm = LabVm::start("golden");
 
-    // Once: `first` finishes with its report; the other two never start.
+    // Once (SIGTERM, as from a service manager, is Ctrl-C; issue 17 item 8): `first` finishes
+    // with its report; the other two never start.
     let dir = tempfile::tempdir().unwrap();
-    let (code, stderr, s) = interrupted_fleet(&vm, dir.path(), 1);
+    let (code, stderr, s) = interrupted_fleet(&vm, dir.path(), &["-TERM"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("vmcert: interrupted: no new target starts; waiting for the running ones"),
@@ -440,7 +441,7 @@ fn fleet_ctrl_c_lets_running_targets_finish_and_starts_no_more_and_twice_stops_w
 
     // Twice: the fleet stops waiting for `first`, which gets no report.
     let dir = tempfile::tempdir().unwrap();
-    let (code, stderr, s) = interrupted_fleet(&vm, dir.path(), 2);
+    let (code, stderr, s) = interrupted_fleet(&vm, dir.path(), &["-INT", "-TERM"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("vmcert: interrupted again: not waiting for the running targets"),

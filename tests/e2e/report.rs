@@ -266,6 +266,78 @@ fn diff_names_status_changes() {
     assert_eq!(v["changed"][0]["new"], "Pass");
 }
 
+/// Issue 17 item 5: a hostile report cannot drive the terminal: an entry name that clears the
+/// line and prints "valid", and escape sequences inside results.json (the target's own strings)
+/// reach `report verify`, `show` and `diff` only as visible characters.
+#[test]
+fn report_commands_print_no_escape_sequences() {
+    let (dir, path) = copy_of_golden();
+    let hostile = dir.path().join("hostile.zip");
+    rewrite(&path, &hostile, |name, content| {
+        if name == "results.json" {
+            let t = String::from_utf8(content).unwrap();
+            // Inside JSON strings: ESC and CSI (C1) as JSON escapes, a bidi override raw.
+            Some(
+                t.replace(
+                    "\"title\": \"",
+                    "\"title\": \"\\u001b]0;owned\\u0007\\u009b2J\u{202e}",
+                )
+                .into_bytes(),
+            )
+        } else {
+            Some(content)
+        }
+    });
+    // An added entry whose name rewrites the line.
+    let mut z = zip::ZipWriter::new_append(
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&hostile)
+            .unwrap(),
+    )
+    .unwrap();
+    z.start_file(
+        "logs/\u{1b}[2K\rvalid: all files match\u{1b}[8m.log",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    z.write_all(b"x").unwrap();
+    z.finish().unwrap();
+    let h = path_arg(&hostile);
+    for args in [
+        vec!["report", "verify", h],
+        vec!["report", "show", h],
+        vec!["report", "show", "--format", "md", h],
+        vec!["report", "show", "--format", "json", h],
+        vec!["report", "diff", path_arg(&path), h],
+    ] {
+        let out = vmcert(&args);
+        for stream in [&out.stdout, &out.stderr] {
+            let t = text(stream);
+            assert!(
+                !t.contains(['\u{1b}', '\u{9b}', '\u{7}', '\r', '\u{202e}']),
+                "{args:?}: {t:?}"
+            );
+        }
+    }
+    // The hostile strings were there, shown as control pictures.
+    let show = text(&vmcert(&["report", "show", h]).stdout);
+    assert!(show.contains('\u{241b}'), "{show}");
+    let out = vmcert(&["report", "verify", h]);
+    assert!(
+        text(&out.stdout).contains("logs/\u{241b}[2K\u{240d}valid"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).starts_with("MANIFEST MISMATCH"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
 #[test]
 fn questionnaire_template_lists_every_question_of_the_os() {
     let out = vmcert(&["questionnaire", "template", "--os", "linux"]);

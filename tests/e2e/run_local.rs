@@ -606,6 +606,89 @@ fn bad_inputs_exit_2_with_one_line_before_running() {
         &["--timeout", "0"],
         "--timeout must be at least 1 second",
     );
+    // Issue 17 items 12 and 14: a timeout whose arithmetic would wrap, and an endless answers
+    // file.
+    refused(
+        d,
+        &["--timeout", "18446744073709551604"],
+        "--timeout must be at most 86400 seconds",
+    );
+    refused(
+        d,
+        &["--answers", "/dev/zero"],
+        "more than 64 MiB: not an input file",
+    );
+}
+
+/// Issue 17, item 8: SIGTERM sent to vmcert alone (a service manager, `timeout`, `kill`) stops a
+/// local run like Ctrl-C: the slow probe is killed, the report is written and says interrupted,
+/// exit 2; and no `.tmp` is left in the report's directory.
+#[test]
+fn sigterm_interrupts_a_local_run_and_the_report_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
+    fs::write(
+        dir.path().join("nap.toml"),
+        format!(
+            "[[check]]\nid = \"nap\"\ntitle = \"nap\"\nos = \"linux\"\ncommand = 'touch {}; sleep 600'\n",
+            started.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(vmcert_bin())
+        .current_dir(dir.path())
+        .args(["run", "--local", "--non-interactive", "--allow-unanswered"])
+        .args([
+            "--check-pack",
+            "nap.toml",
+            "--checks",
+            "nap,os-architecture",
+        ])
+        .args(["--out", "r.zip", "--format", "json"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start vmcert");
+    let mut waited = 0;
+    while !started.exists() {
+        assert!(waited < 600, "the nap probe never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // A hang guard (the probe sleeps 600 s), not a speed measure.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let out = child.wait_with_output();
+        let _ = tx.send(());
+        out
+    });
+    if rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .is_err()
+    {
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        panic!("vmcert still running 120 s after SIGTERM");
+    }
+    let out = waiter.join().unwrap().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let r = results(&dir.path().join("r.zip"));
+    assert_eq!(r["run"]["interrupted"], true, "{r}");
+    assert_eq!(check(&r, "nap")["status"], "Error", "{r}");
+    let leftovers: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 /// The questionnaire on a real terminal (tmux), as a person answers it: progress on each

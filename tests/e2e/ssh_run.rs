@@ -368,8 +368,8 @@ fn cut_before_the_slow_probe(vm: &LabVm, cut: impl Fn(u32)) -> String {
         .pack(&pack_check("slow", "sleep 60; echo done", ""))
         .arg("--checks")
         .arg("os-architecture,root-password-locked,openssl-version,slow");
-    // Fact probes + uname-m + shadow-status + openssl-version + the pack probe.
-    let total = 8;
+    // Fact probes + uname-m + shadow-status + login-user + openssl-version + the pack probe.
+    let total = 9;
     let mut done_cut = false;
     let done = run.run_watching(|line, pid| {
         if !done_cut && line.contains(&format!("[{}/{total}]", total - 1)) {
@@ -432,6 +432,14 @@ fn ssh_run_ctrl_c_keeps_finished_results_and_writes_the_report() {
     // the channel closes.
     let vm = LabVm::start("golden");
     let why = cut_before_the_slow_probe(&vm, |pid| kill("-INT", pid));
+    assert_eq!(why, "interrupted (Ctrl-C); 1 probe(s) did not report");
+}
+
+#[test]
+fn ssh_run_sigterm_is_ctrl_c() {
+    // Issue 17 item 8: SIGTERM (a service manager, `timeout`) does not wait for the remote probe.
+    let vm = LabVm::start("golden");
+    let why = cut_before_the_slow_probe(&vm, |pid| kill("-TERM", pid));
     assert_eq!(why, "interrupted (Ctrl-C); 1 probe(s) did not report");
 }
 

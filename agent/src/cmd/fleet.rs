@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
+use tokio::signal::unix::{SignalKind, signal};
 use toml::Spanned;
 use vmcert_checks::Profile;
 
@@ -42,6 +43,7 @@ use crate::engine::config::RunConfig;
 use crate::engine::plan::{Plan, Watch};
 use crate::engine::questionnaire::AskMode;
 use crate::report::model::{RunReport, Summary};
+use crate::report::render::terminal_safe;
 use crate::target::options::TargetOptions;
 use crate::target::script::ProbeResult;
 
@@ -72,6 +74,7 @@ struct Settings {
     check_packs: Option<Vec<PathBuf>>,
     waivers: Option<PathBuf>,
     timeout: Option<u64>,
+    update_search_timeout: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,6 +183,8 @@ fn parse_inventory(path: &Path, text: &str, out_dir: &Path) -> anyhow::Result<Ve
                 .collect(),
             waivers: rel(&pick!(waivers)),
             timeout: pick!(timeout).unwrap_or(RunConfig::DEFAULT_TIMEOUT),
+            update_search_timeout: pick!(update_search_timeout)
+                .unwrap_or(crate::engine::runner::UPDATE_SEARCH_TIMEOUT),
             ask: if pick!(allow_unanswered).unwrap_or(false) {
                 AskMode::AllowUnanswered
             } else {
@@ -282,9 +287,9 @@ pub(crate) fn run(args: &FleetArgs) -> anyhow::Result<ExitCode> {
     };
     let json = serde_json::to_string_pretty(&summary)? + "\n";
     match args.format {
-        Format::Json => print!("{json}"),
-        Format::Md => print!("{}", markdown(&summary)),
-        Format::Table => print!("{}", table(&summary, &out_dir)),
+        Format::Json => print!("{}", terminal_safe(&json)),
+        Format::Md => print!("{}", terminal_safe(&markdown(&summary))),
+        Format::Table => print!("{}", terminal_safe(&table(&summary, &out_dir))),
     }
     let reports: Vec<&RunReport> = summary
         .targets
@@ -425,25 +430,31 @@ fn run_all(plans: Vec<Plan>, jobs: usize, display: &Display) -> anyhow::Result<F
         }
         let mut rows: Vec<Option<TargetRow>> = (0..names.len()).map(|_| None).collect();
         let mut interrupts = 0;
-        let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+        // SIGTERM (a service manager, `timeout`, `kill`) is Ctrl-C: the summary is still written.
+        let mut sigint = signal(SignalKind::interrupt()).context("cannot watch for Ctrl-C")?;
+        let mut sigterm = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
         loop {
-            tokio::select! {
+            let signalled = tokio::select! {
                 joined = set.join_next() => {
                     let Some(joined) = joined else { break };
                     let (i, row) = joined.context("a fleet task was lost")?;
                     rows[i] = Some(row.context("a target's run panicked")?);
+                    false
                 }
-                _ = &mut ctrl_c, if interrupts < 2 => {
-                    ctrl_c.set(tokio::signal::ctrl_c());
-                    interrupts += 1;
-                    stop.store(true, Ordering::SeqCst);
-                    if interrupts == 1 {
-                        display.note("interrupted: no new target starts; waiting for the running ones \
-                                      (Ctrl-C again to stop waiting)");
-                    } else {
-                        display.note("interrupted again: not waiting for the running targets");
-                        break;
-                    }
+                _ = sigint.recv(), if interrupts < 2 => true,
+                _ = sigterm.recv(), if interrupts < 2 => true,
+            };
+            if signalled {
+                interrupts += 1;
+                stop.store(true, Ordering::SeqCst);
+                if interrupts == 1 {
+                    display.note(
+                        "interrupted: no new target starts; waiting for the running ones \
+                                  (Ctrl-C again to stop waiting)",
+                    );
+                } else {
+                    display.note("interrupted again: not waiting for the running targets");
+                    break;
                 }
             }
         }
@@ -467,8 +478,10 @@ fn run_all(plans: Vec<Plan>, jobs: usize, display: &Display) -> anyhow::Result<F
             interrupted: stop.load(Ordering::SeqCst),
         })
     });
-    // Targets still running after a second Ctrl-C are not waited for.
+    // Targets still running after a second Ctrl-C are not waited for; reports being written are
+    // (a report is never left half-written), and no new one starts.
     runtime.shutdown_background();
+    crate::interrupt::close();
     result
 }
 
@@ -596,8 +609,8 @@ struct TargetWatch {
 impl TargetWatch {
     fn say(&self, msg: String) {
         match &self.bar {
-            Some(bar) => bar.set_message(msg),
-            None => eprintln!("vmcert: {}: {msg}", self.name),
+            Some(bar) => bar.set_message(terminal_safe(&msg)),
+            None => eprintln!("vmcert: {}: {}", self.name, terminal_safe(&msg)),
         }
     }
 
@@ -608,8 +621,8 @@ impl TargetWatch {
             (None, None) => format!("exit {}", row.exit_code),
         };
         match &self.bar {
-            Some(bar) => bar.finish_with_message(msg),
-            None => eprintln!("vmcert: {}: {msg}", self.name),
+            Some(bar) => bar.finish_with_message(terminal_safe(&msg)),
+            None => eprintln!("vmcert: {}: {}", self.name, terminal_safe(&msg)),
         }
     }
 }
@@ -741,7 +754,7 @@ mod tests {
              allow_unanswered = true\nskip = [\"a\"]\n\n\
              [[target]]\nname = \"web1\"\ntarget = \"ssh://u@h1\"\n\n\
              [[target]]\nname = \"web2\"\ntarget = \"ssh://u@h2:2222\"\ntimeout = 5\n\
-             profile = \"toolkit\"\ncheck_packs = [\"packs\"]\n",
+             update_search_timeout = 900\nprofile = \"toolkit\"\ncheck_packs = [\"packs\"]\n",
         )
         .unwrap();
         assert_eq!(entries.len(), 2);
@@ -752,6 +765,10 @@ mod tests {
         assert!(a.target.no_prompt && a.ask == AskMode::AllowUnanswered);
         assert_eq!(a.target.connect_timeout, 15);
         assert_eq!((a.timeout, b.timeout), (30, 5));
+        assert_eq!(
+            (a.update_search_timeout, b.update_search_timeout),
+            (600, 900)
+        );
         assert_eq!(a.out, Some(PathBuf::from("/out/web1.zip")));
         assert_eq!(b.profile, Profile::Toolkit);
         assert_eq!(b.check_packs, [PathBuf::from("/inv/packs")]);

@@ -14,9 +14,10 @@ use vmcert_checks::Status;
 use crate::cmd::cli::{Format, ReportCommand};
 use crate::report::model::{CheckResult, Outcome, QuestionResult, RunReport};
 use crate::report::read::{ReportZip, verify};
-use crate::report::render::{answer_text, md_escape, outcome_reason, scope_text, visible};
+use crate::report::render::{
+    answer_text, md_escape, outcome_reason, scope_text, terminal_safe, visible,
+};
 use crate::report::sign;
-use crate::report::write::{ZipFile, write_files};
 
 /// Runs a `report` subcommand.
 pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
@@ -25,9 +26,11 @@ pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
             report,
             container_sas_url,
         } => crate::upload::run(report, &crate::sas::url_arg(container_sas_url)?),
+        // Everything printed below comes from report files: no escape sequence reaches the
+        // terminal (a name could otherwise rewrite the screen to say "valid").
         ReportCommand::Show { report, format } => {
             let (text, code) = show(report, *format)?;
-            print!("{text}");
+            print!("{}", terminal_safe(&text));
             Ok(ExitCode::from(code))
         }
         ReportCommand::Verify { report, public_key } => {
@@ -36,7 +39,7 @@ pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
                 .map(sign::public_key_from_file)
                 .transpose()?;
             let (text, code) = verify_text(report, trusted.as_ref())?;
-            print!("{text}");
+            print!("{}", terminal_safe(&text));
             Ok(ExitCode::from(code))
         }
         ReportCommand::Sign { report, key } => sign_report(report, key),
@@ -47,7 +50,7 @@ pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
             exit_code,
         } => {
             let (text, worse) = diff(old, new, *format)?;
-            print!("{text}");
+            print!("{}", terminal_safe(&text));
             Ok(ExitCode::from(u8::from(*exit_code && worse)))
         }
     }
@@ -91,8 +94,8 @@ fn verify_text(
         }
     }
     let signature = sign::check(
-        zip.get(sign::PATH),
-        zip.get(crate::report::manifest::PATH),
+        zip.get(sign::PATH)?,
+        zip.get(crate::report::manifest::PATH)?,
         trusted,
     );
     let signature_ok = match &signature {
@@ -150,27 +153,11 @@ fn sign_report(path: &Path, key: &Path) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     let manifest = zip
-        .get(crate::report::manifest::PATH)
+        .get(crate::report::manifest::PATH)?
         .context("the report has no readable manifest.json")?;
-    let finished = zip.results().map(|r| r.run.finished).unwrap_or_default();
-    let mut files: Vec<ZipFile> = zip
-        .entries
-        .iter()
-        .filter(|e| e.name != sign::PATH)
-        .filter_map(|e| {
-            e.content.as_ref().ok().map(|c| ZipFile {
-                path: e.name.clone(),
-                content: c.clone(),
-            })
-        })
-        .collect();
     let mut sig = serde_json::to_vec_pretty(&signer.sign(manifest)?)?;
     sig.push(b'\n');
-    files.push(ZipFile {
-        path: sign::PATH.to_owned(),
-        content: sig,
-    });
-    write_files(path, &files, &finished)?;
+    crate::report::write::rewrite_with(path, sign::PATH, &sig)?;
     println!(
         "signed {} with key {}: manifest.sig signs manifest.json, which lists every other file",
         path.display(),
@@ -225,7 +212,7 @@ fn show(path: &Path, format: Format) -> anyhow::Result<(String, u8)> {
     let problems = verify(&zip);
     let code = show_code(r.summary.outcome, problems.is_empty());
     if format == Format::Md {
-        let Some(md) = zip.get("report.md") else {
+        let Some(md) = zip.get("report.md")? else {
             bail!("the report has no readable report.md")
         };
         return Ok((String::from_utf8_lossy(md).into_owned(), code));
@@ -261,8 +248,8 @@ fn show(path: &Path, format: Format) -> anyhow::Result<(String, u8)> {
     let mut o = String::new();
     let integrity = if problems.is_empty() {
         match sign::check(
-            zip.get(sign::PATH),
-            zip.get(crate::report::manifest::PATH),
+            zip.get(sign::PATH)?,
+            zip.get(crate::report::manifest::PATH)?,
             None,
         ) {
             sign::Verdict::Unsigned => "manifest consistent, not signed".to_owned(),

@@ -47,7 +47,8 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         ),
         Format::Table => summary_text(&done.bundle.results, &done.out),
     };
-    print!("{text}");
+    // The summary holds the target's own strings (os-release, hostname): no escape sequence.
+    print!("{}", crate::report::render::terminal_safe(&text));
     done.written?;
     let ci = &args.ci;
     crate::report::write::write_copies(
@@ -133,6 +134,7 @@ fn config(args: &RunArgs) -> RunConfig {
         answers: args.answers.clone(),
         ask,
         timeout: args.timeout,
+        update_search_timeout: args.update_search_timeout,
         record: args.record.clone(),
         fail_on: args.fail_on,
         sign_key: args.sign_key.clone(),

@@ -35,6 +35,7 @@ pub(crate) struct Plan {
     out: PathBuf,
     profile: Profile,
     timeout: u64,
+    update_search_timeout: u64,
     packs: Vec<PackCheck>,
     waivers: Vec<Waiver>,
     only: Vec<String>,
@@ -83,6 +84,20 @@ impl Plan {
         if args.timeout == 0 {
             bail!("--timeout must be at least 1 second");
         }
+        if args.update_search_timeout == 0 {
+            bail!("--update-search-timeout must be at least 1 second");
+        }
+        for (flag, secs) in [
+            ("--timeout", args.timeout),
+            ("--update-search-timeout", args.update_search_timeout),
+        ] {
+            if secs > crate::target::script::MAX_TIMEOUT {
+                bail!(
+                    "{flag} must be at most {} seconds (a day)",
+                    crate::target::script::MAX_TIMEOUT
+                );
+            }
+        }
         let os = spec.os();
         let launched = Local::now();
         let packs = load_packs(&args.check_packs)?;
@@ -119,6 +134,7 @@ impl Plan {
             out,
             profile: args.profile,
             timeout: args.timeout,
+            update_search_timeout: args.update_search_timeout,
             packs,
             waivers,
             only: args.only.clone(),
@@ -153,7 +169,8 @@ impl Plan {
         let profile = self.profile;
         let name = self.name.clone();
         let selected = runner::select(os, &self.packs, &self.only, &self.skip)?;
-        let specs = runner::probe_specs(os, &selected, self.timeout)?;
+        let mut specs = runner::probe_specs(os, &selected, self.timeout)?;
+        runner::long_timeouts(os, &mut specs, self.update_search_timeout);
         watch.connecting(&self.spec.describe());
         let Connected {
             mut transport,
@@ -323,7 +340,7 @@ fn load_packs(paths: &[PathBuf]) -> anyhow::Result<Vec<PackCheck>> {
             vec![path.clone()]
         };
         for file in members.drain(..) {
-            let text = std::fs::read_to_string(&file)
+            let text = super::input::read_text(&file)
                 .with_context(|| format!("--check-pack {}", file.display()))?;
             files.push((file.display().to_string(), text));
         }
@@ -340,7 +357,7 @@ fn load_waivers(path: Option<&Path>) -> anyhow::Result<Vec<Waiver>> {
         return Ok(Vec::new());
     };
     let text =
-        std::fs::read_to_string(path).with_context(|| format!("--waivers {}", path.display()))?;
+        super::input::read_text(path).with_context(|| format!("--waivers {}", path.display()))?;
     Ok(waiver::parse(&path.display().to_string(), &text)?)
 }
 

@@ -35,7 +35,7 @@ pub(crate) fn load_answers(path: Option<&Path>, os: Os) -> anyhow::Result<Answer
     let Some(path) = path else {
         return Ok(Answers::default());
     };
-    let text = std::fs::read_to_string(path)
+    let text = super::input::read_text(path)
         .with_context(|| format!("cannot read the answers file {}", path.display()))?;
     Answers::parse(&text, os)
         .map_err(|e| anyhow::anyhow!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message))

@@ -45,7 +45,8 @@ pub(crate) fn problems(zip: &ReportZip, r: &RunReport) -> Vec<String> {
     if s.outcome == super::model::Outcome::Certified && !r.scope.full_catalogue {
         out.push("results.json: outcome certified for a partial run".to_owned());
     }
-    match zip.get("selftest.json").map(selftest::parse) {
+    // A duplicated file is the manifest check's finding too.
+    match zip.get("selftest.json").ok().flatten().map(selftest::parse) {
         None => {} // a missing file is the manifest check's finding
         Some(Err(why)) => out.push(format!(
             "selftest.json: not the self-test API's response: {why}"

@@ -38,6 +38,8 @@ fn compiled(
         hb.set_strict_mode(true);
         if markdown {
             hb.register_escape_fn(md_escape);
+        } else {
+            hb.register_escape_fn(html_escape);
         }
         hb.register_template_string(name, template)
             .map_err(|e| format!("{name}.hbs: {e}"))?;
@@ -182,14 +184,37 @@ pub(crate) fn display_text(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Replaces a control character (but tab, newline, carriage return) by its control picture.
+/// Replaces a control character (but tab, newline, carriage return) by its control picture; C1
+/// controls (U+0080 to U+009F, which some terminals obey like ESC sequences) and the
+/// bidirectional overrides and isolates (which reorder what is shown) by U+FFFD.
 pub(crate) fn visible(c: char) -> char {
     match c {
         '\t' | '\n' | '\r' => c,
         '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
         '\u{7f}' => '\u{2421}',
+        '\u{80}'..='\u{9f}'
+        | '\u{61c}'
+        | '\u{200e}'
+        | '\u{200f}'
+        | '\u{202a}'..='\u{202e}'
+        | '\u{2066}'..='\u{2069}' => '\u{fffd}',
         _ => c,
     }
+}
+
+/// `text` made safe for a terminal: every character [`visible`] would replace, and carriage
+/// returns too (which would let a line be overwritten), are replaced; newlines and tabs stay.
+/// Everything vmcert prints that comes from a target or a report file goes through this.
+pub(crate) fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| if c == '\r' { '\u{240d}' } else { visible(c) })
+        .collect()
+}
+
+/// HTML escaping for `report.html`: handlebars' own, after [`visible`] (an escape sequence in a
+/// report must not reach a terminal through `cat report.html` either).
+fn html_escape(s: &str) -> String {
+    handlebars::html_escape(&s.chars().map(visible).collect::<String>())
 }
 
 /// Markdown escaping for text in paragraphs, list items and table cells: backslash before the
@@ -868,5 +893,25 @@ document.body.setAttribute('data-layout', JSON.stringify(layout));
         assert!(html.contains("GA12"), "questionnaire shown");
         assert!(html.contains("User azureuser on port 22"), "notes shown");
         assert!(html.contains("2027-06-30"), "waiver shown");
+    }
+
+    /// Issue 17 item 5: no escape sequence from a target survives into report.html or a terminal.
+    #[test]
+    fn escape_sequences_never_reach_html_or_a_terminal() {
+        let mut b = bundle();
+        b.results.checks[0].message = "\u{1b}]0;owned\u{7}\u{9b}2J\u{202e}x".to_owned();
+        b.results
+            .target
+            .facts
+            .insert("OSName".to_owned(), "\u{1b}[31mDebian".to_owned());
+        let html = html(&b, &log_paths(&b.results.checks)).unwrap();
+        for bad in ['\u{1b}', '\u{9b}', '\u{7}', '\u{202e}'] {
+            assert!(!html.contains(bad), "{bad:?} in report.html");
+        }
+        assert!(html.contains("\u{241b}]0;owned"));
+        assert_eq!(
+            terminal_safe("a\u{1b}[2K\rvalid\u{9b}\u{202e}\n\tb"),
+            "a\u{241b}[2K\u{240d}valid\u{fffd}\u{fffd}\n\tb"
+        );
     }
 }

@@ -186,6 +186,58 @@ pub(crate) fn write_zip_signed(
     write_files(path, &files, &bundle.results.run.finished)
 }
 
+/// Rewrites the zip at `path` atomically with every entry but `name` copied as it is (raw, not
+/// recompressed), then `name` holding `content` (`report sign` adding `manifest.sig`).
+///
+/// # Errors
+/// The zip cannot be read or the new one written; the old one is then untouched.
+pub(crate) fn rewrite_with(path: &Path, name: &str, content: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(
+        File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
+    ))
+    .with_context(|| format!("{} is not a readable zip archive", path.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".vmcert-report-")
+        .suffix(".zip.tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let written = (|| -> anyhow::Result<()> {
+        let mut zip = zip::ZipWriter::new(BufWriter::new(tmp.as_file()));
+        for i in 0..archive.len() {
+            let f = archive.by_index_raw(i)?;
+            if f.name() == name {
+                continue;
+            }
+            zip.raw_copy_file(f)?;
+        }
+        let options = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .unix_permissions(0o644);
+        zip.start_file(name, options)?;
+        zip.write_all(content)?;
+        let mut out = zip.finish()?;
+        out.flush()?;
+        drop(out);
+        tmp.as_file().sync_all()?;
+        Ok(())
+    })();
+    written.with_context(|| format!("cannot rewrite the report {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("cannot set the permissions of {}", tmp.path().display()))?;
+    }
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot move the report into place at {}", path.display()))?;
+    Ok(())
+}
+
 /// Stores `files` as a zip at `path`, atomically: a temporary file in the same directory,
 /// fsync, rename, fsync of the directory. Entry times are `finished` (RFC 3339).
 ///
@@ -196,6 +248,8 @@ pub(crate) fn write_files(path: &Path, files: &[ZipFile], finished: &str) -> any
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    // A second Ctrl-C or SIGTERM waits for the end of this write (no `.tmp` left behind).
+    let _writing = crate::interrupt::writing();
     let tmp = tempfile::Builder::new()
         .prefix(".vmcert-report-")
         .suffix(".zip.tmp")
@@ -357,16 +411,23 @@ mod tests {
             write_zip(&golden, &bundle()).unwrap();
         }
         let z = ReportZip::open(&golden).unwrap();
-        let stored: Vec<(&str, &[u8])> = z
+        let stored: Vec<(&str, &str)> = z
             .entries
             .iter()
-            .map(|e| (e.name.as_str(), e.content.as_deref().unwrap()))
+            .map(|e| (e.name.as_str(), e.content.as_ref().unwrap().sha256.as_str()))
             .collect();
-        let now = files(&bundle()).unwrap();
-        let expected: Vec<(&str, &[u8])> = now
+        let now: Vec<(String, String)> = files(&bundle())
+            .unwrap()
             .iter()
-            .map(|f| (f.path.as_str(), f.content.as_slice()))
+            .map(|f| {
+                (
+                    f.path.clone(),
+                    crate::report::manifest::sha256_hex(&f.content),
+                )
+            })
             .collect();
+        let expected: Vec<(&str, &str)> =
+            now.iter().map(|(p, h)| (p.as_str(), h.as_str())).collect();
         assert!(
             stored == expected,
             "{} is stale: run `VMCERT_UPDATE_GOLDEN=1 cargo test -p vmcert golden` and commit it",

@@ -93,6 +93,13 @@ pub(crate) fn conclude_unix_run(
     for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
         sink.note(format!("probe script stderr: {line}"));
     }
+    if let Some(first) = parser.forged().first() {
+        // Every frame of this stream is suspect: the run cannot count, whatever arrived.
+        return Err(TransportError::Lost(format!(
+            "the probe output was tampered with on the target: {first} ({} frame(s) the script did not print)",
+            parser.forged().len()
+        )));
+    }
     if parser.is_done() {
         return Ok(());
     }

@@ -16,57 +16,86 @@ pub const REDACTED: &str = "REDACTED";
 /// Replaces the value of every `sig` parameter in `text` (a URL, or an error message or log line
 /// containing URLs, possibly percent-encoded inside another URL) with `REDACTED`.
 ///
-/// A parameter is `sig=` or `sig%3D` (any case) at the start of the text or after `?`, `&`, `;`,
-/// `%3F`, `%26` or white space; its value runs to the next `&`, `%26`, `#`, white space, quote,
-/// bracket or comma.
+/// Keys are matched on their percent-decoded form, as servers read them: `sig=`, `s%69g=`,
+/// `%73ig%3D`, `sig%253D` (encoded twice, inside a URL nested in another), any case, at the start
+/// of the text or after `?`, `&`, `;` or white space (or those characters encoded). A value runs
+/// to the next `&` or `#` (encoded or not), white space, quote or angle bracket: never stopping at
+/// a comma or a bracket, which may be part of a hostile signature (hiding too much is harmless,
+/// printing the tail of a signature is not).
 pub fn redact(text: &str) -> String {
-    // ASCII lowercasing keeps byte offsets, so `lower` indexes like `text`.
-    let lower = text.to_ascii_lowercase();
+    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
-    while i < text.len() {
-        if let Some(key_len) = sig_key_at(&lower, i) {
-            out.push_str(&text[i..i + key_len]);
+    let mut copied = 0;
+    while i < bytes.len() {
+        if let Some(key_len) = sig_key_at(bytes, i) {
             let start = i + key_len;
             let mut end = start;
-            while end < text.len() && !value_ends_at(&lower, end) {
+            while end < bytes.len() && !value_ends_at(bytes, end) {
                 end += 1;
             }
             if end > start {
+                out.push_str(&text[copied..start]);
                 out.push_str(REDACTED);
+                copied = end;
             }
-            i = end;
-        } else if let Some(c) = text[i..].chars().next() {
-            out.push(c);
-            i += c.len_utf8();
+            i = end.max(i + 1);
         } else {
-            break;
+            i += 1;
         }
     }
+    // `copied` only ever stops at ASCII bytes, so it is a char boundary.
+    out.push_str(&text[copied..]);
     out
 }
 
-fn sig_key_at(lower: &str, i: usize) -> Option<usize> {
-    let rest = &lower[i..];
-    let key_len = if rest.starts_with("sig=") {
-        4
-    } else if rest.starts_with("sig%3d") {
-        6
-    } else {
-        return None;
+/// Length of the encoding at `i` of the byte `want` (ASCII, compared without case): the byte
+/// itself, `%XX`, or `%25XX` (encoded twice).
+fn encoded_at(b: &[u8], i: usize, want: u8) -> Option<usize> {
+    let hex = |at: usize| -> Option<u8> {
+        let h = b.get(at..at + 2)?;
+        let s = std::str::from_utf8(h).ok()?;
+        u8::from_str_radix(s, 16).ok()
     };
-    let before = &lower[..i];
-    let boundary = before.is_empty()
-        || before.ends_with(['?', '&', ';'])
-        || before.ends_with(char::is_whitespace)
-        || before.ends_with("%3f")
-        || before.ends_with("%26");
+    let c = *b.get(i)?;
+    if c.eq_ignore_ascii_case(&want) {
+        return Some(1);
+    }
+    if c != b'%' {
+        return None;
+    }
+    match hex(i + 1)? {
+        x if x.eq_ignore_ascii_case(&want) => Some(3),
+        b'%' => hex(i + 3)
+            .filter(|x| x.eq_ignore_ascii_case(&want))
+            .map(|_| 5),
+        _ => None,
+    }
+}
+
+/// Length of the encoded `word` at `i`.
+fn word_at(b: &[u8], i: usize, word: &[u8]) -> Option<usize> {
+    let mut j = i;
+    for &w in word {
+        j += encoded_at(b, j, w)?;
+    }
+    Some(j - i)
+}
+
+/// Length of the `sig=` key at `i`, when one starts there after a parameter boundary.
+fn sig_key_at(b: &[u8], i: usize) -> Option<usize> {
+    let key_len = word_at(b, i, b"sig=")?;
+    let boundary = i == 0
+        || b[i - 1].is_ascii_whitespace()
+        || [b'?', b'&', b';']
+            .iter()
+            .any(|&sep| (1..=5).any(|n| i >= n && word_at(b, i - n, &[sep]) == Some(n)));
     boundary.then_some(key_len)
 }
 
-fn value_ends_at(lower: &str, j: usize) -> bool {
-    let b = lower.as_bytes()[j];
-    b"&#\"'<>()[]{},; \t\r\n".contains(&b) || lower.as_bytes()[j..].starts_with(b"%26")
+fn value_ends_at(b: &[u8], j: usize) -> bool {
+    b"&#\"'<> \t\r\n\x0b\x0c".contains(&b[j])
+        || (b[j] == b'%' && (encoded_at(b, j, b'&').is_some() || encoded_at(b, j, b'#').is_some()))
 }
 
 /// A URL that is not usable as a blob service SAS URL.
@@ -262,7 +291,7 @@ mod tests {
         let r = redact(&t);
         assert!(!r.contains("OKth8"), "{r}");
         assert_eq!(r.matches("REDACTED").count(), 3, "{r}");
-        assert!(r.contains("sig=REDACTED): retry"), "{r}");
+        assert!(r.contains("sig=REDACTED retry"), "{r}");
     }
 
     #[test]
@@ -272,6 +301,44 @@ mod tests {
             redact(t),
             "https://portal/?next=https%3A%2F%2Fa.blob.core.windows.net%2Fc%2Fd.vhd%3Fsp%3Drl%26sig%3DREDACTED%26se%3D2030"
         );
+    }
+
+    /// Issue 17, item 7: keys servers decode to `sig`, and signatures holding characters that
+    /// used to end a value.
+    #[test]
+    fn redacts_percent_encoded_keys_and_signatures_with_commas_or_brackets() {
+        for (t, want) in [
+            (
+                "https://a/b?sp=r&s%69g=SECRETtail&se=1",
+                "https://a/b?sp=r&s%69g=REDACTED&se=1",
+            ),
+            ("https://a/b?%73ig=SECRETtail", "https://a/b?%73ig=REDACTED"),
+            (
+                "https://a/b?%53%49%47%3dSECRETtail",
+                "https://a/b?%53%49%47%3dREDACTED",
+            ),
+            (
+                "https://a/b?x=1%26s%2569g%253DSECRETtail%2526y",
+                "https://a/b?x=1%26s%2569g%253DREDACTED%2526y",
+            ),
+            (
+                "https://a/b?sig=SECRET,tail&x=1",
+                "https://a/b?sig=REDACTED&x=1",
+            ),
+            (
+                "(https://a/b?sig=SECRET(tail)) next",
+                "(https://a/b?sig=REDACTED next",
+            ),
+            (
+                "https://a/b?sig=SECRET;tail[x]{y}",
+                "https://a/b?sig=REDACTED",
+            ),
+            ("https://a/b%3Fsig=SECRETtail", "https://a/b%3Fsig=REDACTED"),
+        ] {
+            let r = redact(t);
+            assert_eq!(r, want);
+            assert!(!r.contains("SECRET") && !r.contains("tail"), "{r}");
+        }
     }
 
     #[test]

@@ -26,19 +26,33 @@
 //!   `date +%s%N` (milliseconds), else `date +%s`.
 //!
 //! Frames (`<M>` is `#vmcert:<nonce>:`, the nonce random per script, so no probe output and no
-//! shell noise can forge one):
+//! shell noise is taken for a frame line):
 //! ```text
 //! <M>start n=3 lanes=2 uid=0 timeout=gnu enc=b64 clock=up cap=head sudo=none
-//! <M>begin 0 os-release
-//! <M>meta rc=0 ms=3 timeout=0 truncated=0        (rc=- when killed at the timeout or not run)
+//! <M>begin 0 os-release <K0>
+//! <M>meta rc=0 ms=3 timeout=0 truncated=0 bytes=210,0  (rc=- when killed at the timeout or not run)
 //! <M>error needs root: sudo requires a password  (only when the probe did not run)
 //! <M>stdout b64                                  (b64, or hex from `od -An -v -tx1`)
 //! UFJFVFRZX05BTUU9...
 //! <M>stderr b64
-//! <M>end 0
-//! <M>done                                        (all frames sent)
+//! <M>end 0 <K0>
+//! <M>done <D>                                    (all frames sent)
 //! <M>fatal cannot create a temporary directory in /tmp
 //! ```
+//!
+//! Hostile probes (issue 17): a probe, or a process it leaves behind, runs as the script's user,
+//! so it can read the script's working files (the nonce is in them) and write to the main shell's
+//! stdout through `/proc/<pid>/fd/1`. What it cannot learn is a token: `<Kn>` (one per probe)
+//! and `<D>` are random, in the script text only, which the shell reads whole before running
+//! anything (one brace group), and only the main shell prints them, in the begin and end lines it
+//! puts around each frame body. So a frame without its token, a second frame of a probe, a frame
+//! of a probe the script does not run or a `done` without its token are the work of another
+//! process: the probe is delivered as Error (replacing what came before, never replaced after)
+//! and the run fails ([`StreamState::forged`]); lines slipped inside a genuine frame change its
+//! size (`bytes=` on the meta line), so that frame is delivered as malformed. What remains out of
+//! reach of any protocol is a process of the same user rewriting the working files before the
+//! main shell reads them, or reading the shell's memory where ptrace is allowed between
+//! processes of one user (`kernel.yama.ptrace_scope` 0): see the README's threat model.
 
 use std::io::{self, Read};
 use std::time::Duration;
@@ -63,6 +77,10 @@ const MIN_LANES: usize = 2;
 
 /// Bytes of stdout (and, separately, stderr) kept per probe.
 pub(crate) const DEFAULT_OUTPUT_CAP: u64 = 8 * 1024 * 1024;
+
+/// Longest probe timeout, in seconds (a day): larger ones are refused, so no arithmetic on
+/// timeouts can overflow.
+pub(crate) const MAX_TIMEOUT: u64 = 86_400;
 
 /// Longest line the parser keeps (frame lines are at most ~100 bytes, base64 lines 76).
 const MAX_LINE: usize = 16 * 1024;
@@ -104,6 +122,9 @@ pub(crate) enum ScriptError {
     /// A zero timeout or cap.
     #[error("probe `{0}` needs a timeout and an output cap above 0")]
     Zero(String),
+    /// A timeout above [`MAX_TIMEOUT`].
+    #[error("probe `{0}` has a timeout above {MAX_TIMEOUT} seconds")]
+    TooLong(String),
     /// Zero lanes.
     #[error("a probe script needs at least one lane")]
     NoLanes,
@@ -124,7 +145,16 @@ pub(crate) struct ProbeScript {
     text: String,
     nonce: String,
     probes: Vec<(String, u64)>,
+    /// Per-probe tokens, in probe order: only the script's main shell prints them.
+    tokens: Vec<String>,
+    /// The token of the `done` line.
+    done_token: String,
     deadline: Duration,
+}
+
+/// A fresh random token (128 bits, hex).
+fn new_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 fn id_ok(id: &str) -> bool {
@@ -145,6 +175,8 @@ impl ProbeScript {
             return Err(ScriptError::NoLanes);
         }
         let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let tokens: Vec<String> = probes.iter().map(|_| new_token()).collect();
+        let done_token = new_token();
         let mut blocks = String::new();
         for (n, p) in probes.iter().enumerate() {
             if !id_ok(&p.id) {
@@ -156,21 +188,26 @@ impl ProbeScript {
             if p.timeout_secs == 0 || p.output_cap == 0 {
                 return Err(ScriptError::Zero(p.id.clone()));
             }
+            if p.timeout_secs > MAX_TIMEOUT {
+                return Err(ScriptError::TooLong(p.id.clone()));
+            }
             // `printf` is a shell builtin: writing the commands starts no process. Inside single
             // quotes nothing expands; a quote itself is closed, escaped and reopened.
             let command = p.command.strip_suffix('\n').unwrap_or(&p.command);
             blocks.push_str(&format!(
-                "I{n}='{id} {root} {timeout} {cap}'\nprintf '%s\\n' '{command}' >\"$T/{n}.cmd\" || fatal \"cannot write the probe commands in $T\"\n",
+                "I{n}='{id} {root} {timeout} {cap}'\nK{n}={token}\nprintf '%s\\n' '{command}' >\"$T/{n}.cmd\" || fatal \"cannot write the probe commands in $T\"\n",
                 id = p.id,
                 root = u8::from(p.needs_root),
                 timeout = p.timeout_secs,
                 cap = p.output_cap,
                 command = command.replace('\'', "'\\''"),
+                token = tokens[n],
             ));
         }
         let root = u8::from(probes.iter().any(|p| p.needs_root));
         let text = TEMPLATE
             .replace("@@NONCE@@", &nonce)
+            .replace("@@DONE@@", &done_token)
             .replace("@@COUNT@@", &probes.len().to_string())
             .replace("@@LANES@@", &lanes.to_string())
             .replace("@@ROOT_PROBES@@", &root.to_string())
@@ -180,7 +217,12 @@ impl ProbeScript {
         // margin for startup and sudo.
         let rounds = probes.len().div_ceil(lanes.min(MIN_LANES)) as u64;
         let longest = probes.iter().map(|p| p.timeout_secs).max().unwrap_or(0);
-        let deadline = Duration::from_secs(rounds * (longest + 12) + 30);
+        // Saturating: a list of thousands of day-long probes must not wrap to a short deadline.
+        let deadline = Duration::from_secs(
+            rounds
+                .saturating_mul(longest.saturating_add(12))
+                .saturating_add(30),
+        );
         Ok(Self {
             text,
             nonce,
@@ -188,6 +230,8 @@ impl ProbeScript {
                 .iter()
                 .map(|p| (p.id.clone(), p.output_cap))
                 .collect(),
+            tokens,
+            done_token,
             deadline,
         })
     }
@@ -209,6 +253,9 @@ impl ProbeScript {
             state: StreamState::new(&self.nonce, self.probes.clone()),
             lines: Lines::new(MAX_LINE),
             frame: None,
+            tokens: self.tokens.clone(),
+            done_token: self.done_token.clone(),
+            forged: vec![false; self.probes.len()],
         }
     }
 }
@@ -232,6 +279,8 @@ struct Meta {
     ms: u64,
     timed_out: bool,
     truncated: bool,
+    /// Bytes of stdout and stderr the frame carries.
+    bytes: (u64, u64),
 }
 
 #[derive(Debug)]
@@ -258,6 +307,10 @@ pub(crate) struct FrameParser {
     state: StreamState,
     lines: Lines,
     frame: Option<Frame>,
+    tokens: Vec<String>,
+    done_token: String,
+    /// Probes whose frame was forged or repeated: delivered as Error once, never again.
+    forged: Vec<bool>,
 }
 
 impl std::ops::Deref for FrameParser {
@@ -329,6 +382,12 @@ impl FrameParser {
                 }
             }
             "done" => {
+                if args.trim() != self.done_token {
+                    self.state
+                        .forged
+                        .push("a `done` line without the script's token".to_string());
+                    return;
+                }
                 self.close_open_frame("the script's `done` line", out);
                 self.state.done = true;
             }
@@ -338,19 +397,19 @@ impl FrameParser {
             }
             "begin" => {
                 self.close_open_frame("the next frame began", out);
-                let idx = parse_begin(args, &self.state.probes);
-                let idx = match idx {
-                    Some(i) if !self.state.delivered[i] => Some(i),
-                    Some(i) => {
-                        self.state.problems.push(format!(
-                            "probe `{}` was framed twice",
-                            self.state.probes[i].0
-                        ));
+                let idx = match parse_begin(args, &self.state.probes) {
+                    Some((i, token)) if token != self.tokens[i] => {
+                        self.forge(i, "a frame without its token", out);
                         None
                     }
+                    Some((i, _)) if self.state.delivered[i] => {
+                        self.forge(i, "a second frame", out);
+                        None
+                    }
+                    Some((i, _)) => Some(i),
                     None => {
                         self.state
-                            .problems
+                            .forged
                             .push(format!("a frame named an unknown probe: `{args}`"));
                         None
                     }
@@ -368,8 +427,13 @@ impl FrameParser {
             }
             "end" => {
                 if let Some(mut f) = self.frame.take() {
-                    if f.idx.is_some_and(|i| args.trim() != i.to_string()) {
-                        corrupt(&mut f, "its end line names another probe");
+                    if f.idx
+                        .is_some_and(|i| args.trim() != format!("{i} {}", self.tokens[i]))
+                    {
+                        corrupt(
+                            &mut f,
+                            "its end line names another probe or lacks the token",
+                        );
                     }
                     self.deliver(f, out);
                 } else {
@@ -382,11 +446,22 @@ impl FrameParser {
                     return;
                 };
                 match kind {
+                    "meta" if f.meta.is_some() || f.section != Section::Head => {
+                        corrupt(f, "it holds a second or late meta line");
+                    }
                     "meta" => match parse_meta(args) {
                         Some(m) => f.meta = Some(m),
                         None => corrupt(f, "its meta line is malformed"),
                     },
+                    "error" if f.error.is_some() || f.section != Section::Head => {
+                        corrupt(f, "it holds a second or late error line");
+                    }
                     "error" => f.error = Some(args.to_string()),
+                    _ if (kind == "stdout" && f.section != Section::Head)
+                        || (kind == "stderr" && !matches!(f.section, Section::Stdout(_))) =>
+                    {
+                        corrupt(f, "its sections are repeated or out of order");
+                    }
                     _ => {
                         finish_section(f);
                         let enc = match args.trim() {
@@ -421,11 +496,40 @@ impl FrameParser {
         }
     }
 
+    /// Probe `idx` got a frame its script did not print (no token, or a second one): delivered
+    /// as Error, replacing anything delivered before, and never delivered again.
+    fn forge(&mut self, idx: usize, what: &str, out: &mut Vec<ProbeResult>) {
+        let id = self.state.probes[idx].0.clone();
+        self.state.forged.push(format!("{what} for probe `{id}`"));
+        if std::mem::replace(&mut self.forged[idx], true) {
+            return;
+        }
+        self.state.delivered[idx] = true;
+        out.push(ProbeResult {
+            id,
+            output: ProbeOutput {
+                error: Some(format!(
+                    "its output cannot be trusted: {what} arrived for it, which another process on the target forged or replayed"
+                )),
+                ..ProbeOutput::default()
+            },
+        });
+    }
+
     fn deliver(&mut self, mut f: Frame, out: &mut Vec<ProbeResult>) {
         let Some(idx) = f.idx else { return };
+        if self.forged[idx] {
+            return;
+        }
         finish_section(&mut f);
         if f.meta.is_none() {
             corrupt(&mut f, "it has no meta line");
+        } else if f
+            .meta
+            .as_ref()
+            .is_some_and(|m| m.bytes != (f.stdout.len() as u64, f.stderr.len() as u64))
+        {
+            corrupt(&mut f, "its output is not the size its meta line gives");
         }
         let id = self.state.probes[idx].0.clone();
         let output = if let Some(why) = f.corrupt {
@@ -463,10 +567,13 @@ fn corrupt(f: &mut Frame, why: &str) {
     }
 }
 
-fn parse_begin(args: &str, probes: &[(String, u64)]) -> Option<usize> {
-    let (idx, id) = args.split_once(' ')?;
-    let idx: usize = idx.parse().ok()?;
-    (probes.get(idx)?.0 == id.trim()).then_some(idx)
+/// `<n> <id> <token>`: the probe's index (when `n` and `id` name a probe) and the token given.
+fn parse_begin<'a>(args: &'a str, probes: &[(String, u64)]) -> Option<(usize, &'a str)> {
+    let mut fields = args.split(' ');
+    let idx: usize = fields.next()?.parse().ok()?;
+    let id = fields.next()?;
+    let token = fields.next().unwrap_or("");
+    (probes.get(idx)?.0 == id && fields.next().is_none()).then_some((idx, token))
 }
 
 fn parse_meta(args: &str) -> Option<Meta> {
@@ -485,11 +592,15 @@ fn parse_meta(args: &str) -> Option<Meta> {
             "ms" => m.ms = v.parse::<i64>().ok()?.max(0).unsigned_abs(),
             "timeout" => m.timed_out = flag(v)?,
             "truncated" => m.truncated = flag(v)?,
+            "bytes" => {
+                let (o, e) = v.split_once(',')?;
+                m.bytes = (o.parse().ok()?, e.parse().ok()?);
+            }
             _ => return None,
         }
         seen += 1;
     }
-    (seen == 4).then_some(m)
+    (seen == 5).then_some(m)
 }
 
 fn flag(v: &str) -> Option<bool> {
@@ -547,7 +658,7 @@ fn finish_section(f: &mut Frame) {
     }
 }
 
-/// Reads `reader` to its end, feeding `parser` and handing every finished probe to the sink as
+/// Reads `reader` to its end or to the script's `done` line, feeding `parser` and handing every finished probe to the sink as
 /// it completes (and the script's `start` line to its log as soon as it arrives). Returns the
 /// read error that cut the stream, if any; [`crate::target::conclude_unix_run`] then says
 /// whether the run completed.
@@ -568,6 +679,11 @@ pub(crate) fn pump(
                     header_noted = true;
                 }
                 finished.into_iter().for_each(|r| sink.result(r));
+                // The script prints nothing after `done`: stop there rather than wait for an
+                // end of file that a process left behind by a probe may hold off for ever.
+                if parser.is_done() {
+                    break Ok(());
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => break Err(e),

@@ -2,6 +2,11 @@
 #: Runs every probe once, at most @@LANES@@ at a time (fewer on a VM with fewer CPUs), each under its timeout with its output
 #: capped, and prints one frame per probe on stdout as soon as it ends. Frame lines start with
 #: "#vmcert:<nonce>:"; outputs are base64 (or od hex). Nothing else is ever printed on stdout.
+#: The whole script is one brace group, so the shell has read all of it (the per-probe tokens
+#: K<n> and the done token D included) before anything runs: nothing is left on its stdin for a
+#: probe to read through /proc. The tokens live only in the shell's memory: the main shell alone
+#: prints them, in the begin and end lines of each frame and in the done line.
+{
 LC_ALL=C
 export LC_ALL
 PATH="${PATH:-/usr/bin:/bin}:/usr/local/sbin:/usr/sbin:/sbin"
@@ -9,6 +14,7 @@ export PATH
 umask 077
 cd / || exit 1
 M='#vmcert:@@NONCE@@'
+D=@@DONE@@
 say() { printf '%s\n' "$*"; }
 N=@@COUNT@@
 # Lanes: one per CPU, at least 2 (a hung probe must not hold up the rest), at most @@LANES@@. More
@@ -165,7 +171,8 @@ kill "$w" 2>/dev/null
 exit "$r"
 VMCERT_RUN1
 
-# Runs probe $1 (id $2, needs root $3, timeout $4 s, cap $5 bytes) and writes its frame file.
+# Runs probe $1 (id $2, needs root $3, timeout $4 s, cap $5 bytes) and writes the body of its
+# frame (meta, stdout, stderr; no token: the main shell adds the begin and end lines).
 # Every file of probe n is $T/n.*: the command (n.cmd), the FIFOs its stdout and stderr go
 # through (n.o, n.e), what the capped readers kept (n.out, n.err) and the frame (n.frame).
 run_probe() {
@@ -225,34 +232,36 @@ run_probe() {
   [ -s "$d.out" ] && so=$(($(wc -c <"$d.out")))
   [ -s "$d.err" ] && se=$(($(wc -c <"$d.err")))
   if [ "$so" -gt "$5" ] || [ "$se" -gt "$5" ]; then tr=1; fi
+  # The byte counts sent let the reader notice lines slipped into the frame on the way.
+  [ "$so" -gt "$5" ] && so=$5
+  [ "$se" -gt "$5" ] && se=$5
   {
-    say "$M:begin $1 $2"
-    say "$M:meta rc=$rc ms=$ms timeout=$to truncated=$tr"
+    say "$M:meta rc=$rc ms=$ms timeout=$to truncated=$tr bytes=$so,$se"
     say "$M:stdout $ENC"
     emit "$d.out" "$so" "$5"
     say "$M:stderr $ENC"
     emit "$d.err" "$se" "$5"
-    say "$M:end $1"
   } >"$d.frame"
 }
 
 # Prints file $1 ($2 bytes) encoded, at most $3 bytes of it; nothing for an empty file.
 emit() {
-  if [ "$2" -gt "$3" ]; then
+  if [ "$2" -ge "$3" ]; then
     cap_copy "$3" <"$1" | encode
   elif [ "$2" -gt 0 ]; then
     encode <"$1"
   fi
 }
 
-# A frame for a probe that did not run.
+# A frame for probe $1 (id $2) that did not run, printed by the main shell.
 not_run() {
-  say "$M:begin $1 $2"
-  say "$M:meta rc=- ms=0 timeout=0 truncated=0"
+  eval "nr_k=\$K$1"
+  say "$M:begin $1 $2 $nr_k"
+  say "$M:meta rc=- ms=0 timeout=0 truncated=0 bytes=0,0"
   say "$M:error $3"
   say "$M:stdout $ENC"
   say "$M:stderr $ENC"
-  say "$M:end $1"
+  say "$M:end $1 $nr_k"
 }
 
 start_probe() {
@@ -282,7 +291,8 @@ fill_lanes() {
 
 say "$M:start n=$N lanes=$LANES uid=$U timeout=$TMODE enc=$ENC clock=$CLOCK cap=$CAPT sudo=$SUDO"
 
-# The probes: I<n>='<id> <needs root> <timeout> <cap>' and the command in $T/<n>.cmd.
+# The probes: I<n>='<id> <needs root> <timeout> <cap>', K<n> its token and the command in
+# $T/<n>.cmd.
 @@PROBES@@
 
 # The FIFOs of every probe's stdout and stderr, made at once.
@@ -301,7 +311,10 @@ while [ "$RUNNING" -gt 0 ]; do
   read -r i <&3 || fatal 'the queue of finished probes broke'
   case $i in '' | *[!0-9]*) continue ;; esac
   if [ -f "$T/$i.frame" ]; then
+    eval "set -- \$I$i; k=\$K$i"
+    say "$M:begin $i $1 $k"
     cat "$T/$i.frame"
+    say "$M:end $i $k"
   else
     eval "set -- \$I$i"
     not_run "$i" "$1" 'the probe runner ended without a result'
@@ -314,4 +327,5 @@ while [ "$RUNNING" -gt 0 ]; do
   RUNNING=$((RUNNING - 1))
   fill_lanes
 done
-say "$M:done"
+say "$M:done $D"
+}

@@ -83,6 +83,9 @@ pub(crate) struct StreamState {
     pub(crate) fatal: Option<String>,
     pub(crate) noise_lines: u64,
     pub(crate) problems: Vec<String>,
+    /// Frames the script did not print (forged, replayed or naming no probe): any makes the
+    /// run fail, whatever else arrived.
+    pub(crate) forged: Vec<String>,
 }
 
 impl StreamState {
@@ -97,6 +100,7 @@ impl StreamState {
             fatal: None,
             noise_lines: 0,
             problems: Vec::new(),
+            forged: Vec::new(),
         }
     }
 
@@ -124,6 +128,11 @@ impl StreamState {
     /// Malformed or cut-off frames, for the run log.
     pub(crate) fn problems(&self) -> &[String] {
         &self.problems
+    }
+
+    /// Frames that another process on the target forged or replayed, for the run's error.
+    pub(crate) fn forged(&self) -> &[String] {
+        &self.forged
     }
 
     /// Ids of the probes whose frame has not arrived, in script order.

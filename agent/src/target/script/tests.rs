@@ -775,11 +775,23 @@ fn parser_for(ids: &[&str]) -> (ProbeScript, FrameParser) {
     (s, p)
 }
 
+/// The frame the script prints for probe `idx`: `meta` without its `bytes=` field, which is
+/// added from `out_b64` (0 when that is not valid base64).
 fn frame(s: &ProbeScript, idx: usize, id: &str, meta: &str, out_b64: &str) -> String {
     let m = format!("#vmcert:{}:", s.nonce);
+    let k = &s.tokens[idx];
+    let clean: String = out_b64.split_whitespace().collect();
+    let n = base64::engine::general_purpose::STANDARD
+        .decode(clean)
+        .map_or(0, |d| d.len());
     format!(
-        "{m}begin {idx} {id}\n{m}meta {meta}\n{m}stdout b64\n{out_b64}\n{m}stderr b64\n{m}end {idx}\n"
+        "{m}begin {idx} {id} {k}\n{m}meta {meta} bytes={n},0\n{m}stdout b64\n{out_b64}\n{m}stderr b64\n{m}end {idx} {k}\n"
     )
+}
+
+/// The script's `done` line.
+fn done(s: &ProbeScript) -> String {
+    format!("#vmcert:{}:done {}\n", s.nonce, s.done_token)
 }
 
 #[test]
@@ -787,7 +799,8 @@ fn parser_ignores_noise_and_reports_what_never_arrived() {
     let (s, mut p) = parser_for(&["a", "b", "c"]);
     let m = format!("#vmcert:{}:", s.nonce);
     let stream = format!(
-        "Welcome to the machine\r\n#vmcert:othernonce:begin 0 a\n{m}start n=3\n{}garbage line\n{}",
+        "Welcome to the machine\r\n#vmcert:othernonce:begin 0 a {}\n{m}start n=3\n{}garbage line\n{}",
+        s.tokens[0],
         frame(&s, 0, "a", "rc=0 ms=5 timeout=0 truncated=0", "aGVsbG8K"),
         frame(&s, 2, "c", "rc=- ms=1000 timeout=1 truncated=0", ""),
     );
@@ -817,9 +830,8 @@ fn parser_ignores_noise_and_reports_what_never_arrived() {
 #[test]
 fn parser_is_indifferent_to_how_the_stream_is_split() {
     let (s, whole_parser) = parser_for(&["a", "b"]);
-    let m = format!("#vmcert:{}:", s.nonce);
     let stream = format!(
-        "{}{}{m}done\n",
+        "{}{}{}",
         frame(
             &s,
             0,
@@ -828,6 +840,7 @@ fn parser_is_indifferent_to_how_the_stream_is_split() {
             "AAEC\r\n/w=="
         ),
         frame(&s, 1, "b", "rc=0 ms=5 timeout=0 truncated=1", "eA=="),
+        done(&s),
     );
     let mut whole_parser = whole_parser;
     let whole = whole_parser.feed(stream.as_bytes());
@@ -847,8 +860,9 @@ fn parser_is_indifferent_to_how_the_stream_is_split() {
 fn parser_turns_malformed_frames_into_errors_and_cut_frames_into_missing() {
     let (s, mut p) = parser_for(&["a", "b", "c", "d", "e"]);
     let m = format!("#vmcert:{}:", s.nonce);
+    let (k3, k4) = (&s.tokens[3], &s.tokens[4]);
     let stream = format!(
-        "{}{}{}{m}begin 3 d\n{m}meta rc=0 ms=1 timeout=0 truncated=0\n{}{m}begin 4 e\n{m}meta rc=0 ms=1 timeout=0 truncated=0\n{m}stdout b64\naGVsbG8K\n",
+        "{}{}{}{m}begin 3 d {k3}\n{m}meta rc=0 ms=1 timeout=0 truncated=0 bytes=0,0\n{}{m}begin 4 e {k4}\n{m}meta rc=0 ms=1 timeout=0 truncated=0 bytes=6,0\n{m}stdout b64\naGVsbG8K\n",
         frame(&s, 0, "a", "rc=zero ms=5 timeout=0 truncated=0", ""),
         frame(&s, 1, "b", "rc=0 ms=5 timeout=0 truncated=0", "!!!!"),
         // More than the 64-byte cap.
@@ -859,8 +873,9 @@ fn parser_turns_malformed_frames_into_errors_and_cut_frames_into_missing() {
             "rc=0 ms=5 timeout=0 truncated=0",
             &"QUFB".repeat(30)
         ),
-        // `d` is interrupted by a repeated frame of `a`, which is ignored.
-        frame(&s, 0, "a", "rc=0 ms=5 timeout=0 truncated=0", ""),
+        // `d` is interrupted by a frame of `c` (a repeat, which the script never prints: `c`
+        // is delivered again, as an error, and the stream is marked forged).
+        frame(&s, 2, "c", "rc=0 ms=5 timeout=0 truncated=0", ""),
     );
     let got = p.feed(stream.as_bytes());
     let errors: Vec<(&str, &str)> = got
@@ -886,18 +901,21 @@ fn parser_turns_malformed_frames_into_errors_and_cut_frames_into_missing() {
                 "d",
                 "its output frame arrived malformed (it was not ended before the next frame began)"
             ),
+            (
+                "c",
+                "its output cannot be trusted: a second frame arrived for it, which another process on the target forged or replayed"
+            ),
         ]
     );
     assert!(got.iter().all(|r| r.output.exit_code.is_none()));
     assert!(p.finish().is_empty());
     assert_eq!(p.missing(), ["e"]);
     assert!(
-        p.problems()
-            .iter()
-            .any(|x| x.contains("`a` was framed twice")),
+        p.problems().iter().any(|x| x.contains("`e` was cut off")),
         "{:?}",
         p.problems()
     );
+    assert_eq!(p.forged(), ["a second frame for probe `c`"]);
     assert!(
         p.problems().iter().any(|x| x.contains("`e` was cut off")),
         "{:?}",
@@ -934,12 +952,142 @@ fn parser_survives_garbage_and_overlong_lines() {
 fn parser_reads_hex_frames_and_a_final_line_without_newline() {
     let (s, mut p) = parser_for(&["a"]);
     let m = format!("#vmcert:{}:", s.nonce);
+    let k = &s.tokens[0];
     let stream = format!(
-        "{m}begin 0 a\n{m}meta rc=0 ms=1 timeout=0 truncated=0\n{m}stdout hex\n 68 69 0a\n{m}stderr hex\n{m}end 0\n{m}done"
+        "{m}begin 0 a {k}\n{m}meta rc=0 ms=1 timeout=0 truncated=0 bytes=3,0\n{m}stdout hex\n 68 69 0a\n{m}stderr hex\n{m}end 0 {k}\n{}",
+        done(&s).trim_end()
     );
     let got = p.feed(stream.as_bytes());
     assert_eq!(got[0].output.stdout, b"hi\n");
     assert!(!p.is_done());
     assert!(p.finish().is_empty());
     assert!(p.is_done());
+}
+
+// ---- hostile probes (issue 17, item 1) ----
+
+#[test]
+fn frames_without_their_token_or_repeated_make_the_probe_error_and_the_run_forged() {
+    let (s, mut p) = parser_for(&["a", "b", "c"]);
+    let m = format!("#vmcert:{}:", s.nonce);
+    // A forger who knows the nonce but not the tokens: a frame of `a` before the real one, a
+    // `done` line, a frame of a probe the script does not run, and a lying frame size inside
+    // `c`'s genuine frame.
+    let forged_a = format!(
+        "{m}begin 0 a\n{m}meta rc=0 ms=1 timeout=0 truncated=0 bytes=6,0\n{m}stdout b64\naGVsbG8K\n{m}stderr b64\n{m}end 0\n"
+    );
+    let genuine_c = frame(&s, 2, "c", "rc=1 ms=1 timeout=0 truncated=0", "eA==");
+    let tampered_c = genuine_c.replacen("eA==\n", "eA==\nQUFB\n", 1);
+    let stream = format!(
+        "{forged_a}{m}done\n{m}begin 7 zzz\n{}{}{tampered_c}{}",
+        frame(&s, 0, "a", "rc=1 ms=1 timeout=0 truncated=0", "eA=="),
+        frame(&s, 1, "b", "rc=1 ms=1 timeout=0 truncated=0", "eA=="),
+        done(&s),
+    );
+    let mut got = p.feed(stream.as_bytes());
+    got.extend(p.finish());
+    let by_id: Vec<(&str, Option<i32>, &str)> = got
+        .iter()
+        .map(|r| {
+            (
+                r.id.as_str(),
+                r.output.exit_code,
+                r.output.error.as_deref().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_id,
+        [
+            (
+                "a",
+                None,
+                "its output cannot be trusted: a frame without its token arrived for it, which another process on the target forged or replayed"
+            ),
+            ("b", Some(1), ""),
+            (
+                "c",
+                None,
+                "its output frame arrived malformed (its output is not the size its meta line gives)"
+            ),
+        ]
+    );
+    assert!(p.is_done());
+    assert_eq!(
+        p.forged(),
+        [
+            "a frame without its token for probe `a`",
+            "a `done` line without the script's token",
+            "a frame named an unknown probe: `7 zzz`",
+            "a second frame for probe `a`",
+        ]
+    );
+    // The run fails however complete it looks.
+    struct Drop;
+    impl ProbeSink for Drop {
+        fn result(&mut self, _: ProbeResult) {}
+        fn note(&mut self, _: String) {}
+    }
+    let err = crate::target::conclude_unix_run(&p, Some(0), b"", None, &mut Drop).unwrap_err();
+    assert!(
+        err.to_string().contains("tampered with on the target"),
+        "{err}"
+    );
+}
+
+/// The attack of issue 17: a probe leaves a process behind that learns the frame prefix from the
+/// probe's own frame file as the script writes it (holding the main shell stopped meanwhile, so
+/// the race is always won), finds the main shell, and writes a forged passing frame of another
+/// probe straight to the main shell's stdout through /proc. The forged frame arrives before the
+/// real one (the victim waits for the forger to have written it).
+#[test]
+fn a_probe_cannot_forge_another_probes_frame_through_proc() {
+    for shell in SHELLS {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let forger = format!(
+            r#"me=$(readlink /proc/$$/fd/1); d=${{me%.o}}
+p=$$
+while :; do
+  p=$(sed 's/.*) //' /proc/$p/stat | cut -d' ' -f2)
+  case $(readlink /proc/$p/fd/1) in pipe:*) break ;; esac
+  [ "$p" -gt 1 ] || exit 1
+done
+(
+  kill -STOP $p
+  l=
+  while :; do
+    read -r l <"$d.frame" 2>/dev/null
+    case $l in '#vmcert:'*) break ;; esac
+  done
+  M=${{l%%:meta*}}; M=${{M%%:stdout*}}
+  for t in '' ' 00000000000000000000000000000000'; do
+    printf '%s\n' "$M:begin 1 victim$t" "$M:meta rc=0 ms=1 timeout=0 truncated=0" "$M:meta rc=0 ms=1 timeout=0 truncated=0 bytes=7,0" "$M:stdout b64" "Zm9yZ2VkCg==" "$M:stderr b64" "$M:end 1$t" >/proc/$p/fd/1
+  done
+  echo "$M" >{d}/forged
+  kill -CONT $p
+) </dev/null >/dev/null 2>&1 &
+head -c 300000 /dev/zero"#
+        );
+        let victim = format!(
+            "n=0; while [ ! -e {d}/forged ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done; sleep 1; echo genuine; exit 3"
+        );
+        let script =
+            ProbeScript::new(&[spec("forger", &forger), spec("victim", &victim)], 2).unwrap();
+        let r = run(&script, Opts::shell(shell));
+        let stolen = fs::read_to_string(dir.path().join("forged"))
+            .unwrap_or_else(|_| panic!("{shell:?}: the forger never learned the prefix"));
+        assert_eq!(stolen.trim(), format!("#vmcert:{}", script.nonce));
+        let v = r.out("victim");
+        assert_eq!(v.exit_code, None, "{shell:?}: {v:?}");
+        assert!(
+            v.error
+                .as_deref()
+                .unwrap_or("")
+                .contains("cannot be trusted"),
+            "{shell:?}: {v:?}"
+        );
+        assert!(v.stdout.is_empty(), "{shell:?}: {v:?}");
+        assert!(!r.parser.forged().is_empty(), "{shell:?}");
+    }
 }

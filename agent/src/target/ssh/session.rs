@@ -7,7 +7,10 @@
 
 use std::cell::Cell;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ssh2::{MethodType, Session};
@@ -22,6 +25,44 @@ use crate::target::secret::Secret;
 
 /// Pause before the one retry of a failed connect or handshake.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// Margin past `--connect-timeout` before the whole handshake is cut (libssh2's own timeout, per
+/// wait, says "no answer" first when the server is silent).
+const HANDSHAKE_MARGIN: Duration = Duration::from_secs(1);
+
+/// Longest authentication (password, keys, keyboard-interactive, sudo password check excluded).
+const AUTH_LIMIT: Duration = Duration::from_secs(60);
+
+/// Shuts a socket down when a whole exchange has not ended by its deadline. libssh2 bounds each
+/// single wait only, so a server that sends its banner (or its key exchange, or its answers to
+/// authentication) a byte at a time would otherwise hold a connect for ever.
+struct Deadline {
+    stop: mpsc::Sender<()>,
+    fired: Arc<AtomicBool>,
+}
+
+impl Deadline {
+    /// Arms a deadline `limit` from now on `socket` (a handle on the session's socket).
+    fn arm(socket: &TcpStream, limit: Duration) -> std::io::Result<Self> {
+        let socket = socket.try_clone()?;
+        let (stop, rx) = mpsc::channel::<()>();
+        let fired = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&fired);
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
+                flag.store(true, Ordering::SeqCst);
+                let _ = socket.shutdown(Shutdown::Both);
+            }
+        });
+        Ok(Self { stop, fired })
+    }
+
+    /// Disarms it; true when it had fired.
+    fn disarm(self) -> bool {
+        let _ = self.stop.send(());
+        self.fired.load(Ordering::SeqCst)
+    }
+}
 
 /// The host key the server presented and why it was trusted.
 #[derive(Debug, Clone)]
@@ -78,29 +119,24 @@ impl SshSession {
             other => other?,
         };
         let authority = setup.target.authority();
-        let (blob, _) = session.host_key().ok_or_else(|| SshError::Handshake {
-            addr: authority.clone(),
-            reason: "the server sent no host key".to_owned(),
-            attempts: 1,
+        let guard = Deadline::arm(&socket, AUTH_LIMIT + setup.connect_timeout).map_err(|e| {
+            SshError::Handshake {
+                addr: authority.clone(),
+                reason: format!("cannot duplicate the socket: {e}"),
+                attempts: 1,
+            }
         })?;
-        let key = HostKey {
-            key_type: blob_key_type(blob).unwrap_or_else(|| "unknown".to_owned()),
-            blob: blob.to_vec(),
-        };
-        let trust = setup.host_keys.verify(&name, &key, &entries)?;
-        tracing::debug!(
-            "host key {} {} of {name}: {trust}",
-            key.key_type,
-            key.fingerprint()
-        );
-        let auth = auth::authenticate(
-            &session,
-            &setup.target,
-            &authority,
-            &setup.credentials,
-            list,
-        )?;
-        tracing::info!("logged in to {} with {}", setup.target, auth.method);
+        let logged_in = Self::verify_and_log_in(setup, list, &session, &entries, &authority);
+        if guard.disarm() {
+            return Err(SshError::Session {
+                addr: authority,
+                reason: format!(
+                    "the server did not finish authentication within {} s",
+                    (AUTH_LIMIT + setup.connect_timeout).as_secs()
+                ),
+            });
+        }
+        let (key, trust, auth) = logged_in?;
         Ok(Self {
             server_banner: session.banner().unwrap_or_default().to_owned(),
             session,
@@ -113,6 +149,35 @@ impl SshSession {
             setup_time: started.elapsed(),
             channels: Cell::new(0),
         })
+    }
+
+    /// Host key verification and authentication on an established session.
+    fn verify_and_log_in(
+        setup: &SshSetup,
+        list: MethodList,
+        session: &Session,
+        entries: &[super::known_hosts::Entry],
+        authority: &str,
+    ) -> Result<(HostKey, Trust, AuthReport), SshError> {
+        let name = setup.target.known_hosts_name();
+        let (blob, _) = session.host_key().ok_or_else(|| SshError::Handshake {
+            addr: authority.to_owned(),
+            reason: "the server sent no host key".to_owned(),
+            attempts: 1,
+        })?;
+        let key = HostKey {
+            key_type: blob_key_type(blob).unwrap_or_else(|| "unknown".to_owned()),
+            blob: blob.to_vec(),
+        };
+        let trust = setup.host_keys.verify(&name, &key, entries)?;
+        tracing::debug!(
+            "host key {} {} of {name}: {trust}",
+            key.key_type,
+            key.fingerprint()
+        );
+        let auth = auth::authenticate(session, &setup.target, authority, &setup.credentials, list)?;
+        tracing::info!("logged in to {} with {}", setup.target, auth.method);
+        Ok((key, trust, auth))
     }
 
     /// The target.
@@ -291,7 +356,16 @@ fn establish(
         .map_err(|e| handshake_err(e.message().to_owned()))?;
     session.set_tcp_stream(tcp);
     session.set_timeout(millis(setup.connect_timeout));
-    session.handshake().map_err(|e| {
+    let guard = Deadline::arm(&socket, setup.connect_timeout + HANDSHAKE_MARGIN)
+        .map_err(|e| handshake_err(format!("cannot duplicate the socket: {e}")))?;
+    let shaken = session.handshake();
+    if guard.disarm() {
+        return Err(handshake_err(format!(
+            "no complete SSH handshake within {}s (the server keeps sending without finishing its banner or key exchange)",
+            setup.connect_timeout.as_secs()
+        )));
+    }
+    shaken.map_err(|e| {
         handshake_err(
             if e.code() == ssh2::ErrorCode::Session(LIBSSH2_ERROR_TIMEOUT) {
                 format!(

@@ -253,6 +253,11 @@ fn conclude(
     for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
         sink.note(format!("probe script stderr: {line}"));
     }
+    if let Some(first) = parser.forged().first() {
+        return Err(TransportError::Lost(format!(
+            "the probe output was tampered with on the target: {first}"
+        )));
+    }
     if parser.is_done() {
         return Ok(());
     }
