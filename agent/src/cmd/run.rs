@@ -37,7 +37,15 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let done = plan.execute(&RunWatch::default())?;
     let text = match args.format {
         Format::Json => summary_json(&done.bundle.results, &done.out, done.code)?,
-        Format::Table | Format::Md => summary_text(&done.bundle.results, &done.out),
+        Format::Md => format!(
+            "{}\nReport zip: `{}`\n",
+            crate::report::render::markdown(
+                &done.bundle,
+                &crate::report::logs::log_paths(&done.bundle.results.checks),
+            )?,
+            done.out.display()
+        ),
+        Format::Table => summary_text(&done.bundle.results, &done.out),
     };
     // The summary holds the target's own strings (os-release, hostname): no escape sequence.
     print!("{}", crate::report::render::terminal_safe(&text));
@@ -129,6 +137,8 @@ fn config(args: &RunArgs) -> RunConfig {
         update_search_timeout: args.update_search_timeout,
         record: args.record.clone(),
         fail_on: args.fail_on,
+        sign_key: args.sign_key.clone(),
+        save_answers: args.save_answers.clone(),
     }
 }
 

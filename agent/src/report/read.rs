@@ -42,7 +42,13 @@ pub(crate) const REQUIRED: &[&str] = &[
 ];
 
 /// Entries whose content is kept in memory (the rest are hashed as they are read).
-const KEPT: &[&str] = &["results.json", manifest::PATH, "report.md", "selftest.json"];
+const KEPT: &[&str] = &[
+    "results.json",
+    manifest::PATH,
+    "report.md",
+    "selftest.json",
+    super::sign::PATH,
+];
 
 /// What was read out of one entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -426,7 +432,9 @@ fn compare(
     problems: &mut Vec<String>,
 ) {
     for e in &zip.entries {
-        if e.name == manifest::PATH {
+        // The manifest cannot list itself, nor the signature made over it (checked by
+        // `report::sign`).
+        if e.name == manifest::PATH || e.name == super::sign::PATH {
             continue;
         }
         let Some(expected) = listed.get(&e.name) else {
