@@ -66,8 +66,8 @@ impl std::str::FromStr for Profile {
 pub struct Thresholds {
     /// Minimum Azure Linux Agent version for a Pass.
     pub agent_min: &'static str,
-    /// With AutoUpdate on, versions from this one up to `agent_min` give Warning instead of Fail.
-    pub agent_auto_update_floor: Option<&'static str>,
+    /// With auto-update on, an agent older than `agent_min` passes (LISA: it updates itself).
+    pub agent_auto_update_waives_min: bool,
     /// Largest allowed shell history file, in bytes (0: must be empty).
     pub history_max_bytes: u64,
     /// Lowest OpenSSL version that passes.
@@ -97,11 +97,12 @@ pub static PROFILES: [Thresholds; 2] = [
     // current
     Thresholds {
         agent_min: "2.2.53.1",
-        agent_auto_update_floor: Some("2.2.41"),
+        agent_auto_update_waives_min: true,
         history_max_bytes: 0,
         openssl_min: "3.0.0",
         openssl_series_allowed: &["1.1.1", "1.0.2"],
-        python_fail_below: Some("3.9"),
+        // LISA runs verify_python_version at priority 5 (not gating): below 3.9 only warns.
+        python_fail_below: None,
         python_warn_below: "3.10",
         client_alive_range: (1, 235),
         arm64_status: Status::Pass,
@@ -114,7 +115,7 @@ pub static PROFILES: [Thresholds; 2] = [
     // toolkit
     Thresholds {
         agent_min: "2.2.41",
-        agent_auto_update_floor: None,
+        agent_auto_update_waives_min: false,
         history_max_bytes: 1024,
         openssl_min: "0.9.8",
         openssl_series_allowed: &[],
@@ -138,8 +139,8 @@ impl Thresholds {
         vec![
             ("agent_min", self.agent_min.to_string()),
             (
-                "agent_auto_update_floor",
-                self.agent_auto_update_floor.unwrap_or("-").to_string(),
+                "agent_auto_update_waives_min",
+                self.agent_auto_update_waives_min.to_string(),
             ),
             ("history_max_bytes", self.history_max_bytes.to_string()),
             ("openssl_min", self.openssl_min.to_string()),

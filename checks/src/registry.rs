@@ -34,6 +34,15 @@ pub static ALL: &[&dyn Check] = &[
     &linux::SecurityUpdatesPending,
     &linux::OmiNotVulnerable,
     &linux::SshHostKeysRegenerated,
+    // Linux: parity with Microsoft LISA's azure_image_standard (0.2)
+    &linux::PackageRepositories,
+    &linux::NetworkConfigFiles,
+    &linux::KernelConfigEssentials,
+    &linux::DhcpHostnameOption,
+    &linux::HvKvpDaemon,
+    &linux::CloudInitClean,
+    &linux::ResourceDisk,
+    &linux::BootLogClean,
     // Windows
     &windows::OsArchitecture,
     &windows::UserAccountDependency,

@@ -15,8 +15,14 @@ use crate::qemu::{Expected, Image};
 use crate::util::vmcert_bin;
 
 /// Checks whose probes ask a running system (loaded firewall rules, pending updates against
-/// the package lists): an image run says they need a live run.
-const LIVE_ONLY: &[&str] = &["firewall-no-rules", "security-updates-pending"];
+/// the package lists, running daemons, the Azure temp disk): an image run says they need a live
+/// run.
+const LIVE_ONLY: &[&str] = &[
+    "firewall-no-rules",
+    "security-updates-pending",
+    "hv-kvp-daemon",
+    "resource-disk",
+];
 
 fn run_image(image: &str, out: &Path, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(vmcert_bin());
@@ -248,9 +254,10 @@ fn bad_images_end_in_a_clear_error_or_a_verdict_never_a_panic() {
     let out_dir = tempfile::tempdir().unwrap();
     let zip = out_dir.path().join("r.zip");
     let disk = SmallDisk::build(|root| {
-        // A symlink loop where a probe looks, and a 10 GiB sparse history file.
+        // A symlink loop where a probe looks, and a 10 GiB sparse history file (root's: the
+        // image's login user, azureuser, has its own history listed but not failed, as in LISA).
         std::os::unix::fs::symlink("waagent.conf", root.join("etc/waagent.conf")).unwrap();
-        let f = std::fs::File::create(root.join("home/azureuser/.bash_history")).unwrap();
+        let f = std::fs::File::create(root.join("root/.bash_history")).unwrap();
         f.set_len(10 << 30).unwrap();
     });
 

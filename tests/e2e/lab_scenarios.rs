@@ -53,6 +53,14 @@ fn run(cmd: &mut Command, stdin: &str) -> std::process::Output {
 /// A check's id, status and message.
 type Outcome = (String, String, String);
 
+/// Strings planted as secrets by the scenarios (see rhel-family-defects.sh).
+const PLANTED_SECRETS: [&str; 4] = [
+    "lab-secret-ksh",
+    "lab-secret-sub",
+    "Zm9vYmFy",
+    "token=abc123",
+];
+
 /// Statuses of `vmcert run --local` inside a fresh VM of `scenario`, by check id, each with its
 /// message (for the failure output).
 fn statuses_inside(scenario: &str, dir: &Path) -> Vec<Outcome> {
@@ -109,6 +117,21 @@ fn statuses_inside(scenario: &str, dir: &Path) -> Vec<Outcome> {
     drop(vm);
 
     let mut archive = zip::ZipArchive::new(std::fs::File::open(&local_zip).unwrap()).unwrap();
+    // Secrets the scenarios plant where probes look (rhel-family-defects: shell histories, a
+    // package mirror URL with credentials and a token) never reach any file of the report.
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).unwrap();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        let content = String::from_utf8_lossy(&bytes);
+        for secret in PLANTED_SECRETS {
+            assert!(
+                !content.contains(secret),
+                "{scenario}: planted secret {secret:?} is in the report's {}",
+                entry.name()
+            );
+        }
+    }
     let mut text = String::new();
     archive
         .by_name("results.json")

@@ -27,4 +27,5 @@ mod sshd_fixture;
 mod upload;
 mod vhd;
 mod windows;
+mod winrm_replay;
 mod winrm_server;

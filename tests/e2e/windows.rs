@@ -578,7 +578,13 @@ fn a_probe_that_hangs_is_stopped_at_its_timeout() {
     let tmp = tempfile::tempdir().unwrap();
     let (s, target) = server_with_a_hanging_probe(tmp.path());
     let zip = tmp.path().join("hang.zip");
-    let out = run(&target, &zip, &["--timeout", "2"], PASSWORD);
+    // The update search has its own timeout (default 600 s), not --timeout's.
+    let out = run(
+        &target,
+        &zip,
+        &["--timeout", "2", "--update-search-timeout", "3"],
+        PASSWORD,
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let r = results(&zip);
     assert_eq!(r["run"]["interrupted"], false);
@@ -736,7 +742,7 @@ fn connect_reports_os_account_and_administrator() {
     assert!(stdout.contains("Administrator    no"), "{stdout}");
     assert_eq!(
         text(&out.stderr),
-        "vmcert: error: WS2019-CERT01\\vmcert is not an elevated administrator: the probes that need one would be in Error\n"
+        "vmcert: error: the account's token is not an administrator: WS2019-CERT01\\vmcert is not a member of Administrators, so the checks that need one are Error\n"
     );
     // And a run there: the probes that need an administrator do not run; their checks are Error.
     let zip = tmp.path().join("plain.zip");
@@ -763,4 +769,126 @@ fn connect_reports_os_account_and_administrator() {
         "{check}"
     );
     assert_eq!(statuses(&r)["os-architecture"], "Pass");
+}
+
+/// A local administrator other than the built-in one, on a machine without
+/// LocalAccountTokenFilterPolicy = 1, as Windows treats it over WinRM: its token is UAC-filtered.
+/// `connect` says so, with the fix, before a run; a run says it once in the report's facts.
+#[test]
+fn a_uac_filtered_administrator_is_told_apart_with_the_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let golden = profiles_dir().join("windows-server-2019.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&golden).unwrap()).unwrap();
+    m["registry"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| r["name"] != "LocalAccountTokenFilterPolicy");
+    m["vmcert_handler"] = serde_json::json!({ "timing_scale": 0.0 });
+    let filtered = tmp.path().join("filtered.json");
+    std::fs::write(&filtered, serde_json::to_vec(&m).unwrap()).unwrap();
+    let s = server("http", "ntlm", &filtered, &[]);
+    let target = format!("winrm://{USER}@127.0.0.1:{}", s.port());
+    let out = vmcert(
+        &["connect", "--target", &target, "--password-env", PW_VAR],
+        PASSWORD,
+        None,
+    );
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stdout.contains("Administrator    no (UAC-filtered token)"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("UAC-filtered"), "{stderr}");
+    assert!(stderr.contains("LocalAccountTokenFilterPolicy"), "{stderr}");
+    assert!(stderr.contains("built-in Administrator"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+
+    let zip = tmp.path().join("filtered.zip");
+    let out = run(&target, &zip, &[], PASSWORD);
+    assert_eq!(out.status.code(), Some(2));
+    let r = results(&zip);
+    let fact = r["target"]["facts"]["AdminToken"].as_str().unwrap();
+    assert!(fact.starts_with("UAC-filtered"), "{fact}");
+    assert!(fact.contains("LocalAccountTokenFilterPolicy"), "{fact}");
+    let st = statuses(&r);
+    assert_eq!(st["hyper-v-disabled"], "Error");
+    assert_eq!(st["os-architecture"], "Pass");
+    let check = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "os-disk-size")
+        .unwrap();
+    assert!(
+        check["message"].as_str().unwrap().contains("UAC-filtered"),
+        "{check}"
+    );
+}
+
+/// A fresh Marketplace VM as the test server plays it: a UTF-8 byte-order mark before the first
+/// frame, hundreds of services and scheduled tasks (one of them unreadable), an update search
+/// slower than the per-probe timeout (given its own), and Azure's NoAutoUpdate for patch mode
+/// AutomaticByPlatform.
+#[test]
+fn a_fresh_vm_with_a_slow_update_search_and_azure_patch_mode() {
+    let tmp = tempfile::tempdir().unwrap();
+    let golden = profiles_dir().join("windows-server-2019.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&golden).unwrap()).unwrap();
+    m["azure"] = serde_json::json!({ "patch_mode": "AutomaticByPlatform" });
+    // One task whose definition cannot be read: reported beside the others, not sinking them.
+    m["scheduled_tasks"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({ "path": "\\Vendor\\", "name": "Broken", "actions": [], "unreadable": true }));
+    m["vmcert_handler"] = serde_json::json!({
+        "timing_scale": 0.1,
+        "stdout_bom": true,
+        "extra_services": 300,
+        "extra_tasks": 200,
+        "update_search_seconds": 40.0
+    });
+    let fresh = tmp.path().join("fresh.json");
+    std::fs::write(&fresh, serde_json::to_vec(&m).unwrap()).unwrap();
+    let s = server("http", "ntlm", &fresh, &[]);
+    let target = format!("winrm://{USER}@127.0.0.1:{}", s.port());
+    let zip = tmp.path().join("fresh.zip");
+    // The search takes 4 s (40 s at a tenth of the timing): over --timeout, under its own.
+    let out = run(
+        &target,
+        &zip,
+        &["--timeout", "3", "--update-search-timeout", "30"],
+        PASSWORD,
+    );
+    let r = results(&zip);
+    let st = statuses(&r);
+    let mut want = expected()["windows-server-2019"].clone();
+    want.insert("auto-update-enabled".into(), "Warning".into());
+    want.insert("only-c-and-d-drives".into(), "Warning".into());
+    assert_eq!(st, want, "{}", text(&out.stderr));
+    let check = |id: &str| {
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let au = check("auto-update-enabled");
+    assert!(
+        au["actual"]
+            .as_str()
+            .unwrap()
+            .contains("AutomaticByPlatform"),
+        "{au}"
+    );
+    assert!(
+        au["message"].as_str().unwrap().contains("AutomaticByOS"),
+        "{au}"
+    );
+    assert_eq!(r["target"]["facts"]["AdminToken"], "elevated administrator");
 }

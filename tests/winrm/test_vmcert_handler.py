@@ -11,6 +11,7 @@ tests/e2e/windows.rs with the venv's python (stdlib unittest).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import sys
@@ -38,20 +39,48 @@ def fragment(probe_id: str) -> str:
     return m.group(1)
 
 
-def script(probes: list[tuple[str, str]], lanes: int = 4, timeout: int = 60) -> bytes:
-    """A probe script in the agent's layout (agent/src/target/script/powershell.rs)."""
-    nonce = "0123456789abcdef0123456789abcdef"
+NONCE = "0123456789abcdef0123456789abcdef"
+
+
+def loader(body: str, nonce: str = NONCE, chunk: int = 2000) -> bytes:
+    """The agent's loader around `body` (agent/src/target/script/powershell.rs): one-line
+    statements the console host reads itself, then the check line."""
+    data = body.encode("utf-8")
+    b64 = base64.b64encode(data).decode("ascii")
+    lines = ["", "$VmB = New-Object System.Text.StringBuilder"]
+    lines += [f"[void]$VmB.Append('{b64[i:i + chunk]}')" for i in range(0, len(b64), chunk)]
+    lines.append(
+        f"$VmWhy='';try{{$VmBytes=[Convert]::FromBase64String($VmB.ToString());...;if($VmBytes.Length -ne {len(data)})"
+        f"{{...}}elseif($VmSha -ne '{hashlib.sha256(data).hexdigest().upper()}'){{...}}"
+        f"elseif(-not $VmText.StartsWith('#vmcert-begin:'+'{nonce}')){{...}}...& ([ScriptBlock]::Create($VmText))..."
+    )
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+
+
+def body(probes: list[tuple[str, str]], lanes: int = 4, timeout: int = 60, extra: str = "") -> str:
+    """A probe script body in the agent's layout (agent/src/target/script/script.ps1)."""
     rows = "\n".join(
         f"@{{ Index = {i}; Id = '{pid}'; Timeout = {timeout}; Cap = 8388608; Admin = $true; "
         f"Code = '{base64.b64encode(code.encode()).decode()}' }}"
         for i, (pid, code) in enumerate(probes)
     )
-    loader = (
-        "$ErrorActionPreference='Stop';$VmBody=[Console]::In.ReadToEnd();"
-        f"if($VmBody.Contains('#vmcert-end:'+'{nonce}')){{& ([ScriptBlock]::Create($VmBody))}}else{{}}"
+    return (
+        f"#vmcert-begin:{NONCE}\r\n$VmMarker = '#vmcert:' + '{NONCE}' + ':'\n$VmLanes = {lanes}\n"
+        f"$VmProbes = @(\n{rows}\n)\n{extra}#vmcert-end:{NONCE}\r\n"
     )
-    body = f"$VmMarker = '#vmcert:' + '{nonce}' + ':'\n$VmLanes = {lanes}\n$VmProbes = @(\n{rows}\n)\n#vmcert-end:{nonce}\n"
-    return (loader + "\r\n" + body).encode("ascii")
+
+
+def script(probes: list[tuple[str, str]], lanes: int = 4, timeout: int = 60) -> bytes:
+    return loader(body(probes, lanes, timeout))
+
+
+def old_console_in_script(probes: list[tuple[str, str]]) -> bytes:
+    """vmcert's loader before issue 15: line 1 reads the rest with [Console]::In.ReadToEnd()."""
+    first = (
+        "$ErrorActionPreference='Stop';$VmBody=[Console]::In.ReadToEnd();"
+        f"if($VmBody.Contains('#vmcert-end:'+'{NONCE}')){{& ([ScriptBlock]::Create($VmBody))}}else{{}}"
+    )
+    return (first + "\r\n" + body(probes)).encode("ascii")
 
 
 def invocation(stdin: bytes, user: str = "vmcert") -> Invocation:
@@ -128,15 +157,70 @@ class ScriptPlay(unittest.TestCase):
         for u in m["local_users"]:
             if u["name"] == "vmcert":
                 u["groups"] = ["Remote Management Users"]
-        res = vmcert_handler.create_handler(m).run(invocation(script([("disk0-size", fragment("disk0-size"))])))
+        res = vmcert_handler.create_handler(m).run(invocation(script([("os-disk", fragment("os-disk"))])))
         probe = [f for f in frames(res) if f[1] == "probe"][0][2]
         self.assertTrue(probe["error"].startswith("needs an administrator"))
         self.assertFalse(frames(res)[0][2]["admin"])
 
     def test_a_script_cut_short_gets_the_loaders_fatal_frame(self):
         whole = script([("os-info", fragment("os-info"))])
-        res = self.handler.run(invocation(whole[: whole.rindex(b"#vmcert-end")]))
-        self.assertEqual([k for _, k, _ in frames(res)], ["fatal"])
+        lines = whole.split(b"\r\n")
+        # One Append line lost: the length check fails, nothing runs.
+        res = self.handler.run(invocation(b"\r\n".join(lines[:2] + lines[3:])))
+        fr = frames(res)
+        self.assertEqual([k for _, k, _ in fr], ["fatal"])
+        self.assertIn("length", fr[0][2]["error"])
+
+    def test_an_altered_or_unmarked_body_never_runs(self):
+        good = body([("os-info", fragment("os-info"))])
+        swapped = loader(good.replace("os-info", "os-inf0"))
+        # Same length, other bytes: the loader the SHA-256 was computed for is another.
+        stdin = swapped.replace(
+            re.search(rb"\$VmSha -ne '([0-9A-F]{64})'", swapped).group(1),
+            hashlib.sha256(good.encode()).hexdigest().upper().encode(),
+        )
+        self.assertEqual(frames(self.handler.run(invocation(stdin)))[0][2]["error"].split(": ")[-1], "SHA-256 mismatch")
+        no_begin = loader(good.replace("#vmcert-begin:", "#vmcert-start:"))
+        self.assertIn("no begin marker", frames(self.handler.run(invocation(no_begin)))[0][2]["error"])
+
+    def test_a_console_in_loader_loses_the_first_4_kb_as_on_windows_powershell_5_1(self):
+        probes = [(p, fragment(p)) for p in ("os-info", "setup-state", "pending-updates", "drives-and-references")]
+        old = old_console_in_script(probes)
+        self.assertGreater(len(old), 4096)
+        res = self.handler.run(invocation(old))
+        self.assertEqual([o.stream for o in res.outputs], ["stderr"], "no frame at all")
+        self.assertIn("ParseException", res.outputs[0].data)
+        # The same body through the line-statement loader runs whole.
+        self.assertEqual(frames(self.handler.run(invocation(script(probes))))[-1][1], "done")
+
+    def test_a_byte_order_mark_on_stdout_when_asked(self):
+        m = load_profile(GOLDEN)
+        m["vmcert_handler"] = {"stdout_bom": True}
+        res = vmcert_handler.create_handler(m).run(invocation(script([("os-info", fragment("os-info"))])))
+        self.assertTrue(res.outputs[0].data.startswith("\ufeff#vmcert:"))
+
+    def test_had_errors_counts_suppressed_errors(self):
+        m = load_profile(GOLDEN)
+        suppressing = "if (Get-Command -Name Get-BitLockerVolume -ErrorAction SilentlyContinue) { 1 } else { 'x' | ConvertTo-Json -Compress }"
+        for extra, rc in (("if ($Job.Ps.HadErrors) { $rc = 1 }\n", 1), ("", 0)):
+            stdin = loader(body([("bitlocker-os-volume", suppressing)], extra=extra))
+            probe = [f for f in frames(vmcert_handler.create_handler(m).run(invocation(stdin))) if f[1] == "probe"][0][2]
+            self.assertEqual(probe["rc"], rc, extra)
+
+    def test_a_filtered_administrator_token_runs_no_admin_probe_and_says_why(self):
+        m = load_profile(GOLDEN)
+        # vmcert is a local administrator with RID 1000: without LocalAccountTokenFilterPolicy
+        # its network logon gets the filtered token.
+        m["registry"] = [r for r in m["registry"] if r["name"] != "LocalAccountTokenFilterPolicy"]
+        fr = frames(vmcert_handler.create_handler(m).run(invocation(script([("os-disk", fragment("os-disk"))]))))
+        self.assertEqual((fr[0][2]["admin"], fr[0][2]["filtered"]), (False, True))
+        self.assertIn("UAC-filtered", fr[1][2]["error"])
+        user = json.loads(vmcert_handler.create_handler(m).answer(
+            vmcert_handler.ScriptProbe(0, "current-user", 60, 65536, False, fragment("current-user")), "vmcert").stdout)
+        self.assertEqual((user["IsAdministrator"], user["AdministratorsDenyOnly"]), (False, True))
+        # The built-in Administrator (RID 500) is never filtered.
+        fr = frames(vmcert_handler.create_handler(m).run(invocation(script([("os-disk", fragment("os-disk"))]), user="azureadmin")))
+        self.assertEqual((fr[0][2]["admin"], fr[0][2]["filtered"]), (True, False))
 
     def test_other_commands_go_to_the_default_handler(self):
         res = self.handler.run(invocation(b"'hello'\r\n"))

@@ -31,11 +31,23 @@ fn probes(os: Os, script: bool, timeout: u64) -> anyhow::Result<String> {
         bail!("--timeout must be at least 1 second");
     }
     let selected = crate::engine::runner::select(os, &[], &[], &[])?;
-    let specs = crate::engine::runner::probe_specs(os, &selected, timeout)?;
+    let mut specs = crate::engine::runner::probe_specs(os, &selected, timeout)?;
+    crate::engine::runner::long_timeouts(
+        os,
+        &mut specs,
+        crate::engine::runner::UPDATE_SEARCH_TIMEOUT,
+    );
     if script {
-        let s =
-            crate::target::script::ProbeScript::new(&specs, crate::target::script::DEFAULT_LANES)?;
-        return Ok(s.text().to_string());
+        let lanes = crate::target::script::DEFAULT_LANES;
+        // Each OS's own script: the `sh` one, or the PowerShell one with its loader.
+        return Ok(match os {
+            Os::Windows => crate::target::script::powershell::PsScript::new(&specs, lanes)?
+                .text()
+                .to_string(),
+            Os::Linux => crate::target::script::ProbeScript::new(&specs, lanes)?
+                .text()
+                .to_string(),
+        });
     }
     let list: Vec<serde_json::Value> = specs
         .iter()
@@ -228,4 +240,21 @@ fn show(id: &str, os: Option<Os>, format: Format) -> anyhow::Result<String> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_os_gets_its_own_probe_script() {
+        let windows = probes(Os::Windows, true, 60).unwrap();
+        assert!(
+            windows.starts_with("\r\n$VmB = New-Object System.Text.StringBuilder\r\n"),
+            "the PowerShell loader: {}",
+            &windows[..80]
+        );
+        let linux = probes(Os::Linux, true, 60).unwrap();
+        assert!(!linux.contains("$VmB"), "the sh script");
+    }
 }

@@ -209,6 +209,10 @@ pub(crate) struct RunArgs {
     /// Timeout of each probe, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = RunConfig::DEFAULT_TIMEOUT)]
     pub timeout: u64,
+    /// Timeout of the Windows Update search (Windows targets), in seconds: on a fresh VM the
+    /// first online scan takes minutes. Started first, beside the other probes.
+    #[arg(long, value_name = "SECS", default_value_t = crate::engine::runner::UPDATE_SEARCH_TIMEOUT)]
+    pub update_search_timeout: u64,
     /// Upload the report zip to this Azure Blob container (SAS URL, or env:VAR to read it from an
     /// environment variable, which keeps the signature out of the process list).
     #[arg(long, value_name = "CONTAINER_SAS_URL")]
@@ -303,7 +307,7 @@ pub(crate) enum Command {
     /// Certify many targets concurrently from an inventory file: one report zip per target and a
     /// fleet summary. Exit code: the worst over all targets.
     #[command(
-        after_help = "Inventory (TOML; paths relative to the file; secrets only as environment variable NAMES):\n  [defaults]\n  identity = \"keys/id_ed25519\"\n  known_hosts = \"known_hosts\"\n  answers = \"answers.toml\"\n  timeout = 60\n\n  [[target]]\n  name = \"web1\"\n  target = \"ssh://azureuser@10.0.0.5\"\n\n  [[target]]\n  name = \"db1\"\n  target = \"ssh://azureuser@10.0.0.6:2222\"\n  password_env = \"DB1_PASSWORD\"\n  skip = [\"omi-version\"]\n\nKeys of [defaults] and [[target]]: identity, password_env, passphrase_env, sudo_password_env,\nknown_hosts, host_key, accept_new_host_key, connect_timeout, answers, allow_unanswered, profile,\nchecks, skip, check_packs, waivers, timeout; [[target]] also name and target.\n\nExample:\n  vmcert fleet --inventory fleet.toml --jobs 8 --out-dir reports --junit fleet.xml --sarif fleet.sarif\n\nExit codes: the worst target's, as for `run` (0, 1, 2); 2 also when a target could not be reached."
+        after_help = "Inventory (TOML; paths relative to the file; secrets only as environment variable NAMES):\n  [defaults]\n  identity = \"keys/id_ed25519\"\n  known_hosts = \"known_hosts\"\n  answers = \"answers.toml\"\n  timeout = 60\n\n  [[target]]\n  name = \"web1\"\n  target = \"ssh://azureuser@10.0.0.5\"\n\n  [[target]]\n  name = \"db1\"\n  target = \"ssh://azureuser@10.0.0.6:2222\"\n  password_env = \"DB1_PASSWORD\"\n  skip = [\"omi-version\"]\n\nKeys of [defaults] and [[target]]: identity, password_env, passphrase_env, sudo_password_env,\nknown_hosts, host_key, accept_new_host_key, connect_timeout, answers, allow_unanswered, profile,\nchecks, skip, check_packs, waivers, timeout, update_search_timeout; [[target]] also name and target.\n\nExample:\n  vmcert fleet --inventory fleet.toml --jobs 8 --out-dir reports --junit fleet.xml --sarif fleet.sarif\n\nExit codes: the worst target's, as for `run` (0, 1, 2); 2 also when a target could not be reached."
     )]
     Fleet(Box<FleetArgs>),
     /// The built-in check catalogue.

@@ -74,6 +74,7 @@ struct Settings {
     check_packs: Option<Vec<PathBuf>>,
     waivers: Option<PathBuf>,
     timeout: Option<u64>,
+    update_search_timeout: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,6 +183,8 @@ fn parse_inventory(path: &Path, text: &str, out_dir: &Path) -> anyhow::Result<Ve
                 .collect(),
             waivers: rel(&pick!(waivers)),
             timeout: pick!(timeout).unwrap_or(RunConfig::DEFAULT_TIMEOUT),
+            update_search_timeout: pick!(update_search_timeout)
+                .unwrap_or(crate::engine::runner::UPDATE_SEARCH_TIMEOUT),
             ask: if pick!(allow_unanswered).unwrap_or(false) {
                 AskMode::AllowUnanswered
             } else {
@@ -718,7 +721,7 @@ mod tests {
              allow_unanswered = true\nskip = [\"a\"]\n\n\
              [[target]]\nname = \"web1\"\ntarget = \"ssh://u@h1\"\n\n\
              [[target]]\nname = \"web2\"\ntarget = \"ssh://u@h2:2222\"\ntimeout = 5\n\
-             profile = \"toolkit\"\ncheck_packs = [\"packs\"]\n",
+             update_search_timeout = 900\nprofile = \"toolkit\"\ncheck_packs = [\"packs\"]\n",
         )
         .unwrap();
         assert_eq!(entries.len(), 2);
@@ -729,6 +732,10 @@ mod tests {
         assert!(a.target.no_prompt && a.ask == AskMode::AllowUnanswered);
         assert_eq!(a.target.connect_timeout, 15);
         assert_eq!((a.timeout, b.timeout), (30, 5));
+        assert_eq!(
+            (a.update_search_timeout, b.update_search_timeout),
+            (600, 900)
+        );
         assert_eq!(a.out, Some(PathBuf::from("/out/web1.zip")));
         assert_eq!(b.profile, Profile::Toolkit);
         assert_eq!(b.check_packs, [PathBuf::from("/inv/packs")]);

@@ -126,6 +126,7 @@ fn config(args: &RunArgs) -> RunConfig {
         answers: args.answers.clone(),
         ask,
         timeout: args.timeout,
+        update_search_timeout: args.update_search_timeout,
         record: args.record.clone(),
         fail_on: args.fail_on,
     }

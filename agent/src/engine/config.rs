@@ -35,6 +35,8 @@ pub(crate) struct RunConfig {
     pub ask: AskMode,
     /// Seconds each probe may take.
     pub timeout: u64,
+    /// Seconds the Windows Update search may take (Windows targets).
+    pub update_search_timeout: u64,
     /// Save the raw probe outputs here as a fixture case.
     pub record: Option<PathBuf>,
     /// The lowest status that makes the exit status non-zero.
@@ -59,6 +61,7 @@ impl RunConfig {
             answers: None,
             ask: AskMode::RequireAll,
             timeout: Self::DEFAULT_TIMEOUT,
+            update_search_timeout: crate::engine::runner::UPDATE_SEARCH_TIMEOUT,
             record: None,
             fail_on: FailOn::default(),
         }

@@ -33,6 +33,7 @@ pub(crate) struct Plan {
     out: PathBuf,
     profile: Profile,
     timeout: u64,
+    update_search_timeout: u64,
     packs: Vec<PackCheck>,
     waivers: Vec<Waiver>,
     only: Vec<String>,
@@ -80,11 +81,19 @@ impl Plan {
         if args.timeout == 0 {
             bail!("--timeout must be at least 1 second");
         }
-        if args.timeout > crate::target::script::MAX_TIMEOUT {
-            bail!(
-                "--timeout must be at most {} seconds (a day)",
-                crate::target::script::MAX_TIMEOUT
-            );
+        if args.update_search_timeout == 0 {
+            bail!("--update-search-timeout must be at least 1 second");
+        }
+        for (flag, secs) in [
+            ("--timeout", args.timeout),
+            ("--update-search-timeout", args.update_search_timeout),
+        ] {
+            if secs > crate::target::script::MAX_TIMEOUT {
+                bail!(
+                    "{flag} must be at most {} seconds (a day)",
+                    crate::target::script::MAX_TIMEOUT
+                );
+            }
         }
         let os = spec.os();
         let launched = Local::now();
@@ -115,6 +124,7 @@ impl Plan {
             out,
             profile: args.profile,
             timeout: args.timeout,
+            update_search_timeout: args.update_search_timeout,
             packs,
             waivers,
             only: args.only.clone(),
@@ -148,7 +158,8 @@ impl Plan {
         let profile = self.profile;
         let name = self.name.clone();
         let selected = runner::select(os, &self.packs, &self.only, &self.skip)?;
-        let specs = runner::probe_specs(os, &selected, self.timeout)?;
+        let mut specs = runner::probe_specs(os, &selected, self.timeout)?;
+        runner::long_timeouts(os, &mut specs, self.update_search_timeout);
         watch.connecting(&self.spec.describe());
         let Connected {
             mut transport,

@@ -183,6 +183,30 @@ pub(crate) fn probe_specs(
     Ok(specs)
 }
 
+/// Default seconds of the Windows Update search (`--update-search-timeout`): the first online
+/// scan of a fresh Marketplace VM often takes several minutes (research/windows-real.md).
+pub(crate) const UPDATE_SEARCH_TIMEOUT: u64 = 600;
+
+/// Seconds `Get-WindowsFeature` may take at least: a cold first run takes 5-30 s, slower while
+/// the update search (started first, in another lane) keeps the servicing stack busy.
+const WINDOWS_FEATURES_TIMEOUT: u64 = 180;
+
+/// Gives the Windows probes that are slow on a fresh VM their own timeouts: the Windows Update
+/// search `update_search` seconds, `Get-WindowsFeature` at least [`WINDOWS_FEATURES_TIMEOUT`];
+/// every other probe keeps the per-probe timeout. Nothing changes for other systems.
+pub(crate) fn long_timeouts(os: Os, specs: &mut [ProbeSpec], update_search: u64) {
+    if os != Os::Windows {
+        return;
+    }
+    for s in specs {
+        match s.id.as_str() {
+            "pending-updates" => s.timeout_secs = update_search,
+            "windows-features" => s.timeout_secs = s.timeout_secs.max(WINDOWS_FEATURES_TIMEOUT),
+            _ => {}
+        }
+    }
+}
+
 /// What the transport delivered.
 #[derive(Debug)]
 pub(crate) struct Gathered {
@@ -581,6 +605,16 @@ pub(crate) fn windows_facts(ev: &Evidence, log: &mut RunLog) -> BTreeMap<String,
         }
         Err(e) => log.line(format!("facts OSName, OSVersion, OSBuild, Hostname: {e}")),
     }
+    match vmcert_checks::windows::outputs::account(ev) {
+        Ok(a) => {
+            let token = a.token();
+            if !a.is_administrator {
+                log.line(format!("WARNING: account {token}"));
+            }
+            facts.insert("AdminToken".to_string(), token);
+        }
+        Err(e) => log.line(format!("fact AdminToken: {e}")),
+    }
     facts
 }
 
@@ -684,6 +718,25 @@ mod tests {
         let ids: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids[..SLOW_PROBES.len()], *SLOW_PROBES, "{ids:?}");
         assert_eq!(ids[SLOW_PROBES.len()], "os-release");
+    }
+
+    #[test]
+    fn the_windows_update_search_starts_first_with_its_own_timeout() {
+        let sel = select(Os::Windows, &[], &[], &[]).unwrap();
+        let mut specs = probe_specs(Os::Windows, &sel, 60).unwrap();
+        long_timeouts(Os::Windows, &mut specs, 900);
+        assert_eq!(specs[0].id, "pending-updates", "started first");
+        let t = |id: &str| specs.iter().find(|s| s.id == id).unwrap().timeout_secs;
+        assert_eq!(t("pending-updates"), 900);
+        assert_eq!(t("windows-features"), WINDOWS_FEATURES_TIMEOUT);
+        assert_eq!(t("os-info"), 60);
+        let sel = select(Os::Linux, &[], &[], &[]).unwrap();
+        let mut linux = probe_specs(Os::Linux, &sel, 60).unwrap();
+        long_timeouts(Os::Linux, &mut linux, 900);
+        assert!(
+            linux.iter().all(|s| s.timeout_secs == 60),
+            "Linux keeps its timeouts"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! handler, so VMs created from the image get agent fixes without a new image.
 
 use crate::evidence::{ABSENT, Evidence};
-use crate::linux::waagent_conf::{AUTO_UPDATE, Switch, WaagentConf};
+use crate::linux::waagent_conf::{AUTO_UPDATE, Switch, UPDATE_TO_LATEST, WaagentConf};
 use crate::meta::{Meta, Os, Severity};
 use crate::probe::ProbeId;
 use crate::verdict::{Status, Verdict};
@@ -19,11 +19,13 @@ static META: Meta = Meta {
     test_case_name: Some("Auto Update"),
     description: "Identifies if Linux Agent Auto Update is enabled or not.",
     rationale: "The self-test API passed `# AutoUpdate.Enabled=y` (a commented line), so the toolkit \
-                accepted the agent's default, which is `y`; LISA likewise treats anything but `n` \
-                as enabled. vmcert reads the file the way the agent does (lines starting with `#` \
-                are ignored, the last setting wins, values other than y/n mean the default). Agents \
-                2.10.0.8 and newer also honour AutoUpdate.UpdateToLatestVersion once they have \
-                updated; `n` there stops updates too, so vmcert warns about it as well.",
+                accepted the agent's default, which is `y`; LISA (verify_waagent_version) likewise \
+                treats anything but `n` as enabled. vmcert decides as the agent itself does \
+                (WALinuxAgent `conf.py`, `get_auto_update_to_latest_version`): lines starting with \
+                `#` are ignored, a value is cut at its first `#` (so `AutoUpdate.Enabled=n # note` \
+                is n), the last setting wins, `AutoUpdate.UpdateToLatestVersion` set to y or n \
+                overrides the deprecated `AutoUpdate.Enabled`, and when neither is y or n \
+                auto-update is on.",
     remediation: "Set `AutoUpdate.Enabled=y` (and, if present, `AutoUpdate.UpdateToLatestVersion=y`) \
                   in /etc/waagent.conf, or remove the lines to get the default.",
     os: Os::Linux,
@@ -36,7 +38,6 @@ static META: Meta = Meta {
 
 const PROBE: ProbeId = "waagent-conf";
 const REQUIRED: &str = "Yes";
-const UPDATE_TO_LATEST: &str = "AutoUpdate.UpdateToLatestVersion";
 
 impl Check for AgentAutoUpdate {
     fn meta(&self) -> &Meta {
@@ -81,30 +82,43 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         Some(l) => format!("{actual}; {}", l.line),
         None => actual,
     };
-    let latest_off = conf.switch(UPDATE_TO_LATEST) == Switch::Off;
-    match conf.switch(AUTO_UPDATE) {
-        Switch::Off => Ok(Verdict::new(
+    match (conf.switch(UPDATE_TO_LATEST), conf.switch(AUTO_UPDATE)) {
+        (Switch::Off, _) => Ok(Verdict::new(
             Status::Warning,
             actual,
             REQUIRED,
-            "AutoUpdate.Enabled=n: the agent keeps the extension handler shipped in the image and \
-             never updates it. Set AutoUpdate.Enabled=y in /etc/waagent.conf unless the reviewer \
-             has agreed to pin the agent.",
+            "AutoUpdate.UpdateToLatestVersion=n: the agent (which reads this setting before the \
+             deprecated AutoUpdate.Enabled) keeps the agent it has and never downloads a newer one. \
+             Set it to y or remove the line.",
         )),
-        _ if latest_off => Ok(Verdict::new(
+        (Switch::On, enabled) => {
+            let note = if enabled == Switch::Off {
+                " (it overrides AutoUpdate.Enabled=n)"
+            } else {
+                ""
+            };
+            Ok(Verdict::new(
+                Status::Pass,
+                actual,
+                REQUIRED,
+                format!("AutoUpdate.UpdateToLatestVersion=y{note}: the agent updates itself."),
+            ))
+        }
+        (Switch::Default, Switch::Off) => Ok(Verdict::new(
             Status::Warning,
             actual,
             REQUIRED,
-            "AutoUpdate.UpdateToLatestVersion=n: agents 2.10.0.8 and newer read this setting \
-             instead of AutoUpdate.Enabled and will not update. Set it to y or remove the line.",
+            "AutoUpdate.Enabled=n (and no AutoUpdate.UpdateToLatestVersion=y): the agent keeps the \
+             version shipped in the image and never updates it. Set AutoUpdate.Enabled=y in \
+             /etc/waagent.conf unless the reviewer has agreed to pin the agent.",
         )),
-        Switch::On => Ok(Verdict::new(
+        (Switch::Default, Switch::On) => Ok(Verdict::new(
             Status::Pass,
             actual,
             REQUIRED,
-            "AutoUpdate.Enabled=y: the agent updates its extension handler.",
+            "AutoUpdate.Enabled=y: the agent updates itself.",
         )),
-        Switch::Default => {
+        (Switch::Default, Switch::Default) => {
             let why = match setting {
                 Some(s) => format!(
                     "AutoUpdate.Enabled has the value `{}`, which the agent does not recognise, so it \

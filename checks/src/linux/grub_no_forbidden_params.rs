@@ -23,9 +23,16 @@ static META: Meta = Meta {
     rationale: "LISA's verify_grub and Microsoft's older VHD prerequisite BVT fail an image whose \
                 GRUB configuration contains either parameter: they disable the ATAPI (DVD) device \
                 and the legacy IDE I/O ports Azure uses to hand the provisioning data to the VM. \
-                vmcert reads the running kernel's /proc/cmdline and the GRUB_CMDLINE_LINUX* \
+                vmcert reads the running kernel's /proc/cmdline, the GRUB_CMDLINE_LINUX* \
                 variables of /etc/default/grub and /etc/default/grub.d/*.cfg (the source of every \
-                generated grub.cfg), as whole parameters.",
+                generated grub.cfg), and, like LISA, the generated boot configuration itself: \
+                /boot/grub/grub.cfg (Debian, Ubuntu), /boot/grub2/grub.cfg (RHEL, SUSE, Azure \
+                Linux), the EFI grub.cfg, grubenv (RHEL 8+ keeps `kernelopts` there) and the BLS \
+                entries under /boot/loader/entries; parameters match whole. LISA reads only one \
+                of these files per distribution, so a parameter in a file it skips is a defect \
+                it misses: vmcert fails it too, naming the file. LISA also fails when the grub \
+                file it expects is missing; vmcert does not (a VM may boot without GRUB) and \
+                says which files it read.",
     remediation: "Remove libata.atapi_enabled=0 and reserve=0x1f0,0x8 from GRUB_CMDLINE_LINUX in \
                   /etc/default/grub (and its grub.d drop-ins), regenerate the GRUB configuration \
                   (`update-grub` / `grub2-mkconfig -o /boot/grub2/grub.cfg`, or `grubby \
@@ -47,7 +54,12 @@ impl Check for GrubNoForbiddenParams {
     }
 
     fn probes(&self) -> &[ProbeId] {
-        &["proc-cmdline", "default-grub", "default-grub-d"]
+        &[
+            "proc-cmdline",
+            "default-grub",
+            "default-grub-d",
+            "boot-config",
+        ]
     }
 
     fn required(&self, _: &Evidence) -> String {
@@ -64,6 +76,15 @@ fn forbidden_in(params: &[String]) -> Vec<&'static str> {
         .iter()
         .copied()
         .filter(|f| params.iter().any(|p| p == f))
+        .collect()
+}
+
+/// The words of a grub.cfg / grubenv / BLS line as kernel parameters: quotes split like blanks,
+/// and grubenv's `kernelopts=` prefix is dropped from the first one.
+fn boot_config_params(line: &str) -> Vec<String> {
+    line.split(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+        .filter(|w| !w.is_empty())
+        .map(|w| w.strip_prefix("kernelopts=").unwrap_or(w).to_string())
         .collect()
 }
 
@@ -89,12 +110,33 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             }
         }
     }
-    if found.is_empty() {
-        let scope = if grub_checked {
-            "/proc/cmdline and GRUB's configuration"
-        } else {
-            "/proc/cmdline (there is no /etc/default/grub)"
+    let generated = ev.stdout("boot-config")?;
+    let mut boot_files = Vec::new();
+    for line in generated.lines() {
+        if let Some(path) = line.strip_prefix("== ") {
+            boot_files.push(path.to_string());
+            continue;
+        }
+        let Some((path, text)) = line.split_once(':') else {
+            continue;
         };
+        let hits = forbidden_in(&boot_config_params(text));
+        if !hits.is_empty() {
+            found.push(format!("{path}: {}", hits.join(" ")));
+        }
+    }
+    if found.is_empty() {
+        let grub = if grub_checked {
+            "GRUB's defaults"
+        } else {
+            "no /etc/default/grub"
+        };
+        let generated = if boot_files.is_empty() {
+            "no generated boot configuration".to_string()
+        } else {
+            boot_files.join(", ")
+        };
+        let scope = format!("/proc/cmdline, {grub}, {generated}");
         return Ok(Verdict::new(
             Status::Pass,
             "none",
@@ -114,6 +156,20 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_configuration_lines() {
+        let p = boot_config_params(
+            "kernelopts=libata.atapi_enabled=0 root=/dev/mapper/rhel-root ro crashkernel=auto",
+        );
+        assert_eq!(forbidden_in(&p), vec!["libata.atapi_enabled=0"]);
+        let p = boot_config_params(
+            "\tlinux\t/boot/vmlinuz-6.1.0 root=UUID=x ro reserve=0x1f0,0x8 quiet",
+        );
+        assert_eq!(forbidden_in(&p), vec!["reserve=0x1f0,0x8"]);
+        let p = boot_config_params("set kernelopts=\"root=x reserve=0x1f0,0x8\"");
+        assert_eq!(forbidden_in(&p), vec!["reserve=0x1f0,0x8"]);
+    }
 
     #[test]
     fn whole_parameters_only() {

@@ -31,7 +31,12 @@ static META: Meta = Meta {
                 (osbuild/image-builder#1455). \
                 vmcert also evaluates GRUB_CMDLINE_LINUX and GRUB_CMDLINE_LINUX_DEFAULT from \
                 /etc/default/grub and /etc/default/grub.d/*.cfg and warns when they disagree with the \
-                running kernel, because the next grub-mkconfig would change the boot line.",
+                running kernel, because the next grub-mkconfig would change the boot line. Like \
+                LISA's verify_serial_console_is_enabled (priority 1), a console the kernel enabled \
+                without the parameter (from the ACPI SPCR table, or `console=uart8250,...`) also \
+                counts: when /proc/cmdline lacks it, vmcert looks for `console [ttyS0] enabled` \
+                (ttyAMA0 on Arm64) in this boot's kernel journal (dmesg where there is no \
+                journalctl) and in /var/log/dmesg, syslog, messages and boot.log.",
     remediation: "Add `console=ttyS0 earlyprintk=ttyS0 rootdelay=300` (Arm64: `console=ttyAMA0`) to GRUB_CMDLINE_LINUX in /etc/default/grub, regenerate the GRUB \
                   configuration (`update-grub` or `grub2-mkconfig -o /boot/grub2/grub.cfg`; \
                   `grubby --update-kernel=ALL --args=...` on BLS systems) and reboot.",
@@ -49,7 +54,13 @@ impl Check for KernelBootParameters {
     }
 
     fn probes(&self) -> &[ProbeId] {
-        &["proc-cmdline", "default-grub", "default-grub-d", "uname-m"]
+        &[
+            "proc-cmdline",
+            "default-grub",
+            "default-grub-d",
+            "uname-m",
+            "boot-log",
+        ]
     }
 
     fn required(&self, ev: &Evidence) -> String {
@@ -161,6 +172,16 @@ fn given(params: &[String], w: &Wanted) -> Vec<String> {
         .collect()
 }
 
+/// The `console [ttyS0] enabled` message (the console `w` wants) in the boot-log probe's lines,
+/// without the line's source prefix.
+fn console_in_log(log: &str, w: &Wanted) -> Option<String> {
+    let tty = w.name.strip_prefix("console=")?;
+    let needle = format!("console [{tty}] enabled");
+    log.lines()
+        .find(|l| l.contains(&needle))
+        .map(|_| needle.clone())
+}
+
 fn it_them(n: usize) -> &'static str {
     if n == 1 { "it" } else { "them" }
 }
@@ -195,9 +216,15 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
 
     let mut status = Status::Pass;
     let (mut missing, mut matched, mut notes) = (Vec::new(), Vec::new(), Vec::new());
+    let mut from_log = None;
     for w in wanted {
         if has(&params, w) {
             matched.push(w.name);
+        } else if w.key == "console"
+            && let Some(line) = console_in_log(&ev.stdout("boot-log")?, w)
+        {
+            matched.push(w.name);
+            from_log = Some(line);
         } else {
             missing.push(w.name);
             status = worse(status, w.missing);
@@ -236,6 +263,13 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         }
     };
 
+    if let Some(line) = &from_log {
+        message.push_str(&format!(
+            " The serial console is not on the command line, but the kernel enabled it (the \
+             kernel log says `{line}`)."
+        ));
+    }
+
     // Parameters missing from the running kernel that GRUB would not add either.
     let mut to_add: Vec<&str> = missing.clone();
     match &grub {
@@ -244,6 +278,10 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             let mut only_running = Vec::new();
             let mut only_grub = Vec::new();
             for w in wanted {
+                if w.key == "console" && from_log.is_some() && !has(&next, w) {
+                    // Enabled without the parameter (SPCR): GRUB need not add it.
+                    continue;
+                }
                 match (has(&params, w), has(&next, w)) {
                     (true, false) => only_running.push(w.name),
                     (false, true) => only_grub.push(w.name),

@@ -20,12 +20,17 @@ static META: Meta = Meta {
     test_case_name: Some("Linux Agent Version"),
     description: "Azure Linux Agent Version 2.2.41 and above should be installed.",
     rationale: "The toolkit required 2.2.10 (2018), then 2.2.41 (\"mandatory since May 1, 2020\"). \
-                LISA today requires 2.2.53.1 unless AutoUpdate.Enabled is not `n`, because an agent \
-                that may update itself replaces its extension handler at first boot. vmcert parses \
-                `WALinuxAgent-<version>` (the daemon shipped with the image, the version Microsoft's \
-                tools read) from `waagent --version` and compares it per dot component with the \
-                profile's `agent_min`; under `current`, versions from `agent_auto_update_floor` up \
-                to the minimum are a Warning when auto-update is on.",
+                LISA (verify_waagent_version, priority 1) requires 2.2.53.1 unless auto-update is \
+                on, because an agent that may update itself replaces itself with the newest agent \
+                at first boot: any daemon version then passes. vmcert parses \
+                `WALinuxAgent-<version>` (the daemon shipped with the image, the version \
+                Microsoft's tools read) from `waagent --version`, compares it per dot component \
+                with the profile's `agent_min`, and decides auto-update as the agent does (see \
+                agent-auto-update: AutoUpdate.UpdateToLatestVersion overrides AutoUpdate.Enabled, \
+                neither set means on). Under `current` (`agent_auto_update_waives_min`) an older \
+                daemon passes with auto-update on; with it off it fails. The report also names the \
+                newest goal-state agent the daemon already downloaded (the WALinuxAgent-x.y.z \
+                directories under /var/lib/waagent).",
     remediation: "Install the distribution's current Azure Linux Agent package (walinuxagent / \
                   WALinuxAgent / python-azure-agent) and keep AutoUpdate.Enabled=y in \
                   /etc/waagent.conf.",
@@ -33,8 +38,8 @@ static META: Meta = Meta {
     severity: Severity::High,
     since: "0.1.0",
     inferred: false,
-    outcomes: &[Status::Pass, Status::Warning, Status::Fail, Status::Error],
-    knobs: &["agent_min", "agent_auto_update_floor"],
+    outcomes: &[Status::Pass, Status::Fail, Status::Error],
+    knobs: &["agent_min", "agent_auto_update_waives_min"],
 };
 
 impl Check for LinuxAgentVersion {
@@ -43,7 +48,11 @@ impl Check for LinuxAgentVersion {
     }
 
     fn probes(&self) -> &[ProbeId] {
-        &["waagent-version", "waagent-conf"]
+        &[
+            "waagent-version",
+            "waagent-conf",
+            "waagent-goal-state-agents",
+        ]
     }
 
     fn required(&self, ev: &Evidence) -> String {
@@ -84,6 +93,26 @@ fn parse(out: &str) -> Result<AgentVersion, Unevaluable> {
     Ok(AgentVersion { daemon, goal_state })
 }
 
+/// The newest `WALinuxAgent-x.y.z` directory the goal-state probe listed, or why there is none.
+fn newest_goal_state_agent(ev: &Evidence) -> String {
+    match ev.stdout_unless(GOAL_STATE, ABSENT) {
+        Ok(None) => "no /var/lib/waagent".to_string(),
+        Ok(Some(out)) => out
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("WALinuxAgent-"))
+            .filter_map(Version::parse)
+            .max()
+            .map_or_else(
+                || "no goal-state agent under /var/lib/waagent".to_string(),
+                |v| format!("goal-state agent {}", v.as_str()),
+            ),
+        // Informative only: a listing that could not be made never decides the verdict.
+        Err(e) => format!("goal-state agents not listed: {e}"),
+    }
+}
+
+const GOAL_STATE: ProbeId = "waagent-goal-state-agents";
+
 fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     let t = ev.thresholds();
     let required = t.agent_min;
@@ -98,8 +127,9 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     };
     let agent = parse(&out)?;
     let v = &agent.daemon;
-    let actual = v.as_str().to_string();
-    let goal = agent
+    let goal_state = newest_goal_state_agent(ev);
+    let actual = format!("{} (daemon; {goal_state})", v.as_str());
+    let running = agent
         .goal_state
         .as_deref()
         .filter(|g| *g != v.as_str())
@@ -118,43 +148,36 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             ),
         ));
     }
-    let floor = t.agent_auto_update_floor.and_then(Version::parse);
-    if let Some(floor) = floor.filter(|f| v >= f) {
-        let conf_text = ev.stdout_unless("waagent-conf", ABSENT)?;
-        let conf = conf_text.as_deref().map(WaagentConf::new);
-        if auto_update_enabled(conf.as_ref()) {
-            return Ok(Verdict::new(
-                Status::Warning,
-                actual,
-                required,
-                format!(
-                    "Azure Linux Agent {v}{goal} is older than {required}, but at least {floor} with \
-                     AutoUpdate.Enabled on, so it updates itself at first boot. Ship {required} or \
-                     newer to avoid depending on that update.",
-                    v = v.as_str(),
-                    floor = floor.as_str()
-                ),
-            ));
-        }
+    let conf_text = ev.stdout_unless("waagent-conf", ABSENT)?;
+    let conf = conf_text.as_deref().map(WaagentConf::new);
+    let auto_update = auto_update_enabled(conf.as_ref());
+    if auto_update && t.agent_auto_update_waives_min {
         return Ok(Verdict::new(
-            Status::Fail,
+            Status::Pass,
             actual,
             required,
             format!(
-                "Azure Linux Agent {v}{goal} is older than {required} and AutoUpdate.Enabled=n in \
-                 /etc/waagent.conf, so it will not update itself. Install {required} or newer, or \
-                 set AutoUpdate.Enabled=y.",
+                "Azure Linux Agent {v}{running} is older than {required}, but auto-update is on, so \
+                 it replaces itself with the newest agent at first boot (LISA passes any version \
+                 then).",
                 v = v.as_str()
             ),
         ));
     }
+    let why = if auto_update {
+        "the profile does not accept auto-update instead".to_string()
+    } else {
+        "auto-update is off in /etc/waagent.conf (AutoUpdate.UpdateToLatestVersion or \
+         AutoUpdate.Enabled is n), so it will not update itself"
+            .to_string()
+    };
     Ok(Verdict::new(
         Status::Fail,
         actual,
         required,
         format!(
-            "Azure Linux Agent {v}{goal} is older than the required {required}. Install the \
-             distribution's current walinuxagent package.",
+            "Azure Linux Agent {v}{running} is older than the required {required} and {why}. Install \
+             the distribution's current walinuxagent package, or turn auto-update on.",
             v = v.as_str()
         ),
     ))

@@ -24,7 +24,14 @@ static META: Meta = Meta {
                 with has ~/.ssh/authorized_keys, unless the file only holds the harmless key \
                 cloud-init writes for root with `disable_root` (a forced command that prints \
                 `Please login as the user \"...\" rather than the user \"root\".` and exits). \
-                vmcert reads authorized_keys and authorized_keys2 of every account in /etc/passwd.",
+                vmcert reads authorized_keys and authorized_keys2 of every account in /etc/passwd. \
+                Like LISA, accounts whose /etc/passwd line says nologin are listed but not failed: \
+                sshd refuses them a session, so their keys open no shell. The connecting user's \
+                own keys come from this test deployment and are never counted. Stricter than LISA \
+                by design where LISA's implementation misses the same defect: LISA reads only \
+                authorized_keys (sshd also reads authorized_keys2) and passes a file as soon as \
+                it contains cloud-init's stub, even with a real key beside it; vmcert fails both, \
+                because either key opens a shell on every VM made from the image.",
     remediation: "Delete the files (`sudo rm /root/.ssh/authorized_keys \
                   /home/NAME/.ssh/authorized_keys`) or run `sudo waagent -deprovision+user` \
                   before capturing the image; keys for the admin user are injected at deployment.",
@@ -61,6 +68,8 @@ impl Check for NoLeftoverAuthorizedKeys {
 #[derive(Debug)]
 struct KeyFile {
     user: String,
+    /// The account's /etc/passwd line says nologin (`==!` header).
+    nologin: bool,
     path: String,
     lines: Vec<String>,
 }
@@ -76,6 +85,7 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
 
     let mut leftovers = Vec::new();
     let mut stubs = Vec::new();
+    let mut nologin = Vec::new();
     for f in files
         .iter()
         .filter(|f| f.user != me && !mine.contains(&f.path.as_str()))
@@ -97,6 +107,10 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             }
             continue;
         }
+        if f.nologin {
+            nologin.push(format!("{} for {}: {}", f.path, f.user, real.join(", ")));
+            continue;
+        }
         leftovers.push(format!("{} for {}: {}", f.path, f.user, real.join(", ")));
     }
     let stub_note = if stubs.is_empty() {
@@ -105,6 +119,14 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         format!(
             " Only cloud-init's \"Please login as the user\" stub in: {}.",
             stubs.join(", ")
+        )
+    };
+    let stub_note = if nologin.is_empty() {
+        stub_note
+    } else {
+        format!(
+            "{stub_note} Keys of nologin accounts (no shell; not counted, as in LISA): {}.",
+            nologin.join("; ")
         )
     };
     if leftovers.is_empty() {
@@ -130,7 +152,11 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
 fn parse_sections(text: &str) -> Result<Vec<KeyFile>, Unevaluable> {
     let mut files: Vec<KeyFile> = Vec::new();
     for line in text.lines() {
-        if let Some(header) = line.strip_prefix("== ") {
+        let header = match line.strip_prefix("==! ") {
+            Some(h) => Some((h, true)),
+            None => line.strip_prefix("== ").map(|h| (h, false)),
+        };
+        if let Some((header, nologin)) = header {
             let Some((user, path)) = header.split_once(' ') else {
                 return Err(Unevaluable::new(format!(
                     "unparsable authorized-keys header: {line}"
@@ -138,6 +164,7 @@ fn parse_sections(text: &str) -> Result<Vec<KeyFile>, Unevaluable> {
             };
             files.push(KeyFile {
                 user: user.to_string(),
+                nologin,
                 path: path.to_string(),
                 lines: Vec::new(),
             });
@@ -248,5 +275,9 @@ mod tests {
         assert_eq!(f.len(), 2);
         assert_eq!(f[0].lines, ["ssh-ed25519 AAAA x", ""]);
         assert!(parse_sections("ssh-ed25519 AAAA stray\n").is_err());
+        let f =
+            parse_sections("==! www-data /var/www/.ssh/authorized_keys\nssh-rsa AAAA w\n").unwrap();
+        assert!(f[0].nologin);
+        assert_eq!(f[0].user, "www-data");
     }
 }

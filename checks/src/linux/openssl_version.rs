@@ -20,7 +20,7 @@ static META: Meta = Meta {
     test_case_name: Some("OpenSSL Version"),
     description: "OpenSSL Version should be >=0.9.8.",
     rationale: "The toolkit required OpenSSL 0.9.8 or newer (the agent needs the `openssl` command). \
-                LISA today requires 3.0.0 or newer, or the 1.1.1 or 1.0.2 series, which vendors \
+                LISA (verify_openssl_version) today requires 3.0.0 or newer, or the 1.1.1 or 1.0.2 series, which vendors \
                 still support. vmcert reads the version from `openssl version` and compares it per \
                 component with the profile's `openssl_min` and `openssl_series_allowed`.",
     remediation: "Install the distribution's current openssl package (OpenSSL 3.x), or a \

@@ -17,7 +17,7 @@ static META: Meta = Meta {
     test_case_name: Some("OS Architecture"),
     description: "Only 64-bit operating system should be supported.",
     rationale: "Azure runs only 64-bit guests. The toolkit accepted x86_64 only; Arm64 images are \
-                accepted today (LISA accepts aarch64/arm64), so the `current` profile passes them \
+                accepted today (LISA verify_azure_64bit_os accepts aarch64/arm64), so the `current` profile passes them \
                 and `toolkit` warns.",
     remediation: "Build the image from a 64-bit (x86_64, or aarch64 for Arm64 VM sizes) distribution.",
     os: Os::Linux,

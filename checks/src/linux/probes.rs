@@ -66,8 +66,8 @@ pub static PROBES: &[Probe] = &[
     p(
         "login-user",
         false,
-        "the account vmcert logged in as (SUDO_USER under sudo)",
-        "printf '%s\\n' \"${SUDO_USER:-$(id -un)}\"",
+        "the account vmcert logged in as: SUDO_USER under sudo, else logname (the login session's user, also under su), else id -un",
+        "u=${SUDO_USER:-}\n[ -n \"$u\" ] || u=$(logname 2>/dev/null)\n[ -n \"$u\" ] || u=$(id -un)\nprintf '%s\\n' \"$u\"",
     ),
     p(
         "shadow-status",
@@ -78,8 +78,8 @@ pub static PROBES: &[Probe] = &[
     p(
         "history-files",
         true,
-        "shell history files of root and every account whose shell ends in sh: user<TAB>path<TAB>bytes",
-        "awk -F: '$1 == \"root\" || $7 ~ /sh$/ { print $1 \":\" $6 }' /etc/passwd | while IFS=: read -r user home; do\n  for f in .bash_history .zsh_history .sh_history .history; do\n    p=\"$home/$f\"\n    if [ -f \"$p\" ]; then printf '%s\\t%s\\t%s\\n' \"$user\" \"$p\" \"$(wc -c < \"$p\")\"; fi\n  done\ndone",
+        "shell history files (every `.*sh_history` and `.history`, searched recursively like LISA) under the home of root and of every account whose shell ends in sh: user<TAB>path<TAB>bytes (sizes only: contents never leave the VM)",
+        "awk -F: '$1 == \"root\" || $7 ~ /sh$/ { print $1 \":\" $6 }' /etc/passwd | while IFS=: read -r user home; do\n  case $home in ''|/) continue ;; esac\n  [ -d \"$home\" ] || continue\n  find \"$home\" -xdev \\( -name '.*sh_history' -o -name .history \\) -type f 2>/dev/null | while IFS= read -r p; do\n    printf '%s\\t%s\\t%s\\n' \"$user\" \"$p\" \"$(wc -c < \"$p\")\"\n  done\ndone",
     ),
     p(
         "waagent-version",
@@ -138,8 +138,8 @@ pub static PROBES: &[Probe] = &[
     p(
         "python-version",
         false,
-        "`python3 --version`, else `python --version` (exit 127: neither)",
-        "if command -v python3 >/dev/null 2>&1; then python3 --version 2>&1\nelif command -v python >/dev/null 2>&1; then python --version 2>&1\nelse exit 127; fi",
+        "`python3 --version`, else `python --version`, else RHEL 8's /usr/libexec/platform-python (exit 127: none)",
+        "if command -v python3 >/dev/null 2>&1; then python3 --version 2>&1\nelif command -v python >/dev/null 2>&1; then python --version 2>&1\nelif [ -x /usr/libexec/platform-python ]; then /usr/libexec/platform-python --version 2>&1\nelse exit 127; fi",
     ),
     p(
         "sshd-effective",
@@ -168,8 +168,8 @@ pub static PROBES: &[Probe] = &[
     p(
         "authorized-keys",
         true,
-        "every account's authorized_keys and authorized_keys2, each after a `== user path` line",
-        "awk -F: '{ print $1 \":\" $6 }' /etc/passwd | while IFS=: read -r user home; do\n  for f in \"$home/.ssh/authorized_keys\" \"$home/.ssh/authorized_keys2\"; do\n    [ -f \"$f\" ] || continue\n    printf '== %s %s\\n' \"$user\" \"$f\"\n    awk 1 \"$f\"\n  done\ndone",
+        "every account's authorized_keys and authorized_keys2, each after a `== user path` line (`==! user path` when the account's /etc/passwd line says nologin)",
+        "awk -F: '{ print $1 \":\" ($0 ~ /nologin/ ? \"!\" : \"\") \":\" $6 }' /etc/passwd | while IFS=: read -r user flag home; do\n  for f in \"$home/.ssh/authorized_keys\" \"$home/.ssh/authorized_keys2\"; do\n    [ -f \"$f\" ] || continue\n    printf '==%s %s %s\\n' \"$flag\" \"$user\" \"$f\"\n    awk 1 \"$f\"\n  done\ndone",
     ),
     p(
         "sudoers",
@@ -180,8 +180,8 @@ pub static PROBES: &[Probe] = &[
     p(
         "udev-net-rules",
         false,
-        "persistent-net udev rule files that exist (one path a line)",
-        "for f in /etc/udev/rules.d/70-persistent-net.rules /lib/udev/rules.d/75-persistent-net-generator.rules; do [ -e \"$f\" ] && echo \"$f\"; done; exit 0",
+        "persistent-net udev rule files that exist (one path a line; `path -> /dev/null` when the rule is masked by a symlink to /dev/null)",
+        "for f in /etc/udev/rules.d/70-persistent-net.rules /etc/udev/rules.d/75-persistent-net-generator.rules /lib/udev/rules.d/75-persistent-net-generator.rules; do\n  if [ -L \"$f\" ] && [ \"$(readlink \"$f\")\" = /dev/null ]; then echo \"$f -> /dev/null\"\n  elif [ -e \"$f\" ]; then echo \"$f\"; fi\ndone\nexit 0",
     ),
     p(
         "hyperv-modules",
@@ -218,5 +218,65 @@ pub static PROBES: &[Probe] = &[
         false,
         "`cloud-init VERSION` read from cloudinit/version.py (the packaged version when the distribution stamped one), else `cloud-init --version` (which starts Python and imports cloud-init: about 0.5 s of CPU); then any ssh_deletekeys settings (exit 127: not installed)",
         "command -v cloud-init >/dev/null 2>&1 || exit 127\nv=\nfor f in /usr/lib/python3*/*-packages/cloudinit/version.py; do\n  [ -f \"$f\" ] || continue\n  v=$(sed -n 's/^_PACKAGED_VERSION *= *.\\([0-9][0-9A-Za-z.+~:-]*\\).*/\\1/p' \"$f\")\n  [ -n \"$v\" ] || v=$(sed -n 's/^__VERSION__ *= *.\\([0-9][0-9A-Za-z.+~:-]*\\).*/\\1/p' \"$f\")\n  [ -n \"$v\" ] && break\ndone\nif [ -n \"$v\" ]; then echo \"cloud-init $v\"; else cloud-init --version 2>&1; fi\nset --\nfor f in /etc/cloud/cloud.cfg /etc/cloud/cloud.cfg.d/*.cfg; do [ -f \"$f\" ] && set -- \"$@\" \"$f\"; done\n[ $# -gt 0 ] && grep -H 'ssh_deletekeys' \"$@\"\nexit 0",
+    ),
+    p(
+        "waagent-goal-state-agents",
+        true,
+        "goal-state agents the Azure Linux Agent downloaded: the WALinuxAgent-x.y.z directories under /var/lib/waagent (exit 127: no /var/lib/waagent)",
+        "[ -d /var/lib/waagent ] || exit 127\nfor d in /var/lib/waagent/WALinuxAgent-*; do [ -d \"$d\" ] && printf '%s\\n' \"${d##*/}\"; done\nexit 0",
+    ),
+    p(
+        "boot-log",
+        true,
+        "kernel and boot log lines (this boot's kernel journal, else dmesg; /var/log/dmesg, syslog, messages, boot.log), each after its source: the first `console [...] enabled` lines and at most 300 lines that mention fail, error or warn",
+        "{\n  if command -v journalctl >/dev/null 2>&1; then journalctl -k -b -q --no-pager 2>/dev/null | sed 's/^/journal: /'\n  elif command -v dmesg >/dev/null 2>&1; then dmesg 2>/dev/null | sed 's/^/dmesg: /'; fi\n  for f in /var/log/dmesg /var/log/syslog /var/log/messages /var/log/boot.log; do [ -f \"$f\" ] && sed \"s|^|$f: |\" \"$f\"; done\n} | awk '/console \\[[A-Za-z0-9]+\\] enabled/ { if (c++ < 10) print; next } tolower($0) ~ /fail|error|warn/ { if (n++ < 300) print }'",
+    ),
+    p(
+        "boot-config",
+        true,
+        "the generated boot configuration: `== path` for each of /boot/grub/grub.cfg, /boot/grub2/grub.cfg, /boot/efi/EFI/*/grub.cfg, grubenv and the BLS entries /boot/loader/entries/*.conf that exist, then their lines mentioning libata.atapi_enabled or reserve= as `path:line`",
+        "set --\nfor f in /boot/grub/grub.cfg /boot/grub2/grub.cfg /boot/efi/EFI/*/grub.cfg /boot/grub/grubenv /boot/grub2/grubenv /boot/loader/entries/*.conf; do [ -f \"$f\" ] && set -- \"$@\" \"$f\"; done\nfor f in \"$@\"; do printf '== %s\\n' \"$f\"; done\n[ $# -gt 0 ] || exit 0\ngrep -H -E 'libata\\.atapi_enabled|reserve=' \"$@\"\n[ $? -le 1 ]",
+    ),
+    p(
+        "package-sources",
+        false,
+        "configured package sources as `file:line` (grep -H): apt sources.list, sources.list.d/*.list and *.sources, yum/dnf /etc/yum.repos.d/*.repo, zypper /etc/zypp/repos.d/*.repo; user:password@ and URL query strings (tokens, SAS signatures) are masked on the VM",
+        "set --\nfor f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources /etc/yum.repos.d/*.repo /etc/zypp/repos.d/*.repo; do [ -f \"$f\" ] && set -- \"$@\" \"$f\"; done\n[ $# -gt 0 ] || exit 0\ngrep -H '' \"$@\" | sed -E 's#://[^/@[:space:]]+@#://***@#g; s#(://[^?[:space:]]*)[?][^[:space:]]*#\\1?***#g'",
+    ),
+    p(
+        "network-config",
+        true,
+        "network configuration files after a `== path` line: /etc/sysconfig/network, ifcfg-eth0, /etc/systemd/networkd.conf; of NetworkManager keyfiles only their section, id, type, interface-name and autoconnect lines (never secrets); then `== nmcli` and the device states",
+        "for f in /etc/sysconfig/network /etc/sysconfig/network-scripts/ifcfg-eth0 /etc/systemd/networkd.conf; do\n  [ -f \"$f\" ] || continue\n  printf '== %s\\n' \"$f\"\n  awk 1 \"$f\"\ndone\nfor f in /etc/NetworkManager/system-connections/* /run/NetworkManager/system-connections/*; do\n  [ -f \"$f\" ] || continue\n  printf '== %s\\n' \"$f\"\n  grep -E '^[[:space:]]*([[]|id=|type=|interface-name=|autoconnect=)' \"$f\"\ndone\nif command -v nmcli >/dev/null 2>&1; then echo '== nmcli'; nmcli -t -f DEVICE,TYPE,STATE,CONNECTION device 2>&1; fi\nexit 0",
+    ),
+    p(
+        "kernel-config",
+        false,
+        "CONFIG_WATCHDOG and CONFIG_CIFS lines of the running kernel's build configuration, after `== source`: /boot/config-$(uname -r), else /lib/modules/$(uname -r)/config, else /proc/config.gz (exit 127: none readable)",
+        "k=$(uname -r)\npat='^(# )?CONFIG_(WATCHDOG|CIFS)[ =]'\nif [ -r \"/boot/config-$k\" ]; then echo \"== /boot/config-$k\"; grep -E \"$pat\" \"/boot/config-$k\"\nelif [ -r \"/lib/modules/$k/config\" ]; then echo \"== /lib/modules/$k/config\"; grep -E \"$pat\" \"/lib/modules/$k/config\"\nelif [ -r /proc/config.gz ]; then echo '== /proc/config.gz'; gzip -dc /proc/config.gz | grep -E \"$pat\"\nelse exit 127; fi\n[ $? -le 1 ]",
+    ),
+    p(
+        "dhcp-config",
+        false,
+        "DHCP client configuration after a `== path` line: /etc/sysconfig/network/dhcp (SUSE), /etc/dhcpcd.conf, /etc/dhcp/dhclient.conf",
+        "for f in /etc/sysconfig/network/dhcp /etc/dhcpcd.conf /etc/dhcp/dhclient.conf; do\n  [ -f \"$f\" ] || continue\n  printf '== %s\\n' \"$f\"\n  awk 1 \"$f\"\ndone\nexit 0",
+    ),
+    p(
+        "kvp-daemon",
+        false,
+        "running Hyper-V KVP daemons: one line per hv_kvp_daemon or hypervkvpd process (from /proc/*/comm)",
+        "for f in /proc/[0-9]*/comm; do\n  { read -r c < \"$f\"; } 2>/dev/null || continue\n  case $c in hv_kvp_daemon|hypervkvpd) echo \"$c\" ;; esac\ndone\nexit 0",
+    ),
+    p(
+        "cloud-init-status",
+        true,
+        "cloud-init's result of its last boot (`== path` then /run/cloud-init/result.json, else /var/lib/cloud/data/result.json: what `cloud-init status` reports from), then at most 100 `[ERROR]`/`[WARNING]` lines of /var/log/cloud-init.log after `== /var/log/cloud-init.log` (exit 127: cloud-init not installed)",
+        "command -v cloud-init >/dev/null 2>&1 || exit 127\nfor f in /run/cloud-init/result.json /var/lib/cloud/data/result.json; do\n  if [ -f \"$f\" ]; then printf '== %s\\n' \"$f\"; cat \"$f\"; echo; break; fi\ndone\n[ -f /var/log/cloud-init.log ] || exit 0\necho '== /var/log/cloud-init.log'\nawk '/\\[(ERROR|WARNING)\\]/ { if (n++ < 100) print } END { if (n > 100) print \"... \" n - 100 \" more\" }' /var/log/cloud-init.log",
+    ),
+    p(
+        "resource-disk",
+        false,
+        "the Azure temp disk: `mountpoint:` (ResourceDisk.MountPoint, default /mnt/resource), its /proc/mounts line as `mount:`, the partitions of /dev/disk/azure/resource as `partition: DEVICE FSTYPE`, and which of DATALOSS_WARNING_README.txt and lost+found it holds as `entry:`",
+        "m=$(awk -F= '/^ResourceDisk\\.MountPoint=/ { v = $2; sub(/#.*/, \"\", v); gsub(/[\" \\t]/, \"\", v) } END { print v }' /etc/waagent.conf 2>/dev/null)\n[ -n \"$m\" ] || m=/mnt/resource\necho \"mountpoint: $m\"\nawk -v m=\"$m\" '$2 == m { print \"mount: \" $0 }' /proc/mounts\nfor p in /dev/disk/azure/resource-part*; do [ -e \"$p\" ] && echo \"partition: $(readlink -f \"$p\") $(lsblk -dno FSTYPE \"$p\" 2>/dev/null)\"; done\nfor e in DATALOSS_WARNING_README.txt lost+found; do [ -e \"$m/$e\" ] && echo \"entry: $e\"; done\nexit 0",
     ),
 ];

@@ -20,10 +20,13 @@ static META: Meta = Meta {
     test_case_name: Some("Python Version"),
     description: "Python version 2.6+ is highly recommended. ",
     rationale: "The toolkit recommended Python 2.6 or newer (a Warning below that), because the agent \
-                and the extensions need it. LISA today fails below 3.9 and warns below 3.10, the \
-                oldest releases still maintained upstream. vmcert reads `python3 --version`, falling \
-                back to `python --version`, and applies the profile's `python_fail_below` and \
-                `python_warn_below`. No Python at all is a Fail: the agent cannot run.",
+                and the extensions need it. LISA's verify_python_version fails below 3.9 and warns \
+                on 3.9.x, but runs at priority 5, outside the gating run (since LISA 4a8f4ffd9), so \
+                images with the distribution's own older Python (RHEL 8 and SLES 15 ship 3.6) are \
+                not refused: under `current` vmcert therefore warns below 3.10 and never fails on \
+                the version (`python_fail_below` unset). vmcert reads `python3 --version`, falling \
+                back to `python --version` and RHEL 8's /usr/libexec/platform-python. No Python at \
+                all is a Fail: the agent cannot run.",
     remediation: "Install the distribution's python3 package (a maintained 3.x release).",
     os: Os::Linux,
     severity: Severity::High,

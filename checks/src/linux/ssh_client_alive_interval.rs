@@ -259,7 +259,7 @@ fn dropin_settings(text: &str) -> Result<Vec<Setting>, Unevaluable> {
 
 /// sshd's time format: seconds, or a sequence of numbers with `s`, `m`, `h`, `d`, `w` units
 /// (`3m`, `1h30m`).
-fn convtime(s: &str) -> Option<u64> {
+pub fn convtime(s: &str) -> Option<u64> {
     if s.is_empty() {
         return None;
     }

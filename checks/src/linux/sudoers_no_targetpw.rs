@@ -26,7 +26,11 @@ static META: Meta = Meta {
                 /etc/sudoers.d, skipping the files sudo skips (names containing `.` or ending in \
                 `~`). A Defaults entry bound to users, hosts, run-as users or commands \
                 (`Defaults:alice targetpw`) is a Warning: LISA does not flag it, but it still \
-                hits the provisioned admin if the binding matches.",
+                hits the provisioned admin if the binding matches. Stricter than LISA by design: \
+                LISA reads /etc/sudoers alone and matches only `Defaults` directly followed by \
+                `targetpw`, so `Defaults env_reset,targetpw`, an indented line or the same line in \
+                /etc/sudoers.d pass there, although sudo applies every one of them and the admin \
+                is locked out just the same; vmcert fails them and names the file and line.",
     remediation: "Remove the `Defaults targetpw` line (`sudo visudo`, or `sudo visudo -f \
                   /etc/sudoers.d/FILE`), or comment it out.",
     os: Os::Linux,

@@ -22,7 +22,13 @@ static META: Meta = Meta {
                 distributions generate 70-persistent-net.rules from the builder's MAC address), \
                 and Microsoft's image tests (LISA verify_udev_rules_moved, the 2014-2018 BVTs) \
                 fail when either exists: a VM deployed from the image has a different MAC, so \
-                the rule renames its NIC and networking does not come up.",
+                the rule renames its NIC and networking does not come up. A rule masked by a \
+                symlink to /dev/null (the way WALinuxAgent#1750 and systemd recommend disabling \
+                the generator) counts as removed: udev reads an empty file. vmcert also looks at \
+                /etc/udev/rules.d/75-persistent-net-generator.rules, where such masks live. LISA \
+                runs this case only on CoreOS, the Fedora family and Azure Linux; vmcert runs it \
+                on every distribution, because the rules break networking on Debian and SUSE \
+                just the same.",
     remediation: "Delete them before capturing the image: `sudo rm -f \
                   /etc/udev/rules.d/70-persistent-net.rules \
                   /lib/udev/rules.d/75-persistent-net-generator.rules` (on old releases move the \
@@ -57,22 +63,41 @@ impl Check for UdevPersistentNetRulesRemoved {
 
 fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     let out = ev.stdout("udev-net-rules")?;
-    let present: Vec<&str> = out
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    if let Some(odd) = present.iter().find(|p| !p.starts_with('/')) {
-        return Err(Unevaluable::new(format!(
-            "udev-net-rules printed something other than a path: {odd}"
-        )));
+    let mut present = Vec::new();
+    let mut masked = Vec::new();
+    for line in out.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if !line.starts_with('/') {
+            return Err(Unevaluable::new(format!(
+                "udev-net-rules printed something other than a path: {line}"
+            )));
+        }
+        match line.strip_suffix(" -> /dev/null") {
+            Some(path) => masked.push(path),
+            None => present.push(line),
+        }
     }
+    let mask_note = if masked.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Masked by a symlink to /dev/null (counts as removed): {}.",
+            masked.join(", ")
+        )
+    };
     if present.is_empty() {
+        let actual = if masked.is_empty() {
+            "none present".to_string()
+        } else {
+            format!("masked: {}", masked.join(", "))
+        };
         return Ok(Verdict::new(
             Status::Pass,
-            "none present",
+            actual,
             REQUIRED,
-            "Neither persistent-net rule file exists: interface names will follow the VM's own NIC.",
+            format!(
+                "No persistent-net rule is in effect: interface names will follow the VM's own \
+                 NIC.{mask_note}"
+            ),
         ));
     }
     Ok(Verdict::new(
@@ -81,7 +106,7 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         REQUIRED,
         format!(
             "{} {}: the rules would give a VM's NIC (new MAC address) another name and leave it \
-             without network.",
+             without network.{mask_note}",
             present.join(" and "),
             if present.len() == 1 {
                 "still exists"

@@ -3,9 +3,10 @@
 //!
 //! The agent's `ConfigurationProvider.load` (azurelinuxagent/common/conf.py) takes every line that
 //! does not start with `#` and contains `=`, splits at the first `=`, strips the key, cuts the
-//! value at the first `#` and strips quotes and blanks; a later line wins. `get_switch` then
-//! treats `y`/`n` (any case) as on/off and anything else as the built-in default. Several checks
-//! (agent version, auto-update, host-key regeneration) read the same file through this module.
+//! value at the first `#` and strips quotes and blanks; a later line wins; the value `None` means
+//! unset. `get_switch` then treats `y`/`n` (any case) as on/off and anything else as the built-in
+//! default. Several checks (agent version, auto-update, host-key regeneration, resource disk)
+//! read the same file through this module.
 
 /// One active `key=value` line of waagent.conf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +55,8 @@ impl<'a> WaagentConf<'a> {
             }
             let value = v.split('#').next().unwrap_or("");
             let value = value.trim_matches(|c| c == '"' || c == ' ').trim();
-            found = Some(Setting {
+            // The agent stores the value `None` as "not set".
+            found = (value != "None").then(|| Setting {
                 value,
                 line: line.trim(),
             });
@@ -87,13 +89,24 @@ impl<'a> WaagentConf<'a> {
     }
 }
 
-/// Key of the setting that lets the agent update its extension handler (default `y`).
+/// Key of the deprecated setting that lets the agent update itself (default `y`).
 pub(crate) const AUTO_UPDATE: &str = "AutoUpdate.Enabled";
 
-/// Whether the agent may update itself: `AutoUpdate.Enabled` is not `n` (its default is `y`).
-/// `conf` is `None` when /etc/waagent.conf does not exist, in which case the defaults apply.
+/// Key of the setting that, when present as y/n, overrides [`AUTO_UPDATE`] (agents 2.10+).
+pub(crate) const UPDATE_TO_LATEST: &str = "AutoUpdate.UpdateToLatestVersion";
+
+/// Whether the agent updates itself, as its `get_auto_update_to_latest_version` decides:
+/// `AutoUpdate.UpdateToLatestVersion` when it is y or n, else `AutoUpdate.Enabled` when it is y
+/// or n, else on. `conf` is `None` when /etc/waagent.conf does not exist (the defaults apply).
 pub(crate) fn auto_update_enabled(conf: Option<&WaagentConf<'_>>) -> bool {
-    conf.is_none_or(|c| c.switch(AUTO_UPDATE) != Switch::Off)
+    let Some(c) = conf else {
+        return true;
+    };
+    match c.switch(UPDATE_TO_LATEST) {
+        Switch::On => true,
+        Switch::Off => false,
+        Switch::Default => c.switch(AUTO_UPDATE) != Switch::Off,
+    }
 }
 
 #[cfg(test)]
@@ -129,6 +142,25 @@ mod tests {
         let conf = WaagentConf::new(" # AutoUpdate.Enabled=n\n");
         assert_eq!(conf.get(AUTO_UPDATE), None);
         assert_eq!(conf.commented(AUTO_UPDATE), Some("# AutoUpdate.Enabled=n"));
+    }
+
+    #[test]
+    fn update_to_latest_overrides_enabled() {
+        let on = "AutoUpdate.Enabled=n\nAutoUpdate.UpdateToLatestVersion=y\n";
+        assert!(auto_update_enabled(Some(&WaagentConf::new(on))));
+        let off = "AutoUpdate.Enabled=y\nAutoUpdate.UpdateToLatestVersion=n\n";
+        assert!(!auto_update_enabled(Some(&WaagentConf::new(off))));
+        // Not y/n: the agent falls back to AutoUpdate.Enabled.
+        let odd = "AutoUpdate.Enabled=n\nAutoUpdate.UpdateToLatestVersion=yes\n";
+        assert!(!auto_update_enabled(Some(&WaagentConf::new(odd))));
+        // `None` is "not set".
+        let none = "AutoUpdate.Enabled=None\n";
+        assert_eq!(WaagentConf::new(none).get(AUTO_UPDATE), None);
+        assert!(auto_update_enabled(Some(&WaagentConf::new(none))));
+        // An inline comment is cut at `#`: this line reads as n.
+        assert!(!auto_update_enabled(Some(&WaagentConf::new(
+            "AutoUpdate.Enabled=n # pinned\n"
+        ))));
     }
 
     #[test]

@@ -25,9 +25,17 @@ static META: Meta = Meta {
                 values are vmcert's reading: \
                 HKLM:\\SOFTWARE\\Policies\\Microsoft\\Windows\\WindowsUpdate\\AU NoAutoUpdate = 1 \
                 (the \"Configure Automatic Updates\" policy set to Disabled) warns; AUOptions is \
-                reported.",
-    remediation: "Remove the NoAutoUpdate policy value (or set the Configure Automatic Updates \
-                  policy to Enabled), then generalize and capture the image again.",
+                reported. Azure itself writes NoAutoUpdate when it deploys a VM, by the VM's \
+                patch mode: 1 for AutomaticByPlatform and Manual, 0 for AutomaticByOS \
+                (azure-docs, automatic VM guest patching), so on a test VM the value judges the \
+                deployment unless it was deployed with AutomaticByOS. The deployment's patch \
+                mode is reported: AutomaticByPlatform when Azure's WindowsPatchExtension is on \
+                the VM.",
+    remediation: "Deploy the test VM with patch mode AutomaticByOS (az vm create \
+                  --patch-mode AutomaticByOS) so that Azure writes NoAutoUpdate 0 and the value \
+                  judges the image. If it is still 1, remove the NoAutoUpdate policy value (or \
+                  set the Configure Automatic Updates policy to Enabled), then generalize and \
+                  capture the image again.",
     os: Os::Windows,
     severity: Severity::Medium,
     since: "0.1.0",
@@ -47,6 +55,19 @@ struct AutoUpdatePolicy {
     no_auto_update: Option<i64>,
     #[serde(rename = "AUOptions", default)]
     au_options: Option<i64>,
+    /// Azure's WindowsPatchExtension is on the VM (absent from older probes).
+    #[serde(rename = "PatchExtension", default)]
+    patch_extension: Option<bool>,
+}
+
+/// The deployment's patch mode as the evidence shows it.
+fn patch_mode(p: &AutoUpdatePolicy) -> &'static str {
+    match (p.no_auto_update, p.patch_extension) {
+        (_, Some(true)) => "AutomaticByPlatform (Azure's WindowsPatchExtension is on the VM)",
+        (Some(1), Some(false)) => "Manual, or the image's own policy (no WindowsPatchExtension)",
+        (Some(0), _) => "AutomaticByOS, or the image's own policy",
+        _ => "unknown",
+    }
 }
 
 impl Check for AutoUpdateEnabled {
@@ -79,17 +100,22 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     }
     let show = |v: Option<i64>| v.map_or_else(|| "not set".to_string(), |n| n.to_string());
     let actual = format!(
-        "NoAutoUpdate {}, AUOptions {}",
+        "NoAutoUpdate {}, AUOptions {}; patch mode: {}",
         show(p.no_auto_update),
-        show(p.au_options)
+        show(p.au_options),
+        patch_mode(&p)
     );
     Ok(if p.no_auto_update == Some(1) {
         Verdict::new(
             Status::Warning,
             actual,
             REQUIRED,
-            "Group Policy turns Automatic Updates off (NoAutoUpdate = 1); VMs from this image \
-             will not install security updates by themselves.",
+            "NoAutoUpdate = 1 turns Automatic Updates off. Azure writes this value itself when \
+             it deploys a VM with patch mode AutomaticByPlatform or Manual (and 0 for \
+             AutomaticByOS), so it may judge this test VM's deployment rather than the image: \
+             deploy the test VM with patch mode AutomaticByOS and run again. If it is still 1, \
+             the image's policy turns updates off and VMs from it will not install security \
+             updates by themselves.",
         )
     } else {
         Verdict::new(

@@ -51,6 +51,9 @@ struct DrivesAndReferences {
     services: List<ServicePath>,
     #[serde(rename = "TaskActions", default)]
     task_actions: List<TaskAction>,
+    /// Scheduled tasks that could not be read, each with why (absent from older probes).
+    #[serde(rename = "UnreadableTasks", default)]
+    unreadable_tasks: List<String>,
     #[serde(rename = "SystemPath", default)]
     system_path: Option<String>,
 }
@@ -187,6 +190,26 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
                 "{} configuration item(s) use a drive other than C and D, which an Azure VM \
                  deployed from this image will not have.",
                 refs.len()
+            ),
+        ));
+    }
+    let unread = &d.unreadable_tasks.0;
+    if !unread.is_empty() {
+        return Ok(Verdict::new(
+            Status::Warning,
+            format!("{drives}; {} scheduled task(s) unreadable", unread.len()),
+            REQUIRED,
+            format!(
+                "No readable service, scheduled task or PATH entry refers to a drive other than \
+                 C and D, but {} scheduled task(s) could not be read, so their actions were not \
+                 checked: {}",
+                unread.len(),
+                unread
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
         ));
     }

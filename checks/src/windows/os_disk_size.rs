@@ -1,4 +1,4 @@
-//! The OS disk (disk 0) has a size Azure accepts for a Marketplace image; the limits changed over
+//! The OS disk (the disk holding the system drive) has a size Azure accepts for a Marketplace image; the limits changed over
 //! the years, so they come from the threshold profile.
 
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use crate::verdict::{Status, Verdict};
 use crate::windows::outputs;
 use crate::{Check, Unevaluable};
 
-/// Size of disk 0 inside the profile's `windows_os_disk_gib` range (and, where the profile has
+/// Size of the OS disk inside the profile's `windows_os_disk_gib` range (and, where the profile has
 /// one, inside `windows_os_disk_warn_gib`).
 #[derive(Debug)]
 pub struct OsDiskSize;
@@ -25,8 +25,9 @@ static META: Meta = Meta {
     rationale: "The documented Windows OS VHD size changed: 128 GB fixed (2015), 127 to 128 GB \
                 (2018, the `toolkit` profile), 30 GB to 250 GB recommended and up to 1023 GB \
                 accepted today (research/cert-cases.md sections 3.2 and 6). vmcert measures \
-                Get-Disk -Number 0, the disk Windows boots from on Azure; a disk 0 that is not the \
-                boot disk cannot be judged.",
+                the disk that holds the system drive's partition (Get-Partition -DriveLetter C \
+                | Get-Disk), not disk 0, whose number Windows does not promise; a disk that is \
+                not the boot disk cannot be judged.",
     remediation: "Resize the OS VHD to the range of the profile before capturing (Resize-VHD, or \
                   `az disk update --size-gb`), then extend the C: partition.",
     os: Os::Windows,
@@ -39,7 +40,7 @@ static META: Meta = Meta {
 
 const GIB: u64 = 1 << 30;
 
-/// `disk0-size`.
+/// `os-disk`.
 #[derive(Debug, Deserialize)]
 struct Disk {
     #[serde(rename = "Number")]
@@ -81,7 +82,7 @@ impl Check for OsDiskSize {
     }
 
     fn probes(&self) -> &[ProbeId] {
-        &["disk0-size"]
+        &["os-disk"]
     }
 
     fn required(&self, ev: &Evidence) -> String {
@@ -95,19 +96,15 @@ impl Check for OsDiskSize {
 
 fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     let t = ev.thresholds();
-    let d: Disk = outputs::document(ev, "disk0-size")?;
-    if d.number != 0 {
+    let d: Disk = outputs::document(ev, "os-disk")?;
+    if d.is_boot == Some(false) {
         return Err(Unevaluable::new(format!(
-            "Get-Disk -Number 0 answered with disk {}",
+            "disk {} holds the system drive but is not the boot disk, so its size says nothing about the OS disk",
             d.number
         )));
     }
-    if d.is_boot == Some(false) {
-        return Err(Unevaluable::new(
-            "disk 0 is not the boot disk, so its size says nothing about the OS disk",
-        ));
-    }
-    let name = d.friendly_name.as_deref().unwrap_or("disk 0");
+    let fallback = format!("disk {}", d.number);
+    let name = d.friendly_name.as_deref().unwrap_or(&fallback);
     let actual = format!("{} ({} bytes)", gib(d.size), d.size);
     let req = required(t);
     let (status, message) = if !within(d.size, t.windows_os_disk_gib) {

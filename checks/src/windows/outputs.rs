@@ -164,6 +164,59 @@ pub fn os_info(ev: &Evidence) -> Result<OsInfo, Unevaluable> {
     document(ev, "os-info")
 }
 
+/// `current-user`: the account the WinRM session runs as, and what its token can do.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Account {
+    /// `HOST\name` or `DOMAIN\name`.
+    #[serde(rename = "Name")]
+    pub name: String,
+    /// The token holds the Administrators role: an elevated administrator.
+    #[serde(rename = "IsAdministrator")]
+    pub is_administrator: bool,
+    /// Administrators is in the token only as a deny-only SID: a member of Administrators
+    /// whose network logon got a UAC-filtered token (absent from older probes).
+    #[serde(rename = "AdministratorsDenyOnly", default)]
+    pub administrators_deny_only: bool,
+    /// The built-in Administrator (RID 500), which UAC's remote restrictions never filter.
+    #[serde(rename = "BuiltinAdministrator", default)]
+    pub builtin_administrator: bool,
+}
+
+impl Account {
+    /// What the token can do, in one line: the report's `AdminToken` fact and `connect`'s
+    /// verdict. A filtered token says how to fix it.
+    #[must_use]
+    pub fn token(&self) -> String {
+        if self.is_administrator {
+            "elevated administrator".to_string()
+        } else if self.administrators_deny_only {
+            format!(
+                "UAC-filtered: {} is a member of Administrators, but its WinRM logon got a filtered \
+                 (not elevated) token, so the checks that need an administrator are Error. Fix: \
+                 set HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System \
+                 LocalAccountTokenFilterPolicy (DWORD) to 1 on the test VM, or connect as the \
+                 built-in Administrator (the account Azure creates at deployment; \
+                 user-account-dependency then fails, as it does for that account)",
+                self.name
+            )
+        } else {
+            format!(
+                "not an administrator: {} is not a member of Administrators, so the checks that \
+                 need one are Error",
+                self.name
+            )
+        }
+    }
+}
+
+/// The `current-user` probe of a target, parsed.
+///
+/// # Errors
+/// When the probe failed or printed something else than the `current-user` object.
+pub fn account(ev: &Evidence) -> Result<Account, Unevaluable> {
+    document(ev, "current-user")
+}
+
 /// A Win32_Service row (`azure-agent-services`, `sql-services`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub(crate) struct Service {

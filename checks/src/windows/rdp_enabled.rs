@@ -56,10 +56,18 @@ struct RdpSettings {
     rules: List<FirewallRule>,
 }
 
+/// The language-independent name of the "Remote Desktop" firewall group.
+const RDP_GROUP: &str = "@FirewallAPI.dll,-28752";
+
 #[derive(Debug, Deserialize)]
 struct FirewallRule {
     #[serde(rename = "Name")]
     name: String,
+    /// The rule's group (absent from older probes, which listed that group only).
+    #[serde(rename = "Group", default)]
+    group: Option<String>,
+    #[serde(rename = "DisplayGroup", default)]
+    display_group: Option<String>,
     #[serde(rename = "Enabled")]
     enabled: String,
     #[serde(rename = "Direction")]
@@ -67,6 +75,10 @@ struct FirewallRule {
 }
 
 impl FirewallRule {
+    fn in_rdp_group(&self) -> bool {
+        self.group.as_deref().is_none_or(|g| g == RDP_GROUP)
+    }
+
     fn admits_rdp(&self) -> bool {
         self.enabled == "True"
             && self.direction == "Inbound"
@@ -118,25 +130,41 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             show(r.port)
         ));
     }
-    let open = r.rules.0.iter().filter(|x| x.admits_rdp()).count();
+    let (group, others): (Vec<&FirewallRule>, Vec<&FirewallRule>) =
+        r.rules.0.iter().partition(|x| x.in_rdp_group());
+    let open = group.iter().filter(|x| x.admits_rdp()).count();
     if open == 0 {
-        problems.push(if r.rules.0.is_empty() {
+        problems.push(if group.is_empty() {
             "the Remote Desktop firewall group has no rules".to_string()
         } else {
             "no inbound Remote Desktop TCP firewall rule is enabled".to_string()
         });
     }
-    let enabled: Vec<&str> = r
-        .rules
-        .0
+    let enabled: Vec<&str> = group
         .iter()
         .filter(|x| x.enabled == "True")
         .map(|x| x.name.as_str())
         .collect();
+    // Other Remote Desktop rules (the "Remote Desktop (WebSocket)" group's TCP-WS/WSS, off by
+    // default) are reported, not judged: RDP clients connect on 3389.
+    let other: Vec<String> = others
+        .iter()
+        .map(|x| {
+            format!(
+                "{} [{}] {}",
+                x.name,
+                x.display_group
+                    .as_deref()
+                    .or(x.group.as_deref())
+                    .unwrap_or("no group"),
+                if x.enabled == "True" { "on" } else { "off" }
+            )
+        })
+        .collect();
     let policy = r
         .policy_deny
         .map_or_else(String::new, |p| format!(" (policy {p})"));
-    let actual = format!(
+    let mut actual = format!(
         "fDenyTSConnections {}{policy}, PortNumber {}, firewall rules enabled: {}",
         show(r.deny),
         show(r.port),
@@ -146,6 +174,12 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             enabled.join(", ")
         }
     );
+    if !other.is_empty() {
+        actual.push_str(&format!(
+            "; other Remote Desktop rules: {}",
+            other.join(", ")
+        ));
+    }
     Ok(if problems.is_empty() {
         Verdict::new(
             Status::Pass,

@@ -52,6 +52,9 @@ struct CurrentUser {
     sid: String,
     #[serde(rename = "IsAdministrator")]
     is_administrator: bool,
+    /// A member of Administrators whose WinRM token UAC filtered (absent from older probes).
+    #[serde(rename = "AdministratorsDenyOnly", default)]
+    administrators_deny_only: bool,
 }
 
 impl Check for UserAccountDependency {
@@ -88,6 +91,8 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     let reserved = RESERVED.iter().any(|r| login.eq_ignore_ascii_case(r));
     let role = if user.is_administrator {
         "a member of Administrators"
+    } else if user.administrators_deny_only {
+        "a member of Administrators with a UAC-filtered token"
     } else {
         "not an administrator"
     };

@@ -4,14 +4,16 @@
 #: /etc/default/grub was edited since (reserve=0x1f0,0x8 added, update-grub not run, so it
 #: disagrees with the running kernel); udev's persistent-net rules were kept; and the machine
 #: reports a 32-bit architecture (sshd and every session run under `setarch i686`).
+#: No Hyper-V KVP daemon runs, and the boot log (/var/log/syslog) holds a driver failure.
 #: Defects: kernel-boot-parameters, grub-no-forbidden-params, udev-persistent-net-rules-removed,
-#: os-architecture (all Fail).
+#: os-architecture (all Fail); hv-kvp-daemon, boot-log-clean (Warning).
 
 # shellcheck source=golden.sh
 . "$LAB_DIR/scenarios/golden.sh"
 BOOT_CMDLINE_LINUX="console=tty0 earlyprintk=ttyS0 libata.atapi_enabled=0"
 CMDLINE="BOOT_IMAGE=/boot/vmlinuz-$(uname -r) root=PARTUUID=6b1c6f6e-01 ro $BOOT_CMDLINE_LINUX quiet"
 PERSONALITY=i686
+KVP_DAEMON=no
 
 plant() {
   plant_golden
@@ -27,4 +29,8 @@ plant() {
 # net device (hv_netvsc)
 SUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{address}=="00:0d:3a:5c:21:7e", ATTR{dev_id}=="0x0", ATTR{type}=="1", KERNEL=="eth*", NAME="eth0"
 RULES
+  printf '%s\n' \
+    "2024-05-02T08:12:02.441020+00:00 onprem kernel: [    1.204511] RAS: Correctable Errors collector initialized." \
+    "2024-05-02T08:12:03.812744+00:00 onprem kernel: [    2.577203] hv_vmbus: probe of 1eccfd72-4b41-45ef-b73a-4a6e44c12924 failed with error -22" \
+    >"$R/var/log/syslog"
 }

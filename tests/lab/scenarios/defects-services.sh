@@ -5,8 +5,10 @@
 #: are loaded at boot (/etc/iptables/rules.v4), the agent's service is disabled,
 #: ClientAliveInterval 180 is set only in a drop-in, and ResourceDisk.EnableSwap=y while
 #: cloud-init provisions.
+#: cloud-init logged warnings while provisioning (/var/log/cloud-init.log).
 #: Defects: security-updates-pending, firewall-no-rules, no-swap-on-os-disk,
-#: ssh-client-alive-interval (Warning); omi-not-vulnerable, linux-agent-enabled (Fail).
+#: ssh-client-alive-interval, cloud-init-clean (Warning); omi-not-vulnerable,
+#: linux-agent-enabled (Fail).
 
 # shellcheck source=golden.sh
 . "$LAB_DIR/scenarios/golden.sh"
@@ -14,6 +16,10 @@ FIREWALL_RULES=/etc/iptables/rules.v4
 
 plant() {
   plant_golden
+  printf '%s\n' \
+    "2024-07-29 10:02:11,532 - util.py[DEBUG]: Cloud-init v. 22.4.2 running 'init-local' at Mon, 29 Jul 2024 10:02:11 +0000. Up 6.12 seconds." \
+    "2024-07-29 10:02:13,220 - DataSourceAzure.py[WARNING]: No lease found; using default endpoint: a8:3f:81:10" \
+    >"$R/var/log/cloud-init.log"
   # Pending security updates: reinstall the versions the root had before its upgrade, for the
   # packages whose .deb has no maintainer scripts (libraries: dpkg takes a second for them,
   # while downgrading python3.11 or perl-base takes a minute).

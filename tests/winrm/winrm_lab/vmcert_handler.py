@@ -2,13 +2,28 @@
 
 Why this module exists: the agent's WinRM transport sends ONE script over the stdin of ONE
 `powershell.exe -NoProfile -NonInteractive -Command -` (agent/src/target/script/powershell.rs
-and script.ps1). No PowerShell runs here, so this handler plays that script: it recognizes the
-loader line and the probe table (`@{ Index = N; Id = '..'; Timeout = S; Cap = B; Admin = $x;
-Code = '<base64>' }`), answers each probe of the Windows catalogue (checks/src/windows/probes.rs)
-from the profile in exactly the JSON that Windows PowerShell 5.1's `ConvertTo-Json -Compress`
-prints for that fragment (the shapes of checks/tests/fixtures/windows), and writes the frames
-the script would write, when it would write them: after a PowerShell start-up, `lanes` probes at
-a time, each taking a realistic time, a probe that outlives its timeout reported as timed out.
+and script.ps1). No PowerShell runs here, so this handler plays, in order:
+
+1. Windows PowerShell 5.1's console host reading `-Command -` (`console_host_51`): it reads stdin
+   itself, line by line, through its own buffered reader (PowerShell PR #2336, `#if !CORECLR`)
+   whose first read takes up to 4 KB, and runs each line as a statement. So a line that reads
+   `[Console]::In` (vmcert's loader before issue 15) gets stdin without its first 4 KB: the
+   body does not parse and no frame ever comes, as on a real Server 2019 or later. The loader's
+   one-line statements (`$VmB = New-Object System.Text.StringBuilder`, `[void]$VmB.Append(..)`
+   and the check line) are played: the body runs only if its length, SHA-256 and begin and end
+   markers are right, else the check line's `fatal` frame is printed.
+2. the probe script itself: it recognizes the probe table (`@{ Index = N; Id = '..'; Timeout =
+   S; Cap = B; Admin = $x; Code = '<base64>' }`), answers each probe of the Windows catalogue
+   (checks/src/windows/probes.rs) from the profile in exactly the JSON that Windows PowerShell
+   5.1's `ConvertTo-Json -Compress` prints for that fragment (the shapes of
+   checks/tests/fixtures/windows), and writes the frames the script would write, when it would
+   write them: after a PowerShell start-up, `lanes` probes at a time, each taking a realistic
+   time, a probe that outlives its timeout reported as timed out. Where real Windows differs
+   from a naive reading, it is adversarial: an error a fragment suppresses still sets
+   `HadErrors` (PowerShell#4613), so a script taking rc from `HadErrors` gets rc 1; a second
+   local administrator (RID other than 500, without LocalAccountTokenFilterPolicy = 1) holds a
+   UAC-filtered token over WinRM (not elevated, Administrators deny-only); one unreadable scheduled task fails a fragment that
+   lists tasks with `-ErrorAction Stop`.
 
 Anything else (other programs, other scripts) goes to the default handler.
 
@@ -17,6 +32,12 @@ Knobs, in the profile's optional `vmcert_handler` object:
   timing_scale     multiplies every probe's duration (default 1.0; 0 = every probe at start-up)
   hang             probe ids that never finish, so the script's per-probe timeout fires
   pid              the process id the start frame reports (default 4242)
+  stdout_bom       true: stdout starts with a UTF-8 byte-order mark, as .NET Framework writes
+                   the preamble of a UTF-8 console encoding before the first output
+  update_search_seconds  how long the Windows Update search takes (default 3.5; minutes on a
+                   fresh VM, which `windows-fresh-vm` profiles set through timing)
+  extra_services / extra_tasks  that many more generated services and scheduled tasks (a real
+                   VM has ~200 and ~150), to test volume
 Which profile fields each probe reads is tables in tests/winrm/README.md ("What the Windows
 probes read from the profile"); this module follows it. One addition: `os.product_type` 1 (a
 client edition) has no Get-WindowsFeature, and always the BitLocker module.
@@ -25,6 +46,7 @@ client edition) has no Get-WindowsFeature, and always the BitLocker module.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -33,13 +55,25 @@ from datetime import datetime, timezone
 from . import default_handler
 from .machine import Invocation, Output, Result
 
-LOADER_MARK = "[Console]::In.ReadToEnd()"
 TABLE_ROW = re.compile(
     r"^@\{ Index = (\d+); Id = '([a-z0-9._-]+)'; Timeout = (\d+); Cap = (\d+); "
     r"Admin = \$(true|false); Code = '([A-Za-z0-9+/=]*)' \}$"
 )
 NONCE = re.compile(r"^\$VmMarker = '#vmcert:' \+ '([0-9a-f]{32})' \+ ':'$", re.M)
 LANES = re.compile(r"^\$VmLanes = (\d+)$", re.M)
+SB_NEW = "$VmB = New-Object System.Text.StringBuilder"
+SB_APPEND = re.compile(r"^\[void\]\$VmB\.Append\('([A-Za-z0-9+/=]*)'\)$")
+CHECK_LEN = re.compile(r"\$VmBytes\.Length -ne (\d+)\)")
+CHECK_SHA = re.compile(r"\$VmSha -ne '([0-9A-F]{64})'")
+CHECK_BEGIN = re.compile(r"StartsWith\('#vmcert-begin:'\+'([0-9a-f]{32})'\)")
+OLD_LOADER_END = re.compile(r"'#vmcert-end:'\+'([0-9a-f]{32})'")
+LATFP_KEY = "HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System"
+AU_KEY = "HKLM:\\SOFTWARE\\Policies\\Microsoft\\Windows\\WindowsUpdate\\AU"
+# NoAutoUpdate as Azure writes it at deployment, per patch mode (azure-docs, automatic VM guest
+# patching): whatever the image held.
+AZURE_NO_AUTO_UPDATE = {"AutomaticByPlatform": 1, "Manual": 1, "AutomaticByOS": 0}
+# The first read of 5.1's own stdin reader (a FileStream's buffer): what [Console]::In never sees.
+HOST_BUFFER = 4096
 DRIVE_PATH = re.compile(r"[A-Za-z]:[\\/]")
 
 
@@ -106,21 +140,17 @@ class Script:
     nonce: str
     lanes: int
     probes: tuple[ScriptProbe, ...]
-    whole: bool
+    rc_from_had_errors: bool = False
+    """The script takes rc from `HadErrors`, which suppressed errors set too."""
 
 
-def parse_script(stdin: bytes) -> Script | None:
-    """vmcert's probe script, or None when stdin is something else."""
-    text = stdin.decode("ascii", errors="replace")
-    first, _, body = text.partition("\n")
-    if LOADER_MARK not in first:
-        return None
-    m = re.search(r"'#vmcert-end:'\+'([0-9a-f]{32})'", first)
-    if not m:
-        return None
-    nonce = m.group(1)
-    whole = f"#vmcert-end:{nonce}" in body
+def parse_body(body: str) -> Script:
+    """The probe script body (script.ps1 with its table), as the check line hands it over."""
+    nonce_m = NONCE.search(body)
     lanes_m = LANES.search(body)
+    if not nonce_m or not lanes_m:
+        raise ValueError("vmcert probe script without its marker or lane count")
+    nonce = nonce_m.group(1)
     probes = []
     for line in body.splitlines():
         row = TABLE_ROW.match(line.strip())
@@ -135,10 +165,90 @@ def parse_script(stdin: bytes) -> Script | None:
                     code=base64.b64decode(row.group(6)).decode("utf-8"),
                 )
             )
-    nonce_m = NONCE.search(body)
-    if whole and (not nonce_m or nonce_m.group(1) != nonce or not lanes_m):
-        raise ValueError("vmcert probe script without its marker or lane count")
-    return Script(nonce, int(lanes_m.group(1)) if lanes_m else 1, tuple(probes), whole)
+    return Script(nonce, int(lanes_m.group(1)), tuple(probes), ".HadErrors" in body)
+
+
+@dataclass(frozen=True)
+class HostRun:
+    """What 5.1's console host did with stdin: a body to play, or what it printed instead."""
+
+    script: Script | None = None
+    stdout: str = ""
+    stderr: str = ""
+
+
+def parse_error(detail: str) -> str:
+    return (
+        'Exception calling "Create" with "1" argument(s): "At line:1 char:1\n'
+        f"{detail}\"\n"
+        "At line:1 char:1\n"
+        "    + CategoryInfo          : NotSpecified: (:) [], MethodInvocationException\n"
+        "    + FullyQualifiedErrorId : ParseException\n"
+    )
+
+
+def console_host_51(stdin: bytes) -> HostRun | None:
+    """Plays `powershell.exe -Command -` of Windows PowerShell 5.1 on `stdin`, for the
+    statements of vmcert's loaders; None when stdin is not vmcert's."""
+    text = stdin.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    lines = [ln.removesuffix("\r") for ln in text.split("\n")]
+    sb: list[str] | None = None
+    seen = False
+    stderr = ""
+    for line in lines:
+        if "[Console]::In" in line:
+            # The host's reader already holds up to 4 KB of stdin: [Console]::In starts after.
+            m = OLD_LOADER_END.search(line)
+            if not m:
+                return None
+            rest = stdin[min(len(stdin), HOST_BUFFER) :].decode("utf-8", errors="replace")
+            if f"#vmcert-end:{m.group(1)}" not in rest:
+                fatal = f'#vmcert:{m.group(1)}:fatal {{"error":"the script did not arrive whole on stdin"}}\n'
+                return HostRun(stdout=fatal)
+            # The head of the body went to the host's buffer: [ScriptBlock]::Create throws.
+            return HostRun(stderr=parse_error("Missing closing '}' in statement block or type definition."))
+        if line == "":
+            continue
+        if line == SB_NEW:
+            sb, seen = [], True
+            continue
+        append = SB_APPEND.match(line)
+        if append and seen:
+            sb.append(append.group(1))
+            continue
+        if line.startswith("$VmWhy=''") and seen:
+            return check_line(line, "".join(sb), stderr)
+        if not seen:
+            return None
+        stderr += f"The term '{line[:40]}' is not recognized as the name of a cmdlet.\n"
+    return HostRun(stderr=stderr) if seen else None
+
+
+def check_line(line: str, b64: str, stderr: str) -> HostRun:
+    """The loader's check line: run the body only if it arrived exactly as sent."""
+    want_len = int(CHECK_LEN.search(line).group(1))
+    want_sha = CHECK_SHA.search(line).group(1)
+    nonce = CHECK_BEGIN.search(line).group(1)
+    why = ""
+    try:
+        data = base64.b64decode(b64, validate=True)
+    except ValueError:
+        data, why = b"", "not decodable"
+    body = data.decode("utf-8", errors="replace").lstrip("\ufeff")
+    if why:
+        pass
+    elif len(data) != want_len:
+        why = f"length {len(data)} instead of {want_len}"
+    elif hashlib.sha256(data).hexdigest().upper() != want_sha:
+        why = "SHA-256 mismatch"
+    elif not body.startswith(f"#vmcert-begin:{nonce}"):
+        why = "no begin marker"
+    elif not body.rstrip().endswith(f"#vmcert-end:{nonce}"):
+        why = "no end marker"
+    if why:
+        fatal = f'#vmcert:{nonce}:fatal {{"error":"the script did not arrive whole on stdin: {why}"}}\n'
+        return HostRun(stdout=fatal, stderr=stderr)
+    return HostRun(script=parse_body(body), stderr=stderr)
 
 
 @dataclass(frozen=True)
@@ -149,6 +259,9 @@ class Answer:
     stderr: str = ""
     rc: int = 0
     seconds: float = 0.1
+    suppressed_errors: bool = False
+    """The fragment wrote an error it suppressed (`-ErrorAction SilentlyContinue`, a caught
+    one): nothing in Streams.Error, but HadErrors set."""
 
 
 def command_not_found(name: str, code: str) -> Answer:
@@ -182,10 +295,13 @@ class VmcertHandler:
         return self.default.reads_stdin(inv)
 
     def run(self, inv: Invocation) -> Result:
-        script = parse_script(inv.stdin) if inv.stdin else None
-        if script is None:
+        host = console_host_51(inv.stdin) if inv.stdin else None
+        if host is None:
             return self.default.run(inv)
-        return self.play(script, inv)
+        if host.script is None:
+            outputs = [Output(stream, data, 0.3) for stream, data in (("stdout", host.stdout), ("stderr", host.stderr)) if data]
+            return Result(0 if host.stdout else 1, tuple(outputs), 0.35)
+        return self.play(host.script, inv, host.stderr)
 
     # ---- the account --------------------------------------------------------------------
 
@@ -197,36 +313,58 @@ class VmcertHandler:
         return None
 
     def is_admin(self, login: str) -> bool:
+        """Member of Administrators (whatever its token over WinRM)."""
         u = self.account(login)
         return bool(u) and "Administrators" in u.get("groups", [])
 
+    def is_filtered(self, login: str) -> bool:
+        """A local administrator other than the built-in one (RID 500) logging on over the
+        network to a workgroup machine gets a UAC-filtered token (not elevated, Administrators
+        deny-only), unless LocalAccountTokenFilterPolicy is 1 (Microsoft, "User Account Control
+        and remote restrictions")."""
+        u = self.account(login)
+        return (
+            self.is_admin(login)
+            and int(u.get("rid", 0)) != 500
+            and self.reg(LATFP_KEY, "LocalAccountTokenFilterPolicy") != 1
+        )
+
+    def is_elevated(self, login: str) -> bool:
+        return self.is_admin(login) and not self.is_filtered(login)
+
     # ---- playing the script -------------------------------------------------------------
 
-    def play(self, script: Script, inv: Invocation) -> Result:
+    def play(self, script: Script, inv: Invocation, host_stderr: str = "") -> Result:
         mark = f"#vmcert:{script.nonce}:"
-        if not script.whole:
-            fatal = mark + 'fatal {"error":"the script did not arrive whole on stdin"}\n'
-            return Result(0, (Output("stdout", fatal, 0.3),), 0.35)
         startup = float(self.knobs.get("startup_seconds", 0.7))
         scale = float(self.knobs.get("timing_scale", 1.0))
         hang = set(self.knobs.get("hang", []))
-        admin = self.is_admin(inv.user)
+        admin = self.is_elevated(inv.user)
         ps_version = self.m["os"].get("powershell_version", "5.1.17763.6054")
         start = {
             "n": len(script.probes),
             "lanes": script.lanes,
             "ps": ps_version,
             "admin": admin,
+            "filtered": self.is_filtered(inv.user),
             "pid": int(self.knobs.get("pid", 4242)),
         }
-        outputs = [Output("stdout", mark + "start " + json.dumps(start, separators=(",", ":")) + "\n", startup)]
+        bom = "\ufeff" if self.knobs.get("stdout_bom") else ""
+        outputs = [Output("stdout", bom + mark + "start " + json.dumps(start, separators=(",", ":")) + "\n", startup)]
+        if host_stderr:
+            outputs.insert(0, Output("stderr", host_stderr, 0.05))
         lanes_free = [startup] * max(1, script.lanes)
         finished = []
         for p in script.probes:
             lane = min(range(len(lanes_free)), key=lambda i: lanes_free[i])
             began = lanes_free[lane]
             if p.admin and not admin:
-                frame = self.frame(p, None, 0, False, "", "", "needs an administrator: the account is not an elevated member of Administrators")
+                why = (
+                    "needs an administrator: the account is a member of Administrators but its token over WinRM is UAC-filtered (not elevated)"
+                    if start["filtered"]
+                    else "needs an administrator: the account is not an elevated member of Administrators"
+                )
+                frame = self.frame(p, None, 0, False, "", "", why)
                 end = began
             else:
                 ans = self.answer(p, inv.user)
@@ -236,7 +374,9 @@ class VmcertHandler:
                     frame = self.frame(p, None, int((end - began) * 1000), True, "", "", None)
                 else:
                     end = began + took
-                    frame = self.frame(p, ans.rc, int(took * 1000), False, ans.stdout, ans.stderr, None)
+                    # HadErrors is also set by the errors a fragment suppressed (PowerShell#4613).
+                    rc = 1 if ans.suppressed_errors and script.rc_from_had_errors else ans.rc
+                    frame = self.frame(p, rc, int(took * 1000), False, ans.stdout, ans.stderr, None)
             lanes_free[lane] = end
             finished.append((end, p.index, frame))
         finished.sort()
@@ -343,7 +483,14 @@ class VmcertHandler:
         u = self.account(login)
         if u is None:
             raise ValueError(f"the profile has no local user for the login {login!r}")
-        doc = {"Name": f"{self.m['hostname']}\\{u['name']}", "Sid": u["sid"], "IsAdministrator": self.is_admin(login)}
+        doc = {
+            "Name": f"{self.m['hostname']}\\{u['name']}",
+            "Sid": u["sid"],
+            "IsAdministrator": self.is_elevated(login),
+            "AdministratorsDenyOnly": self.is_filtered(login),
+            "BuiltinAdministrator": int(u.get("rid", 0)) == 500,
+            "LocalAccountTokenFilterPolicy": self.reg(LATFP_KEY, "LocalAccountTokenFilterPolicy"),
+        }
         return Answer(ps_json(doc) + "\n", seconds=0.04)
 
     def probe_ipv6_addresses(self, code: str, login: str) -> Answer:
@@ -388,7 +535,13 @@ class VmcertHandler:
         # Servers have the BitLocker module only with the BitLocker feature; client editions
         # (product type 1) always have it.
         if self.is_server() and not self.feature_installed("BitLocker"):
-            return Answer(ps_json({"MountPoint": mount, "BitLockerAvailable": False}) + "\n", seconds=0.08)
+            # A fragment that looks for the cmdlet with -ErrorAction SilentlyContinue wrote a
+            # CommandNotFound error it suppressed: HadErrors is set.
+            return Answer(
+                ps_json({"MountPoint": mount, "BitLockerAvailable": False}) + "\n",
+                seconds=0.08,
+                suppressed_errors="SilentlyContinue" in code,
+            )
         vol = next(v for v in self.m["volumes"] if v["drive_letter"] + ":" == mount)
         bl = vol["bitlocker"]
         return Answer(
@@ -452,7 +605,7 @@ class VmcertHandler:
             for u in self.m["pending_updates"]
         ]
         doc = {"SearchSucceeded": True, "ResultCode": 2, "Updates": updates}
-        return Answer(ps_json(doc) + "\n", seconds=3.5)
+        return Answer(ps_json(doc) + "\n", seconds=float(self.knobs.get("update_search_seconds", 3.5)))
 
     def probe_drives_and_references(self, code: str, login: str) -> Answer:
         drive_type = {"Removable": 2, "Fixed": 3, "Network": 4, "CD-ROM": 5}
@@ -467,11 +620,23 @@ class VmcertHandler:
         ]
         services = [
             {"Name": s["name"], "PathName": s["path"]}
-            for s in sorted(self.m["services"], key=lambda s: s["name"].lower())
+            for s in sorted(self.all_services(), key=lambda s: s["name"].lower())
             if DRIVE_PATH.search(s.get("path", ""))
         ]
         actions = []
-        for t in self.m.get("scheduled_tasks", []):
+        unreadable = []
+        for t in self.all_tasks():
+            if t.get("unreadable"):
+                why = "The task XML contains a value which is incorrectly formatted or out of range."
+                if "Get-ScheduledTask -ErrorAction Stop" in code:
+                    # The whole listing stops at the first bad task.
+                    return Answer(
+                        stderr=f"Get-ScheduledTask : {why}\n    + CategoryInfo          : NotSpecified: (MSFT_ScheduledTask:Root/Microsoft/...T_ScheduledTask) [Get-ScheduledTask], CimException\n",
+                        rc=1,
+                        seconds=1.1,
+                    )
+                unreadable.append(why)
+                continue
             for a in t.get("actions", []):
                 line = "{} {} {}".format(a.get("execute") or "", a.get("arguments") or "", a.get("working_directory") or "")
                 if DRIVE_PATH.search(line):
@@ -484,13 +649,42 @@ class VmcertHandler:
                             "WorkingDirectory": a.get("working_directory"),
                         }
                     )
-        doc = {"Drives": drives, "Services": services, "TaskActions": actions, "SystemPath": self.m.get("system_path")}
-        return Answer(ps_json(doc) + "\n", seconds=1.6)
+        doc = {"Drives": drives, "Services": services, "TaskActions": actions}
+        if "UnreadableTasks" in code:
+            doc["UnreadableTasks"] = unreadable
+        doc["SystemPath"] = self.m.get("system_path")
+        return Answer(ps_json(doc) + "\n", seconds=1.6 + 0.004 * len(self.all_tasks()), suppressed_errors=bool(unreadable))
+
+    def all_services(self) -> list[dict]:
+        """The profile's services, plus `extra_services` generated ordinary ones."""
+        extra = [
+            {
+                "name": f"VmGenSvc{n:03d}",
+                "display_name": f"Generated service {n}",
+                "status": "Running" if n % 3 else "Stopped",
+                "start_type": "Automatic" if n % 2 else "Manual",
+                "path": f"C:\\Windows\\system32\\svchost.exe -k gen{n}",
+            }
+            for n in range(int(self.knobs.get("extra_services", 0)))
+        ]
+        return list(self.m["services"]) + extra
+
+    def all_tasks(self) -> list[dict]:
+        """The profile's scheduled tasks, plus `extra_tasks` generated ordinary ones."""
+        extra = [
+            {
+                "path": "\\Microsoft\\Windows\\Generated\\",
+                "name": f"Task{n:03d}",
+                "actions": [{"execute": "%windir%\\system32\\rundll32.exe", "arguments": f"gen.dll,Run {n}"}],
+            }
+            for n in range(int(self.knobs.get("extra_tasks", 0)))
+        ]
+        return list(self.m.get("scheduled_tasks", [])) + extra
 
     def service_rows(self, pick, fields) -> list[dict]:
         start_mode = {"Automatic": "Auto", "Manual": "Manual", "Disabled": "Disabled"}
         rows = []
-        for s in sorted(self.m["services"], key=lambda s: s["name"].lower()):
+        for s in sorted(self.all_services(), key=lambda s: s["name"].lower()):
             if pick(s["name"]):
                 full = {
                     "Name": s["name"],
@@ -516,19 +710,21 @@ class VmcertHandler:
 
     def probe_rdp_settings(self, code: str, login: str) -> Answer:
         ts = "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server"
-        # The fragment selects Get-NetFirewallRule rows by the group's language-independent name.
-        group = next(
-            (g for g in self.m.get("firewall_rule_groups", []) if g.get("group") == "@FirewallAPI.dll,-28752"), None
-        )
-        rules = [
-            {
-                "Name": r["name"],
-                "DisplayName": r["display_name"],
-                "Enabled": "True" if r["enabled"] else "False",
-                "Direction": r["direction"],
-            }
-            for r in (group or {}).get("rules", [])
-        ]
+        # The fragment selects Get-NetFirewallRule rows by the group's language-independent name
+        # and, with -like 'RemoteDesktop-*', the WebSocket group's rules; older fragments print
+        # no group.
+        with_group = "DisplayGroup" in code
+        rules = []
+        for g in self.m.get("firewall_rule_groups", []):
+            for r in g.get("rules", []):
+                if g.get("group") == "@FirewallAPI.dll,-28752" or (with_group and r["name"].startswith("RemoteDesktop-")):
+                    row = {"Name": r["name"], "DisplayName": r["display_name"]}
+                    if with_group:
+                        row["Group"] = g.get("group")
+                        row["DisplayGroup"] = g.get("display_group")
+                    row["Enabled"] = "True" if r["enabled"] else "False"
+                    row["Direction"] = r["direction"]
+                    rules.append(row)
         doc = {
             "fDenyTSConnections": self.reg(ts, "fDenyTSConnections"),
             "PolicyDenyTSConnections": self.reg(
@@ -539,10 +735,12 @@ class VmcertHandler:
         }
         return Answer(ps_json(doc) + "\n", seconds=0.9)
 
-    def probe_disk0_size(self, code: str, login: str) -> Answer:
-        d = next(d for d in self.m["disks"] if d["number"] == 0)
+    def probe_os_disk(self, code: str, login: str) -> Answer:
+        # The disk of the system drive's partition: the boot disk (Azure's OS disk), whatever its
+        # number.
+        d = next((d for d in self.m["disks"] if d.get("is_boot")), self.m["disks"][0])
         doc = {
-            "Number": 0,
+            "Number": d["number"],
             "FriendlyName": d["friendly_name"],
             "Size": d["size_bytes"],
             "IsBoot": d["is_boot"],
@@ -570,10 +768,14 @@ class VmcertHandler:
         return Answer(ps_json(doc) + "\n", seconds=0.25)
 
     def probe_auto_update_policy(self, code: str, login: str) -> Answer:
-        key = "HKLM:\\SOFTWARE\\Policies\\Microsoft\\Windows\\WindowsUpdate\\AU"
+        key = AU_KEY
+        mode = self.m.get("azure", {}).get("patch_mode")
         doc = {
-            "KeyExists": self.reg_key_exists(key),
-            "NoAutoUpdate": self.reg(key, "NoAutoUpdate"),
+            "KeyExists": self.reg_key_exists(key) or mode in AZURE_NO_AUTO_UPDATE,
+            "NoAutoUpdate": AZURE_NO_AUTO_UPDATE.get(mode, self.reg(key, "NoAutoUpdate")),
             "AUOptions": self.reg(key, "AUOptions"),
         }
+        if "PatchExtension" in code:
+            # Azure installs Microsoft.CPlat.Core.WindowsPatchExtension for AutomaticByPlatform.
+            doc["PatchExtension"] = mode == "AutomaticByPlatform"
         return Answer(ps_json(doc) + "\n", seconds=0.05)

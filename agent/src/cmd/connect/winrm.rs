@@ -2,15 +2,18 @@
 //! as a run does (one shell, TLS and credentials checked), then runs the catalogue's `os-info`
 //! and `current-user` probes through the same one-script framing to learn the OS (caption,
 //! version, build, architecture, host name), the PowerShell version, the account, and whether it
-//! is an elevated administrator, which the probes marked as needing one require. Exits 0 only when a run could gather every probe;
-//! otherwise it prints what it learned, then one error line saying what is missing.
+//! is an elevated administrator, which the probes marked as needing one require. A member of
+//! Administrators whose WinRM logon got a UAC-filtered token (a local account other than the
+//! built-in Administrator, without LocalAccountTokenFilterPolicy = 1) is told apart from a plain
+//! account, with the fix, before a run is wasted. Exits 0 only when a run could gather every
+//! probe; otherwise it prints what it learned, then one error line saying what is missing.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
-use vmcert_checks::windows::outputs::os_info;
+use vmcert_checks::windows::outputs::{account, os_info};
 use vmcert_checks::{Evidence, Os, Profile, probe};
 
 use crate::cmd::cli::{ConnectArgs, Format};
@@ -23,14 +26,6 @@ const PROBES: [&str; 2] = ["os-info", "current-user"];
 
 /// Seconds each connect probe may take.
 const PROBE_TIMEOUT_SECS: u64 = 60;
-
-/// The `current-user` probe's object.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct AccountJson {
-    name: String,
-    is_administrator: bool,
-}
 
 /// The parts of the probe script's `start` frame that `connect` shows.
 #[derive(Debug, Deserialize)]
@@ -71,6 +66,10 @@ struct OsFacts {
 struct AccountFacts {
     name: String,
     administrator: bool,
+    /// A member of Administrators whose WinRM token UAC filtered.
+    filtered: bool,
+    /// What the token can do, with the fix when it is filtered.
+    token: String,
     powershell: Option<String>,
 }
 
@@ -88,12 +87,6 @@ impl ProbeSink for Collect {
         tracing::info!("{line}");
         self.notes.push(line);
     }
-}
-
-/// The probe's stdout as JSON of type `T`, or why not.
-fn parse_json_stdout<T: for<'de> Deserialize<'de>>(ev: &Evidence, id: &str) -> Result<T, String> {
-    let text = ev.stdout(id).map_err(|e| e.to_string())?;
-    serde_json::from_str(&text).map_err(|e| format!("probe `{id}` printed unexpected output: {e}"))
 }
 
 /// Evidence of the probes that reported (the same rules as a run: a broken probe is unevaluable).
@@ -130,7 +123,7 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
     let ran = transport.run_probes(&probes, &mut sink);
     let ev = evidence(&sink.results);
     let os = os_info(&ev).map_err(|e| e.to_string());
-    let account = parse_json_stdout::<AccountJson>(&ev, "current-user");
+    let account = account(&ev).map_err(|e| e.to_string());
     let powershell = sink
         .notes
         .iter()
@@ -168,12 +161,11 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
         account: match account {
             Ok(a) => {
                 if !a.is_administrator {
-                    problems.push(format!(
-                        "{} is not an elevated administrator: the probes that need one would be in Error",
-                        a.name
-                    ));
+                    problems.push(format!("the account's token is {}", a.token()));
                 }
                 Some(AccountFacts {
+                    token: a.token(),
+                    filtered: a.administrators_deny_only && !a.is_administrator,
                     name: a.name,
                     administrator: a.is_administrator,
                     powershell,
@@ -218,7 +210,13 @@ fn render(r: &ConnectReport, md: bool) -> String {
         rows.push(("Account", a.name.clone()));
         rows.push((
             "Administrator",
-            if a.administrator { "yes" } else { "no" }.to_string(),
+            if a.administrator {
+                "yes".to_string()
+            } else if a.filtered {
+                "no (UAC-filtered token)".to_string()
+            } else {
+                "no".to_string()
+            },
         ));
         if let Some(ps) = &a.powershell {
             rows.push(("PowerShell", ps.clone()));

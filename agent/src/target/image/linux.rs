@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 
 use ext4_view::Ext4;
 use vmcert_checks::ProbeOutput;
+use vmcert_checks::linux::convtime;
 
 use super::fs::{FsError, Kind, Mounted, Tree};
 use super::layout::{FsKind, Layout, Part};
@@ -167,32 +168,6 @@ fn upstream(v: &str) -> &str {
     v.rsplit_once('-').map_or(v, |(u, _)| u)
 }
 
-/// Seconds of an sshd time value (`180`, `3m`, `1h30m`).
-fn convtime(s: &str) -> Option<u64> {
-    let mut total = 0u64;
-    let mut num = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let mult = match c.to_ascii_lowercase() {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 604_800,
-            _ => return None,
-        };
-        total = total.checked_add(num.parse::<u64>().ok()?.checked_mul(mult)?)?;
-        num.clear();
-    }
-    if !num.is_empty() {
-        total = total.checked_add(num.parse().ok()?)?;
-    }
-    Some(total)
-}
-
 /// `uname -m` for the ELF header of an executable.
 fn elf_machine(h: &[u8]) -> Option<&'static str> {
     if h.len() < 20 || &h[..4] != b"\x7fELF" {
@@ -255,6 +230,17 @@ fn exit(code: i32, stderr: &str) -> Answer {
 }
 
 /// Each line of `text` prefixed by `file:`, as `grep -H ''` prints it.
+/// A package-source line with `user:password@` and URL query strings masked, as the live
+/// `package-sources` probe's sed does.
+fn mask_url_secrets(line: &str) -> String {
+    static USERINFO: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"://[^/@\s]+@").expect("regex"));
+    static QUERY: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"(://[^?\s]*)\?\S*").expect("regex"));
+    let l = USERINFO.replace_all(line, "://***@");
+    QUERY.replace_all(&l, "$1?***").into_owned()
+}
+
 fn grep_h(out: &mut String, file: &str, text: &str, only: Option<&str>) {
     for line in text.lines() {
         if only.is_none_or(|w| line.contains(w)) {
@@ -738,10 +724,25 @@ impl Linux {
                     if user != "root" && !shell.ends_with("sh") {
                         continue;
                     }
-                    for f in [".bash_history", ".zsh_history", ".sh_history", ".history"] {
-                        let p = format!("{home}/{f}");
-                        if let Some((Kind::File, len)) = self.tree.stat(&p)? {
-                            let _ = writeln!(out, "{user}\t{p}\t{len}");
+                    if home.is_empty() || home == "/" {
+                        continue;
+                    }
+                    // As the live probe's find: every `.*sh_history` and `.history`, recursively
+                    // (a few levels deep: a disk image is read file by file).
+                    let mut dirs = vec![(home.clone(), 0)];
+                    while let Some((dir, depth)) = dirs.pop() {
+                        for name in self.tree.list(&dir)?.unwrap_or_default() {
+                            let p = format!("{}/{name}", dir.trim_end_matches('/'));
+                            match self.tree.stat(&p)? {
+                                Some((Kind::File, len))
+                                    if name == ".history"
+                                        || (name.starts_with('.') && name.ends_with("sh_history")) =>
+                                {
+                                    let _ = writeln!(out, "{user}\t{p}\t{len}");
+                                }
+                                Some((Kind::Dir, _)) if depth < 4 => dirs.push((p, depth + 1)),
+                                _ => {}
+                            }
                         }
                     }
                 }
@@ -896,6 +897,202 @@ impl Linux {
                 }
             }
             "cloud-init" => self.cloud_init()?,
+            "waagent-goal-state-agents" => {
+                if self.tree.exists("/var/lib/waagent")? {
+                    let mut out = String::new();
+                    for d in self.tree.glob("/var/lib/waagent", "WALinuxAgent-", "")? {
+                        if let Some((Kind::Dir, _)) = self.tree.stat(&d)? {
+                            let _ = writeln!(out, "{}", d.rsplit('/').next().unwrap_or(&d));
+                        }
+                    }
+                    ok(out)
+                } else {
+                    exit(127, "")
+                }
+            }
+            "boot-config" => {
+                let mut files = Vec::new();
+                for f in ["/boot/grub/grub.cfg", "/boot/grub2/grub.cfg"] {
+                    if self.tree.is_file(f)? {
+                        files.push(f.to_string());
+                    }
+                }
+                for vendor in self.tree.list("/boot/efi/EFI")?.unwrap_or_default() {
+                    let f = format!("/boot/efi/EFI/{vendor}/grub.cfg");
+                    if self.tree.is_file(&f)? {
+                        files.push(f);
+                    }
+                }
+                for f in ["/boot/grub/grubenv", "/boot/grub2/grubenv"] {
+                    if self.tree.is_file(f)? {
+                        files.push(f.to_string());
+                    }
+                }
+                files.extend(self.tree.glob("/boot/loader/entries", "", ".conf")?);
+                let mut out = String::new();
+                for f in &files {
+                    let _ = writeln!(out, "== {f}");
+                }
+                for f in &files {
+                    if let Some(t) = self.text(f)? {
+                        for line in t.lines() {
+                            if line.contains("libata.atapi_enabled") || line.contains("reserve=") {
+                                let _ = writeln!(out, "{f}:{line}");
+                            }
+                        }
+                    }
+                }
+                ok(out)
+            }
+            "boot-log" => {
+                // The journal of a boot that is not running is not read; the text logs are.
+                let (mut consoles, mut problems, mut out) = (0, 0, String::new());
+                for f in [
+                    "/var/log/dmesg",
+                    "/var/log/syslog",
+                    "/var/log/messages",
+                    "/var/log/boot.log",
+                ] {
+                    let Some(t) = self.text(f)? else { continue };
+                    for line in t.lines() {
+                        if line.contains("console [") && line.contains("] enabled") {
+                            consoles += 1;
+                            if consoles <= 10 {
+                                let _ = writeln!(out, "{f}: {line}");
+                            }
+                        } else {
+                            let l = line.to_ascii_lowercase();
+                            if (l.contains("fail") || l.contains("error") || l.contains("warn"))
+                                && problems < 300
+                            {
+                                problems += 1;
+                                let _ = writeln!(out, "{f}: {line}");
+                            }
+                        }
+                    }
+                }
+                ok(out)
+            }
+            "package-sources" => {
+                let mut files = Vec::new();
+                if self.tree.is_file("/etc/apt/sources.list")? {
+                    files.push("/etc/apt/sources.list".to_string());
+                }
+                files.extend(self.tree.glob("/etc/apt/sources.list.d", "", ".list")?);
+                files.extend(self.tree.glob("/etc/apt/sources.list.d", "", ".sources")?);
+                files.extend(self.tree.glob("/etc/yum.repos.d", "", ".repo")?);
+                files.extend(self.tree.glob("/etc/zypp/repos.d", "", ".repo")?);
+                let mut out = String::new();
+                for f in &files {
+                    if let Some(t) = self.text(f)? {
+                        for line in t.lines() {
+                            let _ = writeln!(out, "{f}:{}", mask_url_secrets(line));
+                        }
+                    }
+                }
+                ok(out)
+            }
+            "network-config" => {
+                let mut out = String::new();
+                for f in [
+                    "/etc/sysconfig/network",
+                    "/etc/sysconfig/network-scripts/ifcfg-eth0",
+                    "/etc/systemd/networkd.conf",
+                ] {
+                    if let Some(t) = self.text(f)? {
+                        let _ = writeln!(out, "== {f}");
+                        out.push_str(&t);
+                        if !t.is_empty() && !t.ends_with('\n') {
+                            out.push('\n');
+                        }
+                    }
+                }
+                for f in self
+                    .tree
+                    .glob("/etc/NetworkManager/system-connections", "", "")?
+                {
+                    if let Some(t) = self.text(&f)? {
+                        let _ = writeln!(out, "== {f}");
+                        for line in t.lines() {
+                            let l = line.trim_start();
+                            if ["[", "id=", "type=", "interface-name=", "autoconnect="]
+                                .iter()
+                                .any(|k| l.starts_with(k))
+                            {
+                                let _ = writeln!(out, "{line}");
+                            }
+                        }
+                    }
+                }
+                ok(out)
+            }
+            "kernel-config" => {
+                let Some(k) = &self.kernel else {
+                    return Ok(Answer::Offline("the kernel boot would run is not known".into()));
+                };
+                let mut answer = exit(127, "");
+                for f in [format!("/boot/config-{k}"), format!("/lib/modules/{k}/config")] {
+                    if let Some(t) = self.text(&f)? {
+                        let mut out = format!("== {f}\n");
+                        for line in t.lines() {
+                            let body = line.strip_prefix("# ").unwrap_or(line);
+                            if ["CONFIG_WATCHDOG", "CONFIG_CIFS"].iter().any(|s| {
+                                body.strip_prefix(s)
+                                    .is_some_and(|r| r.starts_with('=') || r.starts_with(' '))
+                            }) {
+                                let _ = writeln!(out, "{line}");
+                            }
+                        }
+                        answer = ok(out);
+                        break;
+                    }
+                }
+                answer
+            }
+            "dhcp-config" => {
+                let mut out = String::new();
+                for f in [
+                    "/etc/sysconfig/network/dhcp",
+                    "/etc/dhcpcd.conf",
+                    "/etc/dhcp/dhclient.conf",
+                ] {
+                    if let Some(t) = self.text(f)? {
+                        let _ = writeln!(out, "== {f}");
+                        out.push_str(&t);
+                        if !t.is_empty() && !t.ends_with('\n') {
+                            out.push('\n');
+                        }
+                    }
+                }
+                ok(out)
+            }
+            "cloud-init-status" => {
+                if self.command("cloud-init")?.is_none() {
+                    exit(127, "")
+                } else {
+                    let mut out = String::new();
+                    let f = "/var/lib/cloud/data/result.json";
+                    if let Some(t) = self.text(f)? {
+                        let _ = writeln!(out, "== {f}\n{t}");
+                    }
+                    if let Some(t) = self.text("/var/log/cloud-init.log")? {
+                        out.push_str("== /var/log/cloud-init.log\n");
+                        let hits: Vec<&str> = t
+                            .lines()
+                            .filter(|l| l.contains("[ERROR]") || l.contains("[WARNING]"))
+                            .collect();
+                        for l in hits.iter().take(100) {
+                            let _ = writeln!(out, "{l}");
+                        }
+                        if hits.len() > 100 {
+                            let _ = writeln!(out, "... {} more", hits.len() - 100);
+                        }
+                    }
+                    ok(out)
+                }
+            }
+            "kvp-daemon" => Answer::Offline("which daemons run is known on a running system".into()),
+            "resource-disk" => Answer::Offline("the Azure temp disk exists on a deployed VM only".into()),
             other => Answer::Offline(format!("vmcert cannot answer probe `{other}` from a disk image")),
         })
     }
@@ -1406,14 +1603,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versions_and_times_are_read_as_the_tools_print_them() {
+    fn versions_are_read_as_the_tools_print_them() {
         assert_eq!(upstream("2.36-9+deb12u9"), "2.36");
         assert_eq!(upstream("1:3.0.15-1~deb12u1"), "3.0.15");
         assert_eq!(upstream("2.7.3.0"), "2.7.3.0");
-        assert_eq!(convtime("180"), Some(180));
-        assert_eq!(convtime("3m"), Some(180));
-        assert_eq!(convtime("1h30m"), Some(5400));
-        assert_eq!(convtime("x"), None);
+    }
+
+    #[test]
+    fn package_source_secrets_are_masked_as_the_live_probe_does() {
+        assert_eq!(
+            mask_url_secrets("baseurl=https://u:p@mirror.example/el9/?token=abc"),
+            "baseurl=https://***@mirror.example/el9/?***"
+        );
+        assert_eq!(
+            mask_url_secrets("deb http://deb.debian.org/debian bookworm main"),
+            "deb http://deb.debian.org/debian bookworm main"
+        );
     }
 
     #[test]

@@ -4,11 +4,22 @@
 //!
 //! The transport starts ONE `powershell.exe -NoProfile -NonInteractive -Command -` in ONE WinRM
 //! shell and sends [`PsScript::text`] as its stdin (a few WS-Man Send requests, never a command
-//! line, so there is no length limit and nothing of the script shows in a process list):
-//! - `-Command -` executes stdin line by line like an interactive prompt (a multi-line block
-//!   needs a blank line after it), so line 1 is a one-line loader that reads the rest of stdin
-//!   with `[Console]::In.ReadToEnd()`, checks that it ends with the `#vmcert-end:<nonce>` line,
-//!   and runs it as one script block: a body cut short never runs half;
+//! line, so there is no length limit and nothing of the script shows in a process list). With
+//! `-Command -` the console host reads stdin itself, line by line, and runs each line as a
+//! statement. Windows PowerShell 5.1 reads it through its own buffered reader (PowerShell PR
+//! #2336, `#if !CORECLR`), which takes up to 4 KB ahead of the line it runs: anything that
+//! reads `[Console]::In` after it loses that, so NOTHING here reads `[Console]::In`. Instead the
+//! host runs only one-line statements it reads itself (the pattern of
+//! /work/shared/research/windows-real.md, finding 1):
+//! - an empty first line (a byte-order mark some pipe might add lands there, alone, harmless);
+//! - `$VmB = New-Object System.Text.StringBuilder`;
+//! - `[void]$VmB.Append('<base64 chunk>')`, one line per [`CHUNK`] characters of the base64 of
+//!   the UTF-8 body;
+//! - one check line: it decodes the base64, and runs the body as ONE script block only if its
+//!   byte length and SHA-256 are the ones this side computed, and it starts with the
+//!   `#vmcert-begin:<nonce>` line and ends with the `#vmcert-end:<nonce>` line (a leading
+//!   U+FEFF is stripped first); otherwise it prints a `fatal` frame saying which test failed.
+//!   A body cut short, doubled, reordered or altered never runs, not even in part;
 //! - the body (template `script.ps1`) holds each probe as
 //!   `@{ Index = N; Id = '<id>'; Timeout = <s>; Cap = <bytes>; Admin = $true|$false; Code = '<base64 of the UTF-8 fragment>' }`,
 //!   one per line, so the script is pure ASCII and no fragment can break its quoting;
@@ -20,13 +31,19 @@
 //!   wait for a WMI call that ignores Stop; output and error text are cut at the cap;
 //! - a fragment that does not parse, or needs an administrator when the account is not an
 //!   elevated one, does not run: its frame carries the reason;
-//! - rc is 0 when the probe wrote no error record, 1 when it wrote one or stopped on a
-//!   terminating error (stderr then holds the records as the console shows them), so "the probe
+//! - rc is 1 when the probe stopped on a terminating error (`EndInvoke` threw, or the invocation
+//!   state is `Failed`) or left a record in its error stream (`Streams.Error`), else 0; never
+//!   from `HadErrors`, which PowerShell also sets for errors that were suppressed or caught
+//!   (PowerShell#4613). stderr holds the records as the console shows them, so "the probe
 //!   worked" never depends on what the fragment printed.
 //!
 //! None of this could be run here (no PowerShell on the build machine): the tests parse the
 //! script and every fragment with a PowerShell grammar, and tests/winrm's vmcert handler plays
-//! the script's documented behaviour over real WS-Man.
+//! the console host as 5.1 behaves (line by line from its own buffer, a `[Console]::In` reader
+//! losing the first 4 KB) and the script's documented behaviour over real WS-Man.
+//!
+//! Frames may be preceded by a UTF-8 byte-order mark (.NET Framework writes the preamble of a
+//! UTF-8 console encoding before the first output): the parser strips it from any line.
 //!
 //! Frames are single lines written with `[Console]::Out` and flushed, in completion order.
 //! `<M>` is `#vmcert:<nonce>:`, the nonce random per script and never written contiguously in
@@ -99,14 +116,20 @@ impl PsScript {
             .replace("@@NONCE@@", &nonce)
             .replace("@@LANES@@", &lanes.to_string())
             .replace("@@PROBES@@", table.trim_end());
-        let text = format!("{}\r\n{body}", loader(&nonce));
-        // Every lane may run its share of probes to their timeouts; then a margin for starting
-        // powershell.exe and the pool, and for sending the output back.
-        let rounds = probes.len().div_ceil(lanes) as u64;
-        let longest = probes.iter().map(|p| p.timeout_secs).max().unwrap_or(0);
+        let body = format!("#vmcert-begin:{nonce}\r\n{body}\r\n");
+        let text = loader(&nonce, &body);
+        // Probes start in order as lanes free up, so even if every probe runs to its timeout
+        // (plus 5 s to collect it) the last one ends by (sum of all) / lanes + the longest (the
+        // list-scheduling bound): one long probe (the update search) does not multiply the
+        // deadline. Then a margin for starting powershell.exe and the pool, and for sending the
+        // output back. Saturating: a timeout comes from the command line.
+        let each = |p: &ProbeSpec| p.timeout_secs.saturating_add(5);
+        let total: u64 = probes.iter().map(each).fold(0, u64::saturating_add);
+        let longest = probes.iter().map(each).max().unwrap_or(0);
         let deadline = Duration::from_secs(
-            rounds
-                .saturating_mul(longest.saturating_add(5))
+            total
+                .div_ceil(lanes as u64)
+                .saturating_add(longest)
                 .saturating_add(120),
         );
         Ok(Self {
@@ -143,11 +166,40 @@ impl PsScript {
     }
 }
 
-/// Line 1 of stdin: reads the rest, and runs it only if it arrived whole.
-fn loader(nonce: &str) -> String {
-    format!(
-        "$ErrorActionPreference='Stop';$VmBody=[Console]::In.ReadToEnd();if($VmBody.Contains('#vmcert-end:'+'{nonce}')){{& ([ScriptBlock]::Create($VmBody))}}else{{[Console]::Out.Write('#vmcert:'+'{nonce}'+':fatal {{\"error\":\"the script did not arrive whole on stdin\"}}'+[char]10)}}"
-    )
+/// Characters of base64 per `Append` line: far below any line limit of a console reader.
+const CHUNK: usize = 2000;
+
+/// What the console host reads from stdin: the body as one-line `Append` statements of base64,
+/// then the line that verifies and runs it (see the module documentation).
+fn loader(nonce: &str, body: &str) -> String {
+    use sha2::Digest as _;
+    let bytes = body.as_bytes();
+    let sha = sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<String>();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut text = String::with_capacity(b64.len() + b64.len() / CHUNK * 40 + 2048);
+    text.push_str("\r\n$VmB = New-Object System.Text.StringBuilder\r\n");
+    for chunk in b64.as_bytes().chunks(CHUNK) {
+        text.push_str("[void]$VmB.Append('");
+        // base64 is ASCII, so every chunk is whole characters.
+        text.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        text.push_str("')\r\n");
+    }
+    // One line: ASCII-only, every frame marker assembled at run time. SHA256CryptoServiceProvider
+    // rather than SHA256.Create(), which is the managed class .NET Framework refuses in FIPS mode.
+    let fatal = |why: &str| {
+        format!(
+            "[Console]::Out.Write('#vmcert:'+'{nonce}'+':fatal {{\"error\":\"{why}'+$VmWhy+'\"}}'+[char]10);[Console]::Out.Flush()"
+        )
+    };
+    text.push_str(&format!(
+        "$VmWhy='';try{{$VmBytes=[Convert]::FromBase64String($VmB.ToString());$VmSha=[BitConverter]::ToString((New-Object System.Security.Cryptography.SHA256CryptoServiceProvider).ComputeHash($VmBytes)).Replace('-','');$VmText=(New-Object System.Text.UTF8Encoding($false)).GetString($VmBytes).TrimStart([char]0xFEFF);if($VmBytes.Length -ne {len}){{$VmWhy='length '+$VmBytes.Length+' instead of {len}'}}elseif($VmSha -ne '{sha}'){{$VmWhy='SHA-256 mismatch'}}elseif(-not $VmText.StartsWith('#vmcert-begin:'+'{nonce}')){{$VmWhy='no begin marker'}}elseif(-not $VmText.TrimEnd().EndsWith('#vmcert-end:'+'{nonce}')){{$VmWhy='no end marker'}}}}catch{{$VmWhy='not decodable'}};if($VmWhy -eq ''){{$VmB=$null;& ([ScriptBlock]::Create($VmText))}}else{{{fatal}}}\r\n\r\n",
+        len = bytes.len(),
+        fatal = fatal("the script did not arrive whole on stdin: "),
+    ));
+    text
 }
 
 /// One `probe` frame as the script writes it.
@@ -215,6 +267,9 @@ impl PsFrameParser {
                 .push("a line longer than any frame can be was skipped".to_string());
             return;
         };
+        // A UTF-8 byte-order mark before a line (the preamble .NET Framework writes with the
+        // first output of a UTF-8 console) is not part of it.
+        let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
         let Some(rest) = line.strip_prefix(self.state.prefix.as_slice()) else {
             if !line.iter().all(u8::is_ascii_whitespace) {
                 self.state.noise_lines += 1;

@@ -58,6 +58,21 @@ fn syntax_errors(text: &str) -> Vec<String> {
     errors
 }
 
+/// The body the loader lines carry: the `Append` lines joined and decoded.
+fn body_of(text: &str) -> String {
+    let b64: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("[void]$VmB.Append('"))
+        .map(|l| l.strip_suffix("')").expect("an Append line ends with ')"))
+        .collect();
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn probes_become_one_ascii_table_line_each_with_the_fragment_in_base64() {
     let mut root = spec(
@@ -66,24 +81,127 @@ fn probes_become_one_ascii_table_line_each_with_the_fragment_in_base64() {
     );
     root.needs_root = true;
     let s = PsScript::new(&[spec("os-info", "'Straße'"), root], 4).unwrap();
-    let text = s.text();
-    assert!(text.is_ascii(), "the script must be pure ASCII");
+    assert!(s.text().is_ascii(), "the script must be pure ASCII");
+    let text = body_of(s.text());
+    assert!(text.is_ascii(), "the body must be pure ASCII");
     assert!(text.contains(&format!(
         "@{{ Index = 0; Id = 'os-info'; Timeout = 30; Cap = 64; Admin = $false; Code = '{}' }}\n",
         b64("'Straße'")
     )));
     assert!(text.contains("Index = 1; Id = 'bitlocker'; Timeout = 30; Cap = 64; Admin = $true;"));
-    let first = text.lines().next().unwrap();
-    assert!(first.contains("[Console]::In.ReadToEnd()"), "{first}");
+    assert!(text.starts_with(&format!("#vmcert-begin:{}\r\n", s.nonce)));
     assert!(
         text.trim_end()
             .ends_with(&format!("#vmcert-end:{}", s.nonce))
     );
     // The marker is only ever assembled at run time.
     assert!(
-        !text.contains(&marker(&s)),
+        !s.text().contains(&marker(&s)) && !text.contains(&marker(&s)),
         "the script text holds a frame marker"
     );
+}
+
+/// The loader as Windows PowerShell 5.1's console host meets it with `-Command -`: it reads
+/// stdin itself, through its own buffered reader, one line at a time, and runs each line as a
+/// statement (a multi-line block would wait for a blank line). So every line must be a
+/// complete statement, and nothing may read `[Console]::In`, whose reader would find the first
+/// ~4 KB already taken by the host's buffer.
+#[test]
+fn the_loader_is_one_line_statements_the_host_reads_itself() {
+    let probes: Vec<ProbeSpec> = (0..40)
+        .map(|n| spec(&format!("p{n}"), &"'x' * 200\n".repeat(60)))
+        .collect();
+    let s = PsScript::new(&probes, 4).unwrap();
+    let text = s.text();
+    assert!(text.len() > 40_000, "a script this size spans many chunks");
+    assert!(
+        !text.contains("[Console]::In"),
+        "nothing reads [Console]::In"
+    );
+    assert!(!body_of(text).contains("[Console]::In"));
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert_eq!(
+        lines[0], "",
+        "line 1 is empty: a stray byte-order mark lands there alone"
+    );
+    assert_eq!(lines[1], "$VmB = New-Object System.Text.StringBuilder");
+    let appends = lines
+        .iter()
+        .filter(|l| l.starts_with("[void]$VmB.Append('"))
+        .count();
+    assert!(appends > 10, "{appends} Append lines");
+    let check = lines[2 + appends];
+    assert!(check.starts_with("$VmWhy=''"), "{check}");
+    assert_eq!(
+        &lines[3 + appends..],
+        ["", ""],
+        "then blank lines and the end of stdin"
+    );
+    for (n, line) in lines.iter().enumerate() {
+        assert!(
+            line.len() <= CHUNK + 64 || n == 2 + appends,
+            "line {n} is {} long",
+            line.len()
+        );
+        if !line.is_empty() {
+            assert_eq!(
+                syntax_errors(line),
+                Vec::<String>::new(),
+                "line {n}: {line}"
+            );
+        }
+        assert!(!line.contains('\n'), "line {n} holds a bare LF");
+    }
+    // The check line holds the body's length and SHA-256, and tests both markers.
+    let body = body_of(text);
+    use sha2::Digest as _;
+    let sha: String = sha2::Sha256::digest(body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    assert!(
+        check.contains(&format!("$VmBytes.Length -ne {})", body.len())),
+        "{check}"
+    );
+    assert!(check.contains(&format!("$VmSha -ne '{sha}'")), "{check}");
+    assert!(check.contains(&format!("StartsWith('#vmcert-begin:'+'{}')", s.nonce)));
+    assert!(check.contains(&format!("EndsWith('#vmcert-end:'+'{}')", s.nonce)));
+    assert!(
+        check.contains("TrimStart([char]0xFEFF)"),
+        "a byte-order mark is tolerated"
+    );
+    assert!(
+        check.contains("SHA256CryptoServiceProvider"),
+        "FIPS-mode safe"
+    );
+    assert!(
+        check.contains("& ([ScriptBlock]::Create($VmText))"),
+        "the body runs as one block"
+    );
+}
+
+#[test]
+fn one_long_probe_does_not_multiply_the_deadline() {
+    let mut probes: Vec<ProbeSpec> = (0..20).map(|n| spec(&format!("p{n}"), "1")).collect();
+    probes[0].timeout_secs = 600;
+    let s = PsScript::new(&probes, 4).unwrap();
+    // 600 + 19 * 30 s of probes, each +5 s, in 4 lanes: at most 1270 / 4 + 605 + 120 s.
+    assert_eq!(s.deadline(), Duration::from_secs(318 + 605 + 120));
+}
+
+#[test]
+fn a_byte_order_mark_before_a_frame_is_ignored() {
+    let s = PsScript::new(&[spec("a", "1")], 1).unwrap();
+    let mut p = s.parser();
+    let stream = format!(
+        "\u{FEFF}{m}start {{\"n\":1,\"lanes\":1,\"ps\":\"5.1\",\"admin\":true,\"pid\":9}}\r\n\u{FEFF}{}{m}done {{\"n\":1}}\r\n",
+        frame(&s, 0, "a", "0", "ok"),
+        m = marker(&s)
+    );
+    let got = p.feed(stream.as_bytes());
+    assert_eq!(got.len(), 1);
+    assert!(p.is_done() && p.header().is_some());
+    assert_eq!(p.noise_lines(), 0);
 }
 
 #[test]
@@ -216,10 +334,11 @@ fn fatal_frames_are_kept() {
 #[test]
 fn the_grammar_check_catches_a_broken_script() {
     assert!(syntax_errors("$a = @{ B = 1 }\nif ($a.B -eq 1) { 'ok' }\n").is_empty());
-    let broken = PsScript::new(&[spec("a", "1")], 1)
-        .unwrap()
-        .text()
-        .replacen("foreach ($ch in", "foreach ($ch in (", 1);
+    let broken = body_of(PsScript::new(&[spec("a", "1")], 1).unwrap().text()).replacen(
+        "foreach ($ch in",
+        "foreach ($ch in (",
+        1,
+    );
     assert!(
         !syntax_errors(&broken).is_empty(),
         "an unbalanced parenthesis must be a syntax error"
@@ -242,10 +361,15 @@ fn the_generated_script_and_its_loader_parse_as_powershell() {
         .collect();
     let s = PsScript::new(&probes, 4).unwrap();
     let text = s.text();
-    let (loader, body) = text.split_once("\r\n").unwrap();
-    assert_eq!(syntax_errors(loader), Vec::<String>::new(), "{loader}");
-    assert_eq!(syntax_errors(body), Vec::<String>::new());
     assert_eq!(syntax_errors(text), Vec::<String>::new());
+    let body = body_of(text);
+    assert_eq!(syntax_errors(&body), Vec::<String>::new());
+    // The probe-error rule of the module documentation: rc never comes from HadErrors.
+    assert!(
+        !body.contains(".HadErrors"),
+        "rc must not come from HadErrors"
+    );
+    assert!(body.contains("$Job.Ps.Streams.Error.Count -gt 0"));
 }
 
 #[test]
