@@ -524,6 +524,7 @@ def main():
                 store.write_text(json.dumps(res, indent=1))
             if "image" in parts:
                 res["image"] = image_bench.image(a, work, runs)
+                res["image"]["machine"] = machine()
                 store.write_text(json.dumps(res, indent=1))
         finally:
             stop_all()

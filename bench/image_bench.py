@@ -143,6 +143,11 @@ def image(a, work: Path, runs: int) -> dict:
     return res
 
 
+def _machine_text(m: dict) -> str:
+    return (f"{m['nproc']} CPUs ({m['cpu']}), {m['mem']} memory, kernel {m['kernel']}; "
+            f"{m['date']}; load average at the end {m['load'][0]:.2f}")
+
+
 def write_md(L: list, r: dict) -> None:
     if not r:
         return
@@ -153,8 +158,10 @@ def write_md(L: list, r: dict) -> None:
              f"({mib(r['vhd_bytes']):.0f} MiB fixed VHD); `vmcert run --image disk.vhd` {r['runs']} times "
              "(median; the first run reads a cold page cache), then the same VHD as an Azurite page blob "
              "through `--image env:VAR` holding its SAS URL. Bytes and reads are vmcert's own counts "
-             "(run log); peak RSS is wait4's maximum over 3 runs. Boot + run: tests/qemu's measurement of "
-             "the same VHD booted under QEMU (TCG) and certified over SSH.\n")
+             "for the run (run log; the HEAD and the few reads that learn the image's OS before it are "
+             "not in them); peak RSS is wait4's maximum over 3 runs. Boot + run: tests/qemu's measurement of "
+             "the same VHD booted under QEMU (TCG) and certified over SSH."
+             + (f" This part was measured on {_machine_text(r['machine'])}." if r.get("machine") else "") + "\n")
     L.append("| source | wall (s) | read (MiB) | reads / requests | peak RSS (MiB) | vs boot + run |")
     L.append("|---|---:|---:|---:|---:|---:|")
     L.append(f"| local file | {lo['wall']:.3f} (first {lo['first_wall']:.3f}) | {mib(lo['bytes']):.1f} | "

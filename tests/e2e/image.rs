@@ -354,6 +354,16 @@ fn bad_images_end_in_a_clear_error_or_a_verdict_never_a_panic() {
         "xfs",
     );
     assert!(text(&run_image(xfs.to_str().unwrap(), &zip, &[]).stderr).contains("live run"));
+    let mut raw = std::fs::read(disk.raw()).unwrap();
+    raw[p..p + 4096].fill(0);
+    raw[p + 512..p + 520].copy_from_slice(b"LABELONE");
+    let lvm = dir.join("lvm.raw");
+    std::fs::write(&lvm, &raw).unwrap();
+    assert_clear_exit_2(
+        &run_image(lvm.to_str().unwrap(), &zip, &[]),
+        "LVM root",
+        "LVM2_member",
+    );
 }
 
 /// Writes `src` into `disk` at sector `start`.
@@ -393,6 +403,25 @@ fn gpt_image_with_boot_on_its_own_partition_and_a_swap_partition_from_fstab() {
     std::fs::create_dir_all(root.join("usr/bin")).unwrap();
     std::fs::copy("/bin/sh", root.join("usr/bin/sh")).unwrap();
     std::os::unix::fs::symlink("usr/bin", root.join("bin")).unwrap();
+    // The kernel the GRUB entry names: hv_vmbus built in, hv_netvsc a module, and hv_storvsc
+    // listed by modules.dep but its file gone (modinfo fails on it: missing).
+    let mods = "usr/lib/modules/5.15.0-1";
+    write(
+        &root,
+        &format!("{mods}/modules.builtin"),
+        "kernel/drivers/hv/hv_vmbus.ko\n",
+    );
+    write(
+        &root,
+        &format!("{mods}/modules.dep"),
+        "kernel/drivers/net/hyperv/hv_netvsc.ko.zst:\nkernel/drivers/scsi/hv_storvsc.ko.zst:\n",
+    );
+    write(
+        &root,
+        &format!("{mods}/kernel/drivers/net/hyperv/hv_netvsc.ko.zst"),
+        "x",
+    );
+    std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
     let boot = d.join("boot");
     write(
         &boot,
@@ -456,4 +485,65 @@ fn gpt_image_with_boot_on_its_own_partition_and_a_swap_partition_from_fstab() {
     assert!(log.contains("mounted at /boot"), "{log}");
     let results = &files["results.json"];
     assert!(results.contains("swap partition /dev/sda4"), "{results}");
+    assert_eq!(got["hyperv-drivers-present"], "Fail");
+    let hv = &files["logs/hyperv-drivers-present.log"];
+    assert!(
+        hv.contains("hv_vmbus builtin")
+            && hv.contains("hv_netvsc available")
+            && hv.contains("hv_storvsc missing"),
+        "{hv}"
+    );
+}
+
+#[test]
+fn windows_image_is_named_and_sent_to_a_live_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let ntfs = dir.path().join("ntfs.img");
+    std::fs::File::create(&ntfs)
+        .unwrap()
+        .set_len(16 << 20)
+        .unwrap();
+    sh(Command::new("mkntfs").args(["-F", "-Q", "-q"]).arg(&ntfs));
+    let mut disk = vec![0u8; 2048 * 512];
+    let e = &mut disk[446..462];
+    e[4] = 0x07;
+    e[8..12].copy_from_slice(&2048u32.to_le_bytes());
+    e[12..16].copy_from_slice(&(32768u32).to_le_bytes());
+    disk[510] = 0x55;
+    disk[511] = 0xaa;
+    put(&mut disk, 2048, &ntfs);
+    let raw = dir.path().join("windows.raw");
+    std::fs::write(&raw, disk).unwrap();
+    let out = run_image(raw.to_str().unwrap(), &dir.path().join("r.zip"), &[]);
+    assert_clear_exit_2(&out, "NTFS disk", "NTFS (a Windows image)");
+    assert!(
+        text(&out.stderr).contains("winrms://"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn fleet_takes_image_targets_relative_to_its_inventory() {
+    let disk = SmallDisk::build(|_| {});
+    let d = disk.dir.path();
+    std::fs::write(
+        d.join("fleet.toml"),
+        "[defaults]\nallow_unanswered = true\n\n[[target]]\nname = \"img\"\ntarget = \"image:disk.raw\"\n",
+    )
+    .unwrap();
+    let out = Command::new(vmcert_bin())
+        .current_dir("/")
+        .args(["fleet", "--inventory"])
+        .arg(d.join("fleet.toml"))
+        .arg("--out-dir")
+        .arg(d.join("reports"))
+        .output()
+        .unwrap();
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    // The small disk has no agent, grub or sshd: some checks fail, as they would live.
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("Completed 1, failed 0"), "{all}");
+    let results = &zip_texts(&d.join("reports/img.zip"))["results.json"];
+    assert!(results.contains("\"transport\": \"image\""), "{results}");
 }

@@ -167,7 +167,7 @@ fn parse_inventory(path: &Path, text: &str, out_dir: &Path) -> anyhow::Result<Ve
             connect_timeout: pick!(connect_timeout)
                 .unwrap_or(TargetOptions::DEFAULT_CONNECT_TIMEOUT),
             no_prompt: true,
-            ..TargetOptions::new(url.get_ref().clone())
+            ..TargetOptions::new(crate::target::image::relative_to(base, url.get_ref()))
         };
         let config = RunConfig {
             answers: rel(&pick!(answers)),

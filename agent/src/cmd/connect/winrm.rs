@@ -8,15 +8,13 @@
 //! account, with the fix, before a run is wasted. Exits 0 only when a run could gather every
 //! probe; otherwise it prints what it learned, then one error line saying what is missing.
 
-use std::fmt::Write as _;
-use std::process::ExitCode;
-
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use vmcert_checks::windows::outputs::{account, os_info};
 use vmcert_checks::{Evidence, Os, Profile, probe};
 
-use crate::cmd::cli::{ConnectArgs, Format};
+use super::report::{ConnectReport, OsFacts, TargetInfo};
+use crate::cmd::cli::ConnectArgs;
 use crate::target::script::{DEFAULT_OUTPUT_CAP, ProbeResult, ProbeSpec};
 use crate::target::winrm::{WinrmSetup, WinrmTransport};
 use crate::target::{ProbeSink, Transport as _};
@@ -33,28 +31,9 @@ struct StartFrame {
     ps: String,
 }
 
-/// What `connect` found.
+/// OS facts of a Windows target.
 #[derive(Debug, Serialize)]
-struct ConnectReport {
-    target: TargetInfo,
-    setup_ms: u128,
-    os: Option<OsFacts>,
-    account: Option<AccountFacts>,
-    ready: bool,
-}
-
-#[derive(Debug, Serialize)]
-struct TargetInfo {
-    transport: &'static str,
-    url: String,
-    user: String,
-    host: String,
-    port: u16,
-    auth: String,
-}
-
-#[derive(Debug, Serialize)]
-struct OsFacts {
+pub(super) struct WindowsOs {
     caption: String,
     version: String,
     build: String,
@@ -62,8 +41,9 @@ struct OsFacts {
     hostname: String,
 }
 
+/// The account `connect` logged in with.
 #[derive(Debug, Serialize)]
-struct AccountFacts {
+pub(super) struct AccountFacts {
     name: String,
     administrator: bool,
     /// A member of Administrators whose WinRM token UAC filtered.
@@ -98,11 +78,12 @@ fn evidence(results: &[ProbeResult]) -> Evidence {
     ev
 }
 
-/// Runs `vmcert connect` against a WinRM target.
+/// Connects over WinRM as a run would, then runs the connect probes.
 ///
 /// # Errors
-/// The connection could not be made, or it cannot run every probe (printed after the facts).
-pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
+/// The connection could not be made. What keeps a run from gathering every probe is in the
+/// report's `problems`.
+pub(super) fn connect(args: &ConnectArgs) -> anyhow::Result<ConnectReport> {
     let setup = WinrmSetup::from_options(&args.target.options())?;
     let mut transport = WinrmTransport::connect(&setup)?;
     let probes = PROBES
@@ -142,17 +123,22 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
             user: t.user.clone(),
             host: t.host.clone(),
             port: t.port,
-            auth: setup.auth().as_str().to_string(),
+            address: None,
+            auth: Some(setup.auth().as_str().to_string()),
         },
+        server: None,
         setup_ms: transport.connect_ms(),
+        host_key: None,
+        auth: None,
+        sudo: None,
         os: match os {
-            Ok(o) => Some(OsFacts {
+            Ok(o) => Some(OsFacts::Windows(WindowsOs {
                 caption: o.caption,
                 version: o.version,
                 build: o.build_number,
                 architecture: o.os_architecture,
                 hostname: o.hostname,
-            }),
+            })),
             Err(e) => {
                 problems.push(e);
                 None
@@ -177,30 +163,23 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
             }
         },
         ready: false,
+        problems: Vec::new(),
     };
-    let report = ConnectReport {
+    Ok(ConnectReport {
         ready: problems.is_empty(),
+        problems,
         ..report
-    };
-    let text = match args.format {
-        Format::Json => serde_json::to_string_pretty(&report).context("serializing")? + "\n",
-        Format::Table => render(&report, false),
-        Format::Md => render(&report, true),
-    };
-    print!("{text}");
-    if let Some(first) = problems.first() {
-        bail!("{first}");
-    }
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
-fn render(r: &ConnectReport, md: bool) -> String {
+/// The WinRM report's lines, in the order a reader checks them.
+pub(super) fn rows(r: &ConnectReport, os: Option<&WindowsOs>) -> Vec<(&'static str, String)> {
     let mut rows: Vec<(&str, String)> = vec![
         ("Target", r.target.url.clone()),
-        ("Authentication", r.target.auth.clone()),
+        ("Authentication", r.target.auth.clone().unwrap_or_default()),
         ("Connected in", format!("{} ms", r.setup_ms)),
     ];
-    if let Some(os) = &r.os {
+    if let Some(os) = os {
         rows.push(("OS", os.caption.clone()));
         rows.push(("Version", format!("{} (build {})", os.version, os.build)));
         rows.push(("Architecture", os.architecture.clone()));
@@ -226,17 +205,5 @@ fn render(r: &ConnectReport, md: bool) -> String {
         "Ready for a run",
         if r.ready { "yes" } else { "no" }.to_string(),
     ));
-    let mut t = String::new();
-    if md {
-        let _ = writeln!(t, "| | |\n|---|---|");
-        for (k, v) in rows {
-            let _ = writeln!(t, "| {k} | {} |", v.replace('|', "\\|"));
-        }
-    } else {
-        let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-        for (k, v) in rows {
-            let _ = writeln!(t, "{k:<w$}  {v}");
-        }
-    }
-    t
+    rows
 }

@@ -227,6 +227,14 @@ impl Tree {
         Ok(Some((join(&done), last.0, last.1)))
     }
 
+    /// [`Tree::resolve`] following symlinks, a loop being no file (as `[ -f ]` sees it).
+    fn resolve_file(&self, path: &str) -> Result<Option<(String, Kind, u64)>, FsError> {
+        match self.resolve(path, true) {
+            Err(FsError::Loop(_)) => Ok(None),
+            other => other,
+        }
+    }
+
     /// The target of symlink `path` (symlink-free absolute path).
     fn read_link(&self, path: &str) -> Result<String, FsError> {
         let (m, inner) = self.locate(path);
@@ -298,7 +306,7 @@ impl Tree {
         path: &str,
         cap: u64,
     ) -> Result<Option<(Vec<u8>, u64)>, FsError> {
-        let Some((real, Kind::File, len)) = self.resolve(path, true)? else {
+        let Some((real, Kind::File, len)) = self.resolve_file(path)? else {
             return Ok(None);
         };
         if len > cap {
@@ -334,7 +342,7 @@ impl Tree {
     /// # Errors
     /// As [`Tree::resolve`].
     pub(crate) fn head(&self, path: &str, n: usize) -> Result<Option<Vec<u8>>, FsError> {
-        let Some((real, Kind::File, _)) = self.resolve(path, true)? else {
+        let Some((real, Kind::File, _)) = self.resolve_file(path)? else {
             return Ok(None);
         };
         let (m, inner) = self.locate(&real);

@@ -22,7 +22,7 @@ use crate::vhd::partition::SECTOR;
 /// Most bytes read of one configuration file.
 const CAP: u64 = 4 << 20;
 /// Most bytes read of a package database or a library scanned for its version string.
-const BIG_CAP: u64 = 64 << 20;
+const BIG_CAP: u64 = 32 << 20;
 /// The probe script's PATH, where `command -v` looks.
 const PATH: &[&str] = &[
     "/usr/local/sbin",
@@ -805,6 +805,8 @@ impl Linux {
             "sshd-effective" => {
                 if self.command("sshd")?.is_none() && !self.tree.is_file("/usr/sbin/sshd")? {
                     exit(127, "")
+                } else if !self.tree.is_file("/etc/ssh/sshd_config")? {
+                    exit(255, "/etc/ssh/sshd_config: No such file or directory\n")
                 } else {
                     ok(self.sshd_effective()?)
                 }
@@ -1456,15 +1458,18 @@ impl Linux {
             let s = if builtin.contains(&format!("/{m}.ko")) {
                 "builtin"
             } else if let Some(dep) = &dep {
-                if dep.lines().any(|l| {
-                    let f = l.split(':').next().unwrap_or("");
-                    f.rsplit('/').next().is_some_and(|b| {
-                        b == format!("{m}.ko") || b.starts_with(&format!("{m}.ko."))
-                    })
-                }) {
-                    "available"
-                } else {
-                    "missing"
+                // modinfo finds the module through modules.dep, and fails when its file is gone.
+                let file = dep
+                    .lines()
+                    .map(|l| l.split(':').next().unwrap_or(""))
+                    .find(|f| {
+                        f.rsplit('/').next().is_some_and(|b| {
+                            b == format!("{m}.ko") || b.starts_with(&format!("{m}.ko."))
+                        })
+                    });
+                match file {
+                    Some(f) if self.tree.is_file(&format!("{dir}/{f}"))? => "available",
+                    _ => "missing",
                 }
             } else if !self
                 .tree

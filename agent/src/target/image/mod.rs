@@ -33,6 +33,22 @@ use crate::target::script::{ProbeResult, ProbeSpec};
 use crate::target::{ProbeSink, Transport, TransportError};
 use crate::vhd::source::{Blob, LocalFile, Source};
 
+/// A fleet target `image:PATH` with a relative PATH, taken relative to the inventory's directory
+/// `base` like the inventory's other paths; any other locator unchanged.
+pub(crate) fn relative_to(base: &std::path::Path, locator: &str) -> String {
+    match locator.strip_prefix("image:") {
+        Some(p)
+            if !p.starts_with('/')
+                && !p.starts_with("env:")
+                && !p.starts_with("https://")
+                && !p.starts_with("http://") =>
+        {
+            format!("image:{}", base.join(p).display())
+        }
+        _ => locator.to_string(),
+    }
+}
+
 /// The start of a probe error meaning "this target cannot answer it offline".
 pub(crate) const OFFLINE: &str = "not evaluated offline: ";
 
@@ -122,8 +138,7 @@ impl ImageSpec {
             login_user: login_user.map(str::to_string),
             os: Os::Linux,
         };
-        let opened = spec.open()?;
-        spec.os = opened.os;
+        spec.os = spec.layout()?.1;
         Ok(spec)
     }
 
@@ -150,7 +165,9 @@ impl ImageSpec {
         }
     }
 
-    fn open(&self) -> anyhow::Result<Opened> {
+    /// The disk's layout (container, partition table, file system signatures: a few reads)
+    /// and the OS it holds.
+    fn layout(&self) -> anyhow::Result<(Layout, Os)> {
         let (src, policy): (Box<dyn Source>, _) = match &self.location {
             Location::File(p) => (Box::new(LocalFile::open(p)?), CachePolicy::LOCAL),
             Location::Blob(u) => (Box::new(Blob::open((**u).clone())?), CachePolicy::REMOTE),
@@ -165,12 +182,7 @@ impl ImageSpec {
                 p.number
             );
         }
-        let linux = Linux::open(&layout, self.login_user.as_deref())?;
-        Ok(Opened {
-            os: Os::Linux,
-            layout,
-            linux,
-        })
+        Ok((layout, Os::Linux))
     }
 }
 
@@ -193,10 +205,11 @@ impl TargetSpec for ImageSpec {
 
     fn connect(&self) -> anyhow::Result<Connected> {
         let started = Instant::now();
-        let o = self.open()?;
+        let (layout, _) = self.layout()?;
+        let linux = Linux::open(&layout, self.login_user.as_deref())?;
         let transport = ImageTransport {
-            disk: Rc::clone(&o.layout.disk),
-            linux: o.linux,
+            disk: Rc::clone(&layout.disk),
+            linux,
             started,
         };
         Ok(Connected {
@@ -212,12 +225,6 @@ impl TargetSpec for ImageSpec {
             transport: Box::new(transport),
         })
     }
-}
-
-struct Opened {
-    os: Os,
-    layout: Layout,
-    linux: Linux,
 }
 
 /// Answers probes from an opened image.
@@ -295,4 +302,25 @@ pub(crate) fn offline_verdict(probes: &[&str], ev: &Evidence) -> Option<Verdict>
         "",
         format!("Needs a live run: probe `{id}` is not evaluated on a disk image ({why})."),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fleet_image_paths_are_relative_to_the_inventory() {
+        let base = std::path::Path::new("/srv/inv");
+        assert_eq!(
+            relative_to(base, "image:disk.vhd"),
+            "image:/srv/inv/disk.vhd"
+        );
+        assert_eq!(relative_to(base, "image:/abs.vhd"), "image:/abs.vhd");
+        assert_eq!(relative_to(base, "image:env:URL"), "image:env:URL");
+        assert_eq!(relative_to(base, "ssh://u@h"), "ssh://u@h");
+        assert_eq!(
+            relative_to(base, "https://a.blob.core.windows.net/c/d.vhd?sig=x"),
+            "https://a.blob.core.windows.net/c/d.vhd?sig=x"
+        );
+    }
 }
