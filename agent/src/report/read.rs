@@ -712,3 +712,51 @@ mod tests {
         );
     }
 }
+
+/// Property tests of the reader (proptest, on stable; `fuzz/run.sh` runs them longer): a report
+/// zip with any bytes flipped, cut or appended, or no zip at all, is read or refused, never a
+/// panic.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn golden() -> Vec<u8> {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e/fixtures/report.zip"),
+        )
+        .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("VMCERT_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+        ))]
+
+        #[test]
+        fn mutated_reports_never_panic(
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..16),
+            cut in any::<prop::sample::Index>(),
+            cut_it in any::<bool>(),
+            tail in prop::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let mut z = golden();
+            for (i, b) in &flips {
+                let i = i.index(z.len());
+                z[i] ^= *b;
+            }
+            if cut_it {
+                z.truncate(cut.index(z.len() + 1));
+            }
+            z.extend_from_slice(&tail);
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("r.zip");
+            std::fs::write(&path, &z).unwrap();
+            if let Ok(r) = ReportZip::open(&path) {
+                let _ = verify(&r);
+                let _ = r.results();
+            }
+        }
+    }
+}
