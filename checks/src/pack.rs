@@ -32,6 +32,8 @@
 //! [`Box::leak`] to get that lifetime: the memory would be held to the end anyway, and the check
 //! engine keeps one metadata type for built-in and user-defined checks.
 
+use std::collections::HashMap;
+
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 use toml::Spanned;
@@ -41,7 +43,7 @@ use crate::meta::{Meta, Os, Severity};
 use crate::probe::{Probe, ProbeId};
 use crate::verdict::{Status, Verdict};
 use crate::version::Version;
-use crate::waiver::{line_of, toml_error};
+use crate::waiver::{Lines, toml_error};
 use crate::{Check, Unevaluable, registry};
 
 /// Prefix of the probe id of every pack check (`pack-<id>`).
@@ -309,6 +311,8 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<PackCheck>, PackError> {
 /// The first problem found, see the module documentation.
 pub fn parse_all(files: &[(&str, &str)]) -> Result<Vec<PackCheck>, PackError> {
     let mut out: Vec<PackCheck> = Vec::new();
+    // Where each id was defined (index into `out`), to name the first of a duplicate.
+    let mut defined: HashMap<String, usize> = HashMap::new();
     for (file, text) in files {
         let doc: PackToml = toml::from_str(text).map_err(|e| {
             let (line, message) = toml_error(text, &e);
@@ -318,8 +322,10 @@ pub fn parse_all(files: &[(&str, &str)]) -> Result<Vec<PackCheck>, PackError> {
                 message,
             }
         })?;
+        let lines = Lines::new(text);
         for c in doc.check {
-            let check = build(file, text, c, &out)?;
+            let check = build(file, &lines, c, &out, &defined)?;
+            defined.insert(check.meta.id.to_string(), out.len());
             out.push(check);
         }
     }
@@ -328,16 +334,17 @@ pub fn parse_all(files: &[(&str, &str)]) -> Result<Vec<PackCheck>, PackError> {
 
 fn build(
     file: &str,
-    text: &str,
+    lines: &Lines,
     c: CheckToml,
     earlier: &[PackCheck],
+    defined: &HashMap<String, usize>,
 ) -> Result<PackCheck, PackError> {
     let err = |span: std::ops::Range<usize>, message: String| PackError {
         file: file.to_string(),
-        line: line_of(text, span.start),
+        line: lines.of(span.start),
         message,
     };
-    let line = line_of(text, c.id.span().start);
+    let line = lines.of(c.id.span().start);
     let id = c.id.get_ref().clone();
     if !is_kebab(&id) {
         return Err(err(
@@ -353,7 +360,7 @@ fn build(
             format!("check id `{id}` is already used by a built-in check"),
         ));
     }
-    if let Some(other) = earlier.iter().find(|p| p.meta.id == id) {
+    if let Some(other) = defined.get(&id).map(|&i| &earlier[i]) {
         return Err(err(
             c.id.span(),
             format!(
