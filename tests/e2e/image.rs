@@ -640,6 +640,7 @@ fn windows_images_generalized_or_not_get_their_offline_verdicts() {
             ("image-generalized", "Pass"),
             ("rdp-enabled", "Pass"),
             ("os-architecture", "Pass"),
+            ("sql-server-not-self-installed", "Pass"),
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -665,6 +666,10 @@ fn windows_images_generalized_or_not_get_their_offline_verdicts() {
             m.remove("ControlSet001\\Services\\RdAgent");
             m["ControlSet001\\Control\\Terminal Server"]["fDenyTSConnections"] =
                 serde_json::json!(["dword", 1]);
+            m.insert(
+                "ControlSet001\\Services\\MSSQLSERVER".to_string(),
+                serde_json::json!({"Start": ["dword", 2], "DisplayName": ["sz", "SQL Server (MSSQLSERVER)"]}),
+            );
         }),
         &software_hive("IMAGE_STATE_COMPLETE"),
         &[(
@@ -682,6 +687,7 @@ fn windows_images_generalized_or_not_get_their_offline_verdicts() {
             ("azure-vm-agent-installed", "Fail"),
             ("rdp-enabled", "Fail"),
             ("os-architecture", "Pass"),
+            ("sql-server-not-self-installed", "Warning"),
         ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));

@@ -221,6 +221,23 @@ impl<R: Read + Seek> Hive<R> {
         Ok(Some(key))
     }
 
+    /// The names of `key`'s subkeys.
+    ///
+    /// # Errors
+    /// A corrupt cell on the way.
+    pub(crate) fn subkey_names(&mut self, key: Key) -> Result<Vec<(String, Key)>, HiveError> {
+        let c = self.key(key.0)?;
+        if u32_at(&c, 20)? == 0 {
+            return Ok(Vec::new());
+        }
+        let mut offsets = Vec::new();
+        self.subkeys(u32_at(&c, 28)?, 0, &mut offsets)?;
+        offsets
+            .into_iter()
+            .map(|o| Ok((Self::key_name(&self.key(o)?)?, Key(o))))
+            .collect()
+    }
+
     /// Every value of `key`: name and decoded data.
     ///
     /// # Errors
@@ -382,6 +399,13 @@ pub(crate) mod tests {
         assert_eq!(hive.value(k, "num").unwrap(), Some(Value::Int(7)));
         assert_eq!(hive.value(k, "absent").unwrap(), None);
         assert!(hive.path("Sub\\Nope").unwrap().is_none());
+        let names: Vec<String> = hive
+            .subkey_names(hive.root())
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, vec!["Sub"]);
     }
 
     #[test]

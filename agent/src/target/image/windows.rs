@@ -3,11 +3,11 @@
 //! registry hives of `Windows\System32\config` read with [`super::hive`]. Each answer has the
 //! exact JSON the live PowerShell probe prints (`checks/src/windows/probes.rs`), so the checks
 //! read it unchanged: `setup-state` from SysprepStatus, Setup\State and sysprep's logs,
-//! `azure-agent-services` from the services' keys, `rdp-settings` from Terminal Server's keys and
-//! the firewall's rule store, `os-info` from CurrentVersion and the session environment. What only
-//! a running Windows knows (running services, installed roles, pending updates, drives, BitLocker)
-//! comes back as [`Answer::Offline`]. Everything is read up front at open, bounded, so the image
-//! is read once and the answers own their data.
+//! `azure-agent-services` and `sql-services` from the services' keys, `rdp-settings` from
+//! Terminal Server's keys and the firewall's rule store, `os-info` from CurrentVersion and the
+//! session environment. What only a running Windows knows (running services, installed roles,
+//! pending updates, drives, BitLocker) comes back as [`Answer::Offline`]. Everything is read up
+//! front at open, bounded, so the image is read once and the answers own their data.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
@@ -182,6 +182,8 @@ fn get<R: Read + Seek>(
 struct SystemFacts {
     sysprep: (Json, Json),
     services: Vec<(String, Option<i64>, Json)>,
+    /// Services named MSSQL*: name, DisplayName, Start.
+    sql: Vec<(String, Json, Option<i64>)>,
     deny: Json,
     port: Json,
     rules: Vec<Json>,
@@ -210,6 +212,18 @@ fn read_system<R: Read + Seek>(h: &mut Hive<R>) -> Result<SystemFacts, HiveError
                 _ => None,
             };
             services.push(((*name).to_string(), start, str_of(h.value(k, "ImagePath")?)));
+        }
+    }
+    let mut sql = Vec::new();
+    if let Some(all) = h.path(&format!(r"{cs}\Services"))? {
+        for (name, k) in h.subkey_names(all)? {
+            if name.to_ascii_uppercase().starts_with("MSSQL") {
+                let start = match h.value(k, "Start")? {
+                    Some(Value::Int(n)) => Some(n),
+                    _ => None,
+                };
+                sql.push((name, str_of(h.value(k, "DisplayName")?), start));
+            }
         }
     }
     let ts = h.path(&format!(r"{cs}\Control\Terminal Server"))?;
@@ -242,6 +256,7 @@ fn read_system<R: Read + Seek>(h: &mut Hive<R>) -> Result<SystemFacts, HiveError
     Ok(SystemFacts {
         sysprep,
         services,
+        sql,
         deny,
         port,
         rules,
@@ -446,6 +461,7 @@ impl Windows {
         answers.insert("azure-agent-services", agent_services(&system));
         answers.insert("rdp-settings", rdp_settings(&system, &software));
         answers.insert("os-info", os_info(&system, &software));
+        answers.insert("sql-services", sql_services(&system));
         Ok(Self { answers, notes })
     }
 
@@ -462,6 +478,8 @@ impl Windows {
                 "ipv6-addresses" => "IP addresses exist on a running VM only".to_string(),
                 "os-disk" | "drives-and-references" => "the drives are those a deployed VM is given".to_string(),
                 "bitlocker-os-volume" => "BitLocker's state is read from a running system".to_string(),
+                "srv-sys-versions" => "srv.sys's file version is read from its version resource on a running system".to_string(),
+                "auto-update-policy" => "Azure's patch extension, which the check accepts, is installed on a deployed VM only".to_string(),
                 other => format!("vmcert cannot answer probe `{other}` from a Windows disk image"),
             }),
         }
@@ -526,6 +544,26 @@ fn agent_services(system: &Result<SystemFacts, String>) -> Stored {
         .iter()
         .map(|(name, start, path)| {
             json!({ "Name": name, "State": "Stopped", "StartMode": start_mode(*start), "PathName": path })
+        })
+        .collect();
+    Stored::Json(if rows.is_empty() {
+        String::new()
+    } else {
+        Json::Array(rows).to_string()
+    })
+}
+
+/// The MSSQL* services installed: nothing runs on a disk, so their state is Stopped.
+fn sql_services(system: &Result<SystemFacts, String>) -> Stored {
+    let sys = match system {
+        Ok(s) => s,
+        Err(e) => return Stored::Error(e.clone()),
+    };
+    let rows: Vec<Json> = sys
+        .sql
+        .iter()
+        .map(|(name, display, start)| {
+            json!({ "Name": name, "DisplayName": display, "State": "Stopped", "StartMode": start_mode(*start) })
         })
         .collect();
     Stored::Json(if rows.is_empty() {
