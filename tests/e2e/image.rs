@@ -655,6 +655,34 @@ fn windows_images_generalized_or_not_get_their_offline_verdicts() {
     );
     assert!(results.contains("Needs a live run"), "{results}");
 
+    // The same disk as a page blob behind a SAS URL: the same verdicts, no signature anywhere.
+    let az = azurite();
+    az.create_container("winimages");
+    az.put_page_blob_sparse("winimages", "generalized.raw", &raw);
+    let sas = sas_now("winimages", "r");
+    let url = format!("{}/winimages/generalized.raw?{sas}", az.base());
+    let sas_zip = good.join("sas.zip");
+    let sas_out = run_image(
+        "env:VMCERT_IMAGE_URL",
+        &sas_zip,
+        &[("VMCERT_IMAGE_URL", &url)],
+    );
+    assert_eq!(
+        statuses(&sas_out),
+        got,
+        "over SAS: {}",
+        text(&sas_out.stderr)
+    );
+    assert_no_signature(&sas, &text(&sas_out.stdout));
+    assert_no_signature(&sas, &text(&sas_out.stderr));
+    let sas_files = zip_texts(&sas_zip);
+    let (bytes, requests) = reads(&sas_files["logs/run.log"]);
+    assert!(bytes <= 8 << 20, "{bytes} bytes read over SAS");
+    assert!(requests <= 100, "{requests} requests over SAS");
+    for body in sas_files.values() {
+        assert_no_signature(&sas, body);
+    }
+
     // Captured without sysprep, RdAgent missing, RDP denied.
     let bad = dir.path().join("bad");
     std::fs::create_dir(&bad).unwrap();

@@ -416,9 +416,10 @@ impl Windows {
                     match vol.exists("Windows/System32/config/SYSTEM") {
                         Ok(true) => {
                             notes.push(format!(
-                                "Windows volume: NTFS partition {} at sector {}",
+                                "Windows volume: NTFS partition {} at sector {} ({} bytes)",
                                 p.number,
-                                p.start / SECTOR
+                                p.start,
+                                p.sectors * SECTOR
                             ));
                             found = Some(vol);
                             break;
