@@ -694,4 +694,6 @@ pub(crate) fn pump(
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
