@@ -634,3 +634,93 @@ fn os_info(
         .to_string(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn firewall_store_rules_read_as_get_netfirewallrule_rows() {
+        let on = firewall_rule(
+            "RemoteDesktop-UserMode-In-TCP",
+            "v2.30|Action=Allow|Active=TRUE|Dir=In|Protocol=6|LPort=3389|Name=@FirewallAPI.dll,-28775|EmbedCtxt=@FirewallAPI.dll,-28752|",
+        )
+        .unwrap();
+        assert_eq!(on["Enabled"], "True");
+        assert_eq!(on["Direction"], "Inbound");
+        assert_eq!(on["Group"], RDP_GROUP);
+        assert_eq!(on["DisplayName"], "@FirewallAPI.dll,-28775");
+        let off = firewall_rule(
+            "RemoteDesktop-In-TCP-WS",
+            "v2.30|Action=Allow|Active=FALSE|Dir=In|EmbedCtxt=@FirewallAPI.dll,-28782|",
+        )
+        .unwrap();
+        assert_eq!(off["Enabled"], "False");
+        assert_eq!(off["Group"], "@FirewallAPI.dll,-28782");
+        let out = firewall_rule(
+            "RemoteDesktop-Out",
+            "v2.30|Active=TRUE|Dir=Out|EmbedCtxt=@FirewallAPI.dll,-28752|",
+        )
+        .unwrap();
+        assert_eq!(out["Direction"], "Outbound");
+        assert!(
+            firewall_rule(
+                "CoreNet-DHCP-In",
+                "v2.30|Active=TRUE|Dir=In|EmbedCtxt=@FirewallAPI.dll,-25000|"
+            )
+            .is_none()
+        );
+        assert!(firewall_rule("garbage", "no fields at all").is_none());
+    }
+
+    #[test]
+    fn service_start_values_are_win32_start_modes() {
+        assert_eq!(start_mode(Some(2)), "Auto");
+        assert_eq!(start_mode(Some(3)), "Manual");
+        assert_eq!(start_mode(Some(4)), "Disabled");
+        assert_eq!(start_mode(Some(99)), Json::Null);
+        assert_eq!(start_mode(None), Json::Null);
+    }
+
+    fn facts(services: &[(&str, Option<i64>)]) -> Result<SystemFacts, String> {
+        Ok(SystemFacts {
+            sysprep: (Json::Null, Json::Null),
+            services: services
+                .iter()
+                .map(|(n, s)| ((*n).to_string(), *s, Json::Null))
+                .collect(),
+            sql: Vec::new(),
+            deny: Json::Null,
+            port: Json::Null,
+            rules: Vec::new(),
+            arch: None,
+            computer: Json::Null,
+            hostname: Json::Null,
+        })
+    }
+
+    #[test]
+    fn agent_services_decide_offline_only_when_missing_or_disabled() {
+        let both = agent_services(&facts(&[
+            ("RdAgent", Some(2)),
+            ("WindowsAzureGuestAgent", Some(2)),
+        ]));
+        assert!(
+            matches!(&both, Stored::Offline(why) if why.contains("RdAgent Auto, WindowsAzureGuestAgent Auto"))
+        );
+        let disabled = agent_services(&facts(&[
+            ("RdAgent", Some(2)),
+            ("WindowsAzureGuestAgent", Some(4)),
+        ]));
+        let Stored::Json(rows) = disabled else {
+            panic!("a disabled agent decides the check");
+        };
+        assert!(rows.contains(r#""StartMode":"Disabled""#), "{rows}");
+        assert!(rows.contains(r#""State":"Stopped""#), "{rows}");
+        assert!(matches!(agent_services(&facts(&[])), Stored::Json(s) if s.is_empty()));
+        assert!(matches!(
+            agent_services(&Err("corrupt".into())),
+            Stored::Error(_)
+        ));
+    }
+}
