@@ -1,12 +1,11 @@
 //! A small, bounded reader of Windows registry hive files (regf), for the SYSTEM and SOFTWARE
-//! hives of a Windows image. Of the pure-Rust readers, `nt-hive` is GPL-2.0-or-later (not
-//! compatible with MIT OR Apache-2.0), and the others read the whole hive into memory (a SOFTWARE
-//! hive is tens of MiB, more than an image check should read over a SAS URL); the few lookups
-//! the image target makes need little of the format: the base block, the hive bins'
-//! cells, key nodes (`nk`), subkey lists (`lf`, `lh`, `li`, `ri`), value lists and values (`vk`).
-//! The hive comes from an untrusted image, so every offset and length is checked against the
-//! hive's size, lists and names are bounded, and cells are read on demand (only the cells on the
-//! looked-up paths are read).
+//! hives of a Windows image. `nt-hive` is GPL-2.0-or-later (not compatible with MIT OR
+//! Apache-2.0) and works on the hive as one byte slice; this reader fetches only the cells on the
+//! looked-up paths, on demand, through the image's block cache (a SOFTWARE hive is tens of MiB,
+//! more than an image check should fetch over a SAS URL), and the lookups need little of the
+//! format: the base block, the hive bins' cells, key nodes (`nk`), subkey lists (`lf`, `lh`,
+//! `li`, `ri`), value lists and values (`vk`). The hive comes from an untrusted image, so every
+//! offset and length is checked against the hive's size, and lists and cells are bounded.
 
 use std::io::{Read, Seek, SeekFrom};
 
