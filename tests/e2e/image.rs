@@ -495,15 +495,64 @@ fn gpt_image_with_boot_on_its_own_partition_and_a_swap_partition_from_fstab() {
     );
 }
 
-#[test]
-fn windows_image_is_named_and_sent_to_a_live_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let ntfs = dir.path().join("ntfs.img");
+/// Debian's python3, where python3-hivex is installed (a pyenv `python3` first in PATH has not).
+const PYTHON: &str = "/usr/bin/python3";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("e2e/fixtures")
+        .join(name)
+}
+
+/// A Windows-layout disk built without mounting: mkntfs formats a volume, ntfs-3g's library
+/// makes the directories (fixtures/ntfs_mkdir.py), the SYSTEM and SOFTWARE hives are written
+/// from JSON specs with hivex (fixtures/make_hive.py), ntfscp copies the files in, and the volume
+/// goes into an MBR disk at sector 2048 with type 0x07.
+fn windows_disk(
+    dir: &Path,
+    system: &serde_json::Value,
+    software: &serde_json::Value,
+    files: &[(&str, &str)],
+) -> PathBuf {
+    let ntfs = dir.join("ntfs.img");
     std::fs::File::create(&ntfs)
         .unwrap()
         .set_len(16 << 20)
         .unwrap();
     sh(Command::new("mkntfs").args(["-F", "-Q", "-q"]).arg(&ntfs));
+    let mut dirs = vec!["Windows/System32/config".to_string()];
+    dirs.extend(
+        files
+            .iter()
+            .filter_map(|(p, _)| p.rsplit_once('/').map(|(d, _)| d.to_string())),
+    );
+    sh(Command::new(PYTHON)
+        .arg(fixture("ntfs_mkdir.py"))
+        .arg(&ntfs)
+        .args(&dirs));
+    let mut copies: Vec<(PathBuf, String)> = Vec::new();
+    for (name, spec) in [("SYSTEM", system), ("SOFTWARE", software)] {
+        let spec_path = dir.join(format!("{name}.json"));
+        std::fs::write(&spec_path, spec.to_string()).unwrap();
+        let hive = dir.join(name);
+        sh(Command::new(PYTHON)
+            .arg(fixture("make_hive.py"))
+            .arg(&hive)
+            .arg(&spec_path));
+        copies.push((hive, format!("Windows/System32/config/{name}")));
+    }
+    for (i, (path, body)) in files.iter().enumerate() {
+        let src = dir.join(format!("file{i}"));
+        std::fs::write(&src, body).unwrap();
+        copies.push((src, (*path).to_string()));
+    }
+    for (src, dest) in copies {
+        sh(Command::new("ntfscp")
+            .args(["-f", "-q"])
+            .arg(&ntfs)
+            .arg(src)
+            .arg(dest));
+    }
     let mut disk = vec![0u8; 2048 * 512];
     let e = &mut disk[446..462];
     e[4] = 0x07;
@@ -512,14 +561,220 @@ fn windows_image_is_named_and_sent_to_a_live_run() {
     disk[510] = 0x55;
     disk[511] = 0xaa;
     put(&mut disk, 2048, &ntfs);
-    let raw = dir.path().join("windows.raw");
+    let raw = dir.join("windows.raw");
     std::fs::write(&raw, disk).unwrap();
-    let out = run_image(raw.to_str().unwrap(), &dir.path().join("r.zip"), &[]);
-    assert_clear_exit_2(&out, "NTFS disk", "NTFS (a Windows image)");
+    raw
+}
+
+/// The SYSTEM hive of an Azure-ready image, changed by `edit`.
+fn system_hive(edit: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "Select": {"Current": ["dword", 1]},
+        "Setup\\Status\\SysprepStatus": {"GeneralizationState": ["dword", 7], "CleanupState": ["dword", 2]},
+        "ControlSet001\\Services\\RdAgent": {"Start": ["dword", 2], "ImagePath": ["expand_sz", "C:\\WindowsAzure\\Packages\\WaAppAgent.exe"]},
+        "ControlSet001\\Services\\WindowsAzureGuestAgent": {"Start": ["dword", 2], "ImagePath": ["expand_sz", "C:\\WindowsAzure\\GuestAgent\\WindowsAzureGuestAgent.exe"]},
+        "ControlSet001\\Control\\Terminal Server": {"fDenyTSConnections": ["dword", 0]},
+        "ControlSet001\\Control\\Terminal Server\\WinStations\\RDP-Tcp": {"PortNumber": ["dword", 3389]},
+        "ControlSet001\\Services\\SharedAccess\\Parameters\\FirewallPolicy\\FirewallRules": {
+            "RemoteDesktop-UserMode-In-TCP": ["sz", "v2.30|Action=Allow|Active=TRUE|Dir=In|Protocol=6|LPort=3389|App=%SystemRoot%\\system32\\svchost.exe|Svc=termservice|Name=@FirewallAPI.dll,-28775|Desc=@FirewallAPI.dll,-28756|EmbedCtxt=@FirewallAPI.dll,-28752|"],
+            "RemoteDesktop-Shadow-In-TCP": ["sz", "v2.30|Action=Allow|Active=TRUE|Dir=In|Protocol=6|App=%SystemRoot%\\system32\\RdpSa.exe|Name=@FirewallAPI.dll,-28778|EmbedCtxt=@FirewallAPI.dll,-28752|"],
+            "CoreNet-DHCP-In": ["sz", "v2.30|Action=Allow|Active=TRUE|Dir=In|Protocol=17|LPort=68|EmbedCtxt=@FirewallAPI.dll,-25000|"]
+        },
+        "ControlSet001\\Control\\Session Manager\\Environment": {"PROCESSOR_ARCHITECTURE": ["sz", "AMD64"]},
+        "ControlSet001\\Control\\ComputerName\\ComputerName": {"ComputerName": ["sz", "WIN-GOLDEN"]}
+    });
+    edit(&mut v);
+    v
+}
+
+fn software_hive(image_state: &str) -> serde_json::Value {
+    serde_json::json!({
+        "Microsoft\\Windows\\CurrentVersion\\Setup\\State": {"ImageState": ["sz", image_state]},
+        "Microsoft\\Windows NT\\CurrentVersion": {
+            "ProductName": ["sz", "Windows Server 2022 Datacenter"],
+            "CurrentBuild": ["sz", "20348"],
+            "CurrentMajorVersionNumber": ["dword", 10],
+            "CurrentMinorVersionNumber": ["dword", 0]
+        }
+    })
+}
+
+const SETUPACT: &str = "2026-11-30 10:00:01, Info       [0x0f005f] SYSPRP ParseCommands:Found supported command line option 'GENERALIZE'\r\n\
+2026-11-30 10:00:02, Info                  SYSPRP SysprepSession::Execute: Beginning action execution from C:\\Windows\\System32\\Sysprep\\ActionFiles\\Generalize.xml\r\n\
+2026-11-30 10:00:09, Info                  SYSPRP Sysprep_Clean_Validate_Opk: There are no Opk-related registry keys\r\n\
+2026-11-30 10:00:10, Info       [0x0f004d] SYSPRP WinMain:Processing 'generalize' internal provider request.\r\n";
+
+/// The Windows checks a disk can decide, and the others: NotApplicable, needing a live run.
+fn assert_windows_statuses(what: &str, got: &BTreeMap<String, String>, decided: &[(&str, &str)]) {
+    assert!(got.len() > decided.len(), "{what}: {got:?}");
+    for (id, status) in got {
+        let want = decided
+            .iter()
+            .find(|(d, _)| d == id)
+            .map_or("NotApplicable", |(_, s)| s);
+        assert_eq!(status, want, "{what}: {id}");
+    }
+}
+
+#[test]
+fn windows_images_generalized_or_not_get_their_offline_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good");
+    std::fs::create_dir(&good).unwrap();
+    let raw = windows_disk(
+        &good,
+        &system_hive(|_| {}),
+        &software_hive("IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE"),
+        &[
+            ("Windows/System32/Sysprep/Panther/setupact.log", SETUPACT),
+            ("Windows/System32/Sysprep/Sysprep_succeeded.tag", ""),
+        ],
+    );
+    let zip = good.join("r.zip");
+    let out = run_image(raw.to_str().unwrap(), &zip, &[]);
+    let got = statuses(&out);
+    assert_windows_statuses(
+        "generalized",
+        &got,
+        &[
+            ("image-generalized", "Pass"),
+            ("rdp-enabled", "Pass"),
+            ("os-architecture", "Pass"),
+            ("sql-server-not-self-installed", "Pass"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let files = zip_texts(&zip);
+    let results = &files["results.json"];
+    assert!(results.contains("\"transport\": \"image\""), "{results}");
     assert!(
-        text(&out.stderr).contains("winrms://"),
-        "{}",
-        text(&out.stderr)
+        results.contains(
+            "both Azure VM Agent services are installed (RdAgent Auto, WindowsAzureGuestAgent Auto)"
+        ),
+        "{results}"
+    );
+    assert!(results.contains("Needs a live run"), "{results}");
+
+    // The same disk as a page blob behind a SAS URL: the same verdicts, no signature anywhere.
+    let az = azurite();
+    az.create_container("winimages");
+    az.put_page_blob_sparse("winimages", "generalized.raw", &raw);
+    let sas = sas_now("winimages", "r");
+    let url = format!("{}/winimages/generalized.raw?{sas}", az.base());
+    let sas_zip = good.join("sas.zip");
+    let sas_out = run_image(
+        "env:VMCERT_IMAGE_URL",
+        &sas_zip,
+        &[("VMCERT_IMAGE_URL", &url)],
+    );
+    assert_eq!(
+        statuses(&sas_out),
+        got,
+        "over SAS: {}",
+        text(&sas_out.stderr)
+    );
+    assert_no_signature(&sas, &text(&sas_out.stdout));
+    assert_no_signature(&sas, &text(&sas_out.stderr));
+    let sas_files = zip_texts(&sas_zip);
+    let (bytes, requests) = reads(&sas_files["logs/run.log"]);
+    assert!(bytes <= 8 << 20, "{bytes} bytes read over SAS");
+    assert!(requests <= 100, "{requests} requests over SAS");
+    for body in sas_files.values() {
+        assert_no_signature(&sas, body);
+    }
+
+    // Captured without sysprep, RdAgent missing, RDP denied.
+    let bad = dir.path().join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    let raw = windows_disk(
+        &bad,
+        &system_hive(|v| {
+            let m = v.as_object_mut().unwrap();
+            m.remove("Setup\\Status\\SysprepStatus");
+            m.remove("ControlSet001\\Services\\RdAgent");
+            m["ControlSet001\\Control\\Terminal Server"]["fDenyTSConnections"] =
+                serde_json::json!(["dword", 1]);
+            m.insert(
+                "ControlSet001\\Services\\MSSQLSERVER".to_string(),
+                serde_json::json!({"Start": ["dword", 2], "DisplayName": ["sz", "SQL Server (MSSQLSERVER)"]}),
+            );
+        }),
+        &software_hive("IMAGE_STATE_COMPLETE"),
+        &[(
+            "Windows/Panther/setupact.log",
+            "2026-11-30 09:00:00, Info                  [windeploy.exe] Setup complete\r\n",
+        )],
+    );
+    let out = run_image(raw.to_str().unwrap(), &bad.join("r.zip"), &[]);
+    let got = statuses(&out);
+    assert_windows_statuses(
+        "not generalized",
+        &got,
+        &[
+            ("image-generalized", "Fail"),
+            ("azure-vm-agent-installed", "Fail"),
+            ("rdp-enabled", "Fail"),
+            ("os-architecture", "Pass"),
+            ("sql-server-not-self-installed", "Warning"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}
+
+#[test]
+fn corrupt_windows_hives_and_volumes_are_errors_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    // A SYSTEM hive whose root cell points outside it: the checks reading it are in Error.
+    let raw = windows_disk(
+        dir.path(),
+        &system_hive(|_| {}),
+        &software_hive("IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE"),
+        &[],
+    );
+    let mut hive = std::fs::read(dir.path().join("SYSTEM")).unwrap();
+    hive[0x24..0x28].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    let bad_hive = dir.path().join("SYSTEM.bad");
+    std::fs::write(&bad_hive, &hive).unwrap();
+    let ntfs = dir.path().join("ntfs.img");
+    sh(Command::new("ntfscp")
+        .args(["-f", "-q"])
+        .arg(&ntfs)
+        .arg(&bad_hive)
+        .arg("Windows/System32/config/SYSTEM"));
+    let mut disk = std::fs::read(&raw).unwrap();
+    put(&mut disk, 2048, &ntfs);
+    std::fs::write(&raw, &disk).unwrap();
+    let out = run_image(raw.to_str().unwrap(), &dir.path().join("r.zip"), &[]);
+    let err = text(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    let got = statuses(&out);
+    for id in [
+        "image-generalized",
+        "rdp-enabled",
+        "azure-vm-agent-installed",
+    ] {
+        assert_eq!(got[id], "Error", "{id}: {got:?}");
+    }
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let results = zip_texts(&dir.path().join("r.zip"))["results.json"].clone();
+    assert!(results.contains("corrupt registry hive"), "{results}");
+
+    // The volume's MFT overwritten: no Windows volume, a clear exit 2.
+    // The boot sector: bytes per sector at 0x0b, sectors per cluster at 0x0d, the MFT's cluster
+    // at 0x30.
+    let boot = &disk[2048 * 512..2048 * 512 + 512];
+    let cluster = u64::from(u16::from_le_bytes([boot[0x0b], boot[0x0c]])) * u64::from(boot[0x0d]);
+    let mft_lcn = u64::from_le_bytes(boot[0x30..0x38].try_into().unwrap());
+    let at = 2048 * 512 + usize::try_from(mft_lcn * cluster).unwrap();
+    for b in &mut disk[at..at + 64 * 1024] {
+        *b = 0xa5;
+    }
+    std::fs::write(&raw, &disk).unwrap();
+    let out = run_image(raw.to_str().unwrap(), &dir.path().join("r2.zip"), &[]);
+    assert_clear_exit_2(
+        &out,
+        "NTFS with a broken MFT",
+        "no NTFS partition holds a readable Windows",
     );
 }
 

@@ -36,7 +36,9 @@ static META: Meta = Meta {
                 run). Limit: a VM captured without \
                 sysprep from a VM that itself came from a generalized image (such as a \
                 Marketplace image) keeps the earlier run's lines; only the offline VHD inspection \
-                can tell those apart. Generalize lines and a complete setup: Pass. Lines that end \
+                can tell those apart. Generalize lines and a complete setup (or, on a disk image checked offline, \
+                ImageState IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE: sealed, waiting for its first \
+                boot): Pass. Lines that end \
                 in an error, a sysprep tag without lines, or setup not complete: Warning. No \
                 evidence at all: Fail.",
     remediation: "On the source VM run `C:\\Windows\\System32\\Sysprep\\sysprep.exe /generalize \
@@ -53,6 +55,9 @@ static META: Meta = Meta {
 const REQUIRED: &str = "Generalized with sysprep /generalize before provisioning";
 
 const COMPLETE: &str = "IMAGE_STATE_COMPLETE";
+
+/// What a generalized image says before its first boot (a disk image checked offline).
+const SEALED: &str = "IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE";
 
 /// `setup-state`.
 #[derive(Debug, Deserialize)]
@@ -152,6 +157,14 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         (
             Status::Warning,
             format!("The last generalize log line is an error, so the run may have failed: {last}"),
+        )
+    } else if image_state == SEALED {
+        (
+            Status::Pass,
+            format!(
+                "Sysprep ran the generalize pass and sealed the image ({SEALED}): a generalized \
+                 image waiting for its first boot."
+            ),
         )
     } else if image_state != COMPLETE {
         (

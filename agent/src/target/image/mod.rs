@@ -12,8 +12,10 @@
 
 pub(crate) mod disk;
 pub(crate) mod fs;
+pub(crate) mod hive;
 pub(crate) mod layout;
 pub(crate) mod linux;
+pub(crate) mod windows;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -26,6 +28,7 @@ use vmcert_checks::{Evidence, Os, ProbeOutput, Status, Verdict};
 use self::disk::{CachePolicy, Disk};
 use self::layout::{FsKind, Layout};
 use self::linux::Linux;
+use self::windows::Windows;
 use crate::report::model::TargetInfo;
 use crate::sas::SasUrl;
 use crate::target::open::{Connected, Kind, TargetSpec};
@@ -173,16 +176,14 @@ impl ImageSpec {
             Location::Blob(u) => (Box::new(Blob::open((**u).clone())?), CachePolicy::REMOTE),
         };
         let layout = layout::open(src, policy)?;
-        if let Some(p) = layout.parts.iter().find(|p| p.fs == FsKind::Ntfs)
+        let os = if layout.parts.iter().any(|p| p.fs == FsKind::Ntfs)
             && !layout.parts.iter().any(|p| matches!(p.fs, FsKind::Ext(_)))
         {
-            anyhow::bail!(
-                "{}: partition {} is NTFS (a Windows image): vmcert does not read Windows images offline yet; certify a VM made from it with a live run (vmcert run --target winrms://USER@HOST)",
-                self.location(),
-                p.number
-            );
-        }
-        Ok((layout, Os::Linux))
+            Os::Windows
+        } else {
+            Os::Linux
+        };
+        Ok((layout, os))
     }
 }
 
@@ -205,15 +206,22 @@ impl TargetSpec for ImageSpec {
 
     fn connect(&self) -> anyhow::Result<Connected> {
         let started = Instant::now();
-        let (layout, _) = self.layout()?;
-        let linux = Linux::open(&layout, self.login_user.as_deref())?;
+        let (layout, os) = self.layout()?;
+        let reader = match os {
+            Os::Windows => Reader::Windows(Windows::open(&layout)?),
+            Os::Linux => Reader::Linux(Box::new(Linux::open(&layout, self.login_user.as_deref())?)),
+        };
+        let log = match &reader {
+            Reader::Linux(l) => l.notes.clone(),
+            Reader::Windows(w) => w.notes.clone(),
+        };
         let transport = ImageTransport {
             disk: Rc::clone(&layout.disk),
-            linux,
+            reader,
             started,
         };
         Ok(Connected {
-            log: transport.linux.notes.clone(),
+            log,
             info: TargetInfo {
                 transport: "image".to_string(),
                 host: self.location(),
@@ -227,10 +235,16 @@ impl TargetSpec for ImageSpec {
     }
 }
 
+/// The reader of the image's OS.
+enum Reader {
+    Linux(Box<Linux>),
+    Windows(Windows),
+}
+
 /// Answers probes from an opened image.
 pub(crate) struct ImageTransport {
     disk: Rc<RefCell<Disk>>,
-    linux: Linux,
+    reader: Reader,
     started: Instant,
 }
 
@@ -246,13 +260,17 @@ impl Transport for ImageTransport {
     ) -> Result<(), TransportError> {
         for p in probes {
             let t = Instant::now();
-            let answer = if vmcert_checks::probe::find(Os::Linux, &p.id).is_some() {
-                self.linux.answer(&p.id)
-            } else {
-                Answer::Offline(format!(
+            let answer = match &self.reader {
+                Reader::Linux(l) if vmcert_checks::probe::find(Os::Linux, &p.id).is_some() => {
+                    l.answer(&p.id)
+                }
+                Reader::Windows(w) if vmcert_checks::probe::find(Os::Windows, &p.id).is_some() => {
+                    w.answer(&p.id)
+                }
+                _ => Answer::Offline(format!(
                     "probe `{}` is a check pack's shell command, which only runs on a live system",
                     p.id
-                ))
+                )),
             };
             let mut output = match answer {
                 Answer::Out(o) => o,
