@@ -79,6 +79,8 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Connect(a) => cmd::connect::run(&a),
         Command::Questionnaire(c) => cmd::questionnaire::run(&c),
         Command::Report(c) => cmd::report::run(&c),
+        Command::Completions { shell } => cmd::completions::completions(shell),
+        Command::Man => cmd::completions::man(),
     }
 }
 
@@ -91,9 +93,15 @@ fn init_logging(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org): a log
+    // piped to a file or a CI log keeps no escape sequences.
+    use std::io::IsTerminal as _;
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(false)
         .init();
 }

@@ -497,6 +497,39 @@ impl Answers {
 
     /// Parses and validates an answers file for an image of `os`.
     ///
+    /// The answers as an answers file ([`Answers::parse`] reads it back to the same answers):
+    /// `[general]`, `[kernel]`, `[notes]` and `[notes.exceptions]`, questions in catalogue order.
+    #[must_use]
+    pub fn to_toml(&self) -> String {
+        let mut doc = toml::Table::new();
+        for q in QUESTIONS {
+            let Some(answer) = self.values.get(q.id) else {
+                continue;
+            };
+            let table = match q.tab {
+                Tab::GeneralAssessment => "general",
+                Tab::KernelCustomization => "kernel",
+                Tab::Notes => "notes",
+            };
+            let value = match answer {
+                Answer::Bool(b) => toml::Value::Boolean(*b),
+                Answer::Choice(v) | Answer::Text(v) => toml::Value::String(v.clone()),
+                Answer::Exceptions(map) => toml::Value::Table(
+                    map.iter()
+                        .map(|(k, v)| (k.clone(), toml::Value::String(v.clone())))
+                        .collect(),
+                ),
+            };
+            if let toml::Value::Table(t) = doc
+                .entry(table)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            {
+                t.insert(q.key.to_owned(), value);
+            }
+        }
+        toml::to_string(&doc).unwrap_or_default()
+    }
+
     /// # Errors
     /// The first problem, with its line and column: TOML syntax, unknown table or question id,
     /// a question of the other OS, a wrong type, an unknown choice, an empty text.
@@ -1080,5 +1113,23 @@ mod tests {
             serde_json::to_string(&Answer::Exceptions(m)).unwrap(),
             "{\"a-b\":\"c\"}"
         );
+    }
+}
+
+#[cfg(test)]
+mod to_toml_tests {
+    use super::*;
+
+    #[test]
+    fn answers_written_as_a_file_read_back_the_same() {
+        let text = "[general]\nGA1 = true\nGA12 = false\n\n[kernel]\nKC1 = \"custom\"\nKC2 = \"6.1 \\\"patched\\\"\\nline two\"\n\n[notes]\nssh_access = \"azureuser, port 22\"\n\n[notes.exceptions]\n\"bash-history-cleared\" = \"cleared later\"\n";
+        let answers = Answers::parse(text, Os::Linux).unwrap();
+        let written = answers.to_toml();
+        assert_eq!(
+            Answers::parse(&written, Os::Linux).unwrap(),
+            answers,
+            "{written}"
+        );
+        assert_eq!(Answers::default().to_toml(), "");
     }
 }

@@ -913,3 +913,49 @@ fn bad_target_urls_and_secret_sources_are_refused() {
         fails_with(&c.run(), want);
     }
 }
+
+/// `ssh://ALIAS` as `ssh ALIAS` reads it: HostName, User, Port and IdentityFile from
+/// `~/.ssh/config`; and without any key flag, the default key file `~/.ssh/id_ed25519`.
+#[test]
+fn ssh_config_host_alias_and_the_default_key_file() {
+    let sshd = Sshd::start();
+    let logged_in_with_the_key = |out: &Output| {
+        fails_with(out, "sudo needs a password and none was given");
+        let v = json(out);
+        assert!(
+            v["auth"]["method"]
+                .as_str()
+                .unwrap()
+                .contains("OpenSSH ssh-ed25519"),
+            "{v:#}"
+        );
+    };
+
+    let mut c = Connect::new("ssh://lab");
+    let kh = c.known_hosts();
+    let ssh_dir = c.home.path().join(".ssh");
+    fs::create_dir_all(&ssh_dir).unwrap();
+    fs::write(
+        ssh_dir.join("config"),
+        format!(
+            "Host other\n  User nobody\n\nHost lab\n  HostName 127.0.0.1\n  User {USER}\n  Port {}\n  IdentityFile {}\n",
+            sshd.port(),
+            client_keys().ed25519.display()
+        ),
+    )
+    .unwrap();
+    let out = c
+        .arg("--known-hosts")
+        .arg(&kh)
+        .arg("--accept-new-host-key")
+        .run();
+    logged_in_with_the_key(&out);
+
+    let mut c = Connect::to(&sshd);
+    let ssh_dir = c.home.path().join(".ssh");
+    fs::create_dir_all(&ssh_dir).unwrap();
+    let key = ssh_dir.join("id_ed25519");
+    fs::copy(&client_keys().ed25519, &key).unwrap();
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+    logged_in_with_the_key(&c.run());
+}

@@ -502,3 +502,161 @@ fn report_html_renders_in_headless_chromium() {
     let pdf = std::fs::read(&pdf).unwrap();
     assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
 }
+
+/// ed25519 keys as `openssl genpkey -algorithm ed25519` and `openssl pkey -pubout` write them
+/// (test-only keys).
+const SIGNING_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIG+ycOc9ukzK9Xxg+WD9qfIiwc9HecQ9AS4sLXbNnvQu\n-----END PRIVATE KEY-----\n";
+const SIGNING_PUB: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAyWjwaP1zZ76HF5NX7bnSpHcSKuKDsOihr5HQaYzXBe4=\n-----END PUBLIC KEY-----\n";
+const SIGNING_FP: &str = "SHA256:H24xNDeg6zrHPleqWGA0SpPz0ZZzIQK4Bkvz+hS+kxQ";
+const FORGER_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEILxhrR2RfeQ+sLNMENwf6jQKSpcyGtF/dVLcyt/TCcm2\n-----END PRIVATE KEY-----\n";
+
+/// Rewrites `src` into `dst` with `notes.txt` replaced and the manifest updated to match, as a
+/// forger who knows the format would (every other entry, the signature too, kept).
+fn forge_notes(src: &Path, dst: &Path) {
+    use sha2::Digest as _;
+    let forged = b"All good, nothing to see.\n".to_vec();
+    let hex: String = sha2::Sha256::digest(&forged)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let size = forged.len();
+    rewrite(src, dst, |name, content| match name {
+        "notes.txt" => Some(forged.clone()),
+        "manifest.json" => {
+            let mut m: serde_json::Value = serde_json::from_slice(&content).unwrap();
+            for f in m["files"].as_array_mut().unwrap() {
+                if f["path"] == "notes.txt" {
+                    f["sha256"] = serde_json::json!(hex);
+                    f["size"] = serde_json::json!(size);
+                }
+            }
+            Some(serde_json::to_vec_pretty(&m).unwrap())
+        }
+        _ => Some(content),
+    });
+}
+
+#[test]
+fn signing_proves_who_and_a_rewritten_manifest_no_longer_passes() {
+    let (dir, zip) = copy_of_golden();
+    let key = dir.path().join("signing.pem");
+    let public = dir.path().join("signing.pub.pem");
+    let forger = dir.path().join("forger.pem");
+    std::fs::write(&key, SIGNING_KEY).unwrap();
+    std::fs::write(&public, SIGNING_PUB).unwrap();
+    std::fs::write(&forger, FORGER_KEY).unwrap();
+    let verify = |zip: &Path, public: Option<&Path>| {
+        let mut args = vec!["report", "verify", path_arg(zip)];
+        if let Some(p) = public {
+            args.extend(["--public-key", path_arg(p)]);
+        }
+        let out = vmcert(&args);
+        (out.status.code(), text(&out.stdout))
+    };
+
+    // Unsigned: --public-key asks for a signature it does not find.
+    let (code, out) = verify(&zip, Some(&public));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("MISSING SIGNATURE"), "{out}");
+
+    let out = vmcert(&["report", "sign", path_arg(&zip), "--key", path_arg(&key)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(SIGNING_FP),
+        "{}",
+        text(&out.stdout)
+    );
+    let (code, out) = verify(&zip, Some(&public));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!("signed by key {SIGNING_FP}, the key given")),
+        "{out}"
+    );
+    let (code, out) = verify(&zip, None);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("pass --public-key to check it is one you trust"),
+        "{out}"
+    );
+    let show = text(&vmcert(&["report", "show", path_arg(&zip)]).stdout);
+    assert!(
+        show.contains(&format!(
+            "(manifest consistent, signed by key {SIGNING_FP})"
+        )),
+        "{show}"
+    );
+    assert!(
+        !text(&std::fs::read(&zip).unwrap()).contains("MC4CAQAw"),
+        "no private key material in the report"
+    );
+
+    // A forged file with its hash updated in the manifest: the manifest is consistent, the
+    // signature is not.
+    let forged = dir.path().join("forged.zip");
+    forge_notes(&zip, &forged);
+    let (code, out) = verify(&forged, None);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.starts_with("manifest consistent: "), "{out}");
+    assert!(
+        out.contains("BAD SIGNATURE: the signature by key ")
+            && out.contains("does not match manifest.json"),
+        "{out}"
+    );
+
+    // The forger signs with their own key: that is all the report then says, and the key the
+    // reader trusts refuses it.
+    let out = vmcert(&[
+        "report",
+        "sign",
+        path_arg(&forged),
+        "--key",
+        path_arg(&forger),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (code, out) = verify(&forged, None);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains(SIGNING_FP), "{out}");
+    let (code, out) = verify(&forged, Some(&public));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!(", not by the key given ({SIGNING_FP})")),
+        "{out}"
+    );
+
+    // A report that does not match its manifest is not signed.
+    let tampered = dir.path().join("tampered.zip");
+    rewrite(&zip, &tampered, |name, content| {
+        (name != "logs/run.log").then_some(content)
+    });
+    let out = vmcert(&[
+        "report",
+        "sign",
+        path_arg(&tampered),
+        "--key",
+        path_arg(&key),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).starts_with("NOT SIGNED: "),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // Bad key files: one line, exit 2, no key material shown.
+    let out = vmcert(&["report", "sign", path_arg(&zip), "--key", path_arg(&public)]);
+    assert_one_error_line(&out);
+    let out = vmcert(&[
+        "report",
+        "verify",
+        path_arg(&zip),
+        "--public-key",
+        path_arg(&key),
+    ]);
+    assert_one_error_line(&out);
+    assert!(
+        text(&out.stderr).contains("that is a private key"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stderr).contains("MC4C"));
+}

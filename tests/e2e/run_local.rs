@@ -121,6 +121,35 @@ fn a_partial_run_is_incomplete_and_fail_on_sets_the_gate() {
         "{stdout}"
     );
 
+    // -v logs piped to a file carry no colour escapes.
+    let out = run_local(
+        dir.path(),
+        &["-v", "--checks", "os-architecture", "--out", "v.zip"],
+    );
+    let log = stderr(&out);
+    assert!(log.contains("INFO"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "ANSI escapes in a piped log: {log:?}"
+    );
+
+    // --format md prints the Markdown report (not the table).
+    let out = run_local(
+        dir.path(),
+        &[
+            "--checks",
+            "os-architecture",
+            "--out",
+            "m.zip",
+            "--format",
+            "md",
+        ],
+    );
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.starts_with("# vmcert certification report: "), "{md}");
+    assert!(md.contains("**Result: INCOMPLETE**"), "{md}");
+    assert!(md.trim_end().ends_with("Report zip: `m.zip`"), "{md}");
+
     let warn = dir.path().join("warn.toml");
     fs::write(
         &warn,
@@ -177,6 +206,9 @@ fn ci_outputs_are_written_outside_the_zip_and_the_ci_variables_are_honoured() {
     let pack = pack_file(dir.path());
     let summary_file = dir.path().join("step-summary.md");
     fs::write(&summary_file, "# earlier step\n").unwrap();
+    // A test-only ed25519 key, as `openssl genpkey -algorithm ed25519` writes it.
+    let key = dir.path().join("signing.pem");
+    fs::write(&key, "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIG+ycOc9ukzK9Xxg+WD9qfIiwc9HecQ9AS4sLXbNnvQu\n-----END PRIVATE KEY-----\n").unwrap();
     let out = Command::new(vmcert_bin())
         .current_dir(dir.path())
         .args(["run", "--local", "--non-interactive", "--allow-unanswered"])
@@ -185,6 +217,7 @@ fn ci_outputs_are_written_outside_the_zip_and_the_ci_variables_are_honoured() {
         .args([
             "--junit", "j.xml", "--sarif", "r.sarif", "--html", "r.html", "--md", "r.md",
         ])
+        .args(["--sign-key", key.to_str().unwrap()])
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_STEP_SUMMARY", &summary_file)
         .env("TF_BUILD", "True")
@@ -224,6 +257,21 @@ fn ci_outputs_are_written_outside_the_zip_and_the_ci_variables_are_honoured() {
         "{summary}"
     );
     assert!(summary.contains("**Result: FAILED**"), "{summary}");
+    // --sign-key: the report verifies as signed by that key.
+    let verify = Command::new(vmcert_bin())
+        .args([
+            "report",
+            "verify",
+            dir.path().join("r.zip").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let verified = String::from_utf8_lossy(&verify.stdout);
+    assert_eq!(verify.status.code(), Some(0), "{verified}");
+    assert!(
+        verified.contains("signed by key SHA256:H24xNDeg6zrHPleqWGA0SpPz0ZZzIQK4Bkvz+hS+kxQ"),
+        "{verified}"
+    );
     // Azure Pipelines: a logging command per finding.
     assert!(
         stdout.contains("##vso[task.logissue type=error;code=always-fails;]always-fails an old OpenSSL is too old: "),
@@ -641,4 +689,88 @@ fn sigterm_interrupts_a_local_run_and_the_report_is_written() {
         .filter(|n| n.ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// The questionnaire on a real terminal (tmux), as a person answers it: progress on each
+/// question, a choice typed in capitals accepted, every answer saved to --save-answers as it is
+/// given, and the saved answers kept when Ctrl-C ends the run in the middle.
+#[test]
+fn questionnaire_on_a_terminal_saves_each_answer_and_keeps_them_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("answers.toml");
+    let socket = format!("vmcert-e2e-questions-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &socket])
+            .args(args)
+            .output()
+            .expect("run tmux")
+    };
+    // The Linux General Assessment but GA12 answered in a file; GA12, the kernel questions and
+    // the notes are asked.
+    let given: String = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11]
+        .iter()
+        .map(|i| format!("GA{i} = true\n"))
+        .collect();
+    fs::write(dir.path().join("given.toml"), format!("[general]\n{given}")).unwrap();
+    let command = format!(
+        "cd '{d}' && '{bin}' run --local --checks os-architecture --out r.zip --answers given.toml \
+         --save-answers answers.toml",
+        d = dir.path().display(),
+        bin = vmcert_bin().display()
+    );
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "160",
+        "-y",
+        "50",
+        "sh",
+        "-c",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    let screen = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
+    let wait_for = |what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let s = screen();
+            if s.contains(what) {
+                return s;
+            }
+            assert!(std::time::Instant::now() < deadline, "never `{what}`:\n{s}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    wait_for("(1 of 7) GA12");
+    tmux(&["send-keys", "f", "Enter"]);
+    wait_for("(2 of 7) KC1");
+    tmux(&["send-keys", "STOCK", "Enter"]);
+    let s = wait_for("(3 of 7) KC3");
+    // Ctrl-C at the third question: the run (and the shell around it, so the session) ends,
+    // and the two answers given are on disk.
+    tmux(&["send-keys", "C-c"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while tmux(&["has-session"]).status.success() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Ctrl-C did not end the run:\n{}",
+            screen()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    tmux(&["kill-server"]);
+    assert!(
+        !dir.path().join("r.zip").exists(),
+        "no run after Ctrl-C at the questionnaire"
+    );
+    let text = fs::read_to_string(&saved).unwrap_or_else(|e| panic!("{e}\n{s}"));
+    assert!(text.contains("GA12 = false"), "{text}");
+    assert!(text.contains("KC1 = \"stock\""), "{text}");
+    assert!(
+        text.contains("GA1 = true"),
+        "the file's answers are kept too: {text}"
+    );
+    assert!(!text.contains("KC3"), "{text}");
 }

@@ -102,11 +102,16 @@ cmd_start() {
   [ "$idx" -lt "$MAX_VMS" ] || die "all $MAX_VMS VM slots are in use"
   mkdir -m 700 "$S"
   echo "$idx" >"$S/index"
+  # The owner is known from the start: a VM still being made is never stale to another
+  # process's `stop-stale` (it deleted half-made VMs of test processes running side by side).
+  printf 'OWNER=%s\nOWNER_START=%s\n' "$owner" "$owner_start" >"$S/vm.env"
   flock -u 9
   exec 9>&-
 
   # From here on a failure must take down what was made.
-  trap 'stop_vm "$name" >/dev/null 2>&1 || true' EXIT
+  # Expanded now: the trap runs after this function's locals are gone (`name` is [a-z0-9-]).
+  # shellcheck disable=SC2064
+  trap "stop_vm '$name' >/dev/null 2>&1 || true" EXIT
 
   local ns="$NS_PREFIX$name" veth="$VETH_PREFIX$idx" hip vip
   hip=$(addr "$idx" 1)

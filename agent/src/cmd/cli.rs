@@ -76,6 +76,7 @@ pub(crate) enum AuthArg {
 
 /// How to reach the target and authenticate. Secrets are never flag values.
 #[derive(Debug, Clone, Args, Default)]
+#[command(next_help_heading = "Target and login")]
 pub(crate) struct TargetArgs {
     /// ssh://USER@HOST[:PORT], winrm://USER@HOST[:PORT] (HTTP) or winrms://USER@HOST[:PORT] (HTTPS).
     #[arg(
@@ -170,6 +171,13 @@ impl TargetArgs {
     }
 }
 
+/// `--fail-on`: the levels of [`FailOn`] with what each does, listed in `--help`.
+fn fail_on_parser() -> impl clap::builder::TypedValueParser<Value = FailOn> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    PossibleValuesParser::new(FailOn::ALL.map(|f| PossibleValue::new(f.as_str()).help(f.help())))
+        .try_map(|name| name.parse::<FailOn>())
+}
+
 /// `--profile`: the names of [`Profile`], listed in `--help`.
 fn profile_parser() -> impl clap::builder::TypedValueParser<Value = Profile> {
     use clap::builder::TypedValueParser as _;
@@ -183,31 +191,41 @@ pub(crate) struct RunArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// Questionnaire answers (TOML, see `vmcert questionnaire template`).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Questionnaire")]
     pub answers: Option<PathBuf>,
     /// Report zip to write (default `<name>_<yyyyMMdd-HHmmss>.zip` in the current directory).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = "Report")]
     pub out: Option<PathBuf>,
     /// Name of the run (default: the host name).
-    #[arg(long)]
+    #[arg(long, help_heading = "Report")]
     pub name: Option<String>,
     /// Threshold profile.
-    #[arg(long, default_value_t, value_parser = profile_parser())]
+    #[arg(long, default_value_t, value_parser = profile_parser(), help_heading = "Checks")]
     pub profile: Profile,
     /// Run only these checks (comma-separated ids).
-    #[arg(long, value_delimiter = ',', value_name = "ID,..")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "ID,..",
+        help_heading = "Checks"
+    )]
     pub checks: Vec<String>,
     /// Skip these checks (comma-separated ids).
-    #[arg(long, value_delimiter = ',', value_name = "ID,..")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "ID,..",
+        help_heading = "Checks"
+    )]
     pub skip: Vec<String>,
     /// User-defined checks: a TOML file or a directory of them (repeatable).
-    #[arg(long, value_name = "FILE_OR_DIR")]
+    #[arg(long, value_name = "FILE_OR_DIR", help_heading = "Checks")]
     pub check_pack: Vec<PathBuf>,
     /// Accepted exceptions (TOML: check id, justification, expiry date).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Checks")]
     pub waivers: Option<PathBuf>,
     /// Timeout of each probe, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = RunConfig::DEFAULT_TIMEOUT)]
+    #[arg(long, value_name = "SECS", default_value_t = RunConfig::DEFAULT_TIMEOUT, help_heading = "Checks")]
     pub timeout: u64,
     /// Timeout of the Windows Update search (Windows targets), in seconds: on a fresh VM the
     /// first online scan takes minutes. Started first, beside the other probes.
@@ -215,22 +233,35 @@ pub(crate) struct RunArgs {
     pub update_search_timeout: u64,
     /// Upload the report zip to this Azure Blob container (SAS URL, or env:VAR to read it from an
     /// environment variable, which keeps the signature out of the process list).
-    #[arg(long, value_name = "CONTAINER_SAS_URL")]
+    #[arg(long, value_name = "CONTAINER_SAS_URL", help_heading = "Report")]
     pub upload: Option<String>,
     /// Never prompt; missing answers are an error unless --allow-unanswered.
-    #[arg(long)]
+    #[arg(long, help_heading = "Questionnaire")]
     pub non_interactive: bool,
+    /// Save the answers given at the terminal to FILE after each one (the answers file format,
+    /// also the ones from --answers), so none is lost on Ctrl-C; pass it back with --answers.
+    #[arg(long, value_name = "FILE", help_heading = "Questionnaire")]
+    pub save_answers: Option<PathBuf>,
     /// Record unanswered questions as unanswered (Warning) instead of failing.
-    #[arg(long)]
+    #[arg(long, help_heading = "Questionnaire")]
     pub allow_unanswered: bool,
     /// Save the raw probe outputs into DIR as a fixture case (for the checks' unit tests).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Checks")]
     pub record: Option<PathBuf>,
+    /// Sign the report with this ed25519 private key (unencrypted PKCS#8 PEM, as
+    /// `openssl genpkey -algorithm ed25519` writes it); see `vmcert report sign`.
+    #[arg(long, value_name = "FILE", help_heading = "Report")]
+    pub sign_key: Option<PathBuf>,
     /// Summary format on stdout.
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, value_enum, default_value_t, help_heading = "Report")]
     pub format: Format,
     /// The lowest status that makes the exit status non-zero: warning, fail (default) or error.
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(
+        long,
+        default_value_t,
+        value_parser = fail_on_parser(),
+        help_heading = "CI and exit status"
+    )]
     pub fail_on: FailOn,
     #[command(flatten)]
     pub ci: CiOutputs,
@@ -238,6 +269,7 @@ pub(crate) struct RunArgs {
 
 /// Copies of the report's CI-readable files written outside the zip.
 #[derive(Debug, Clone, Args, Default)]
+#[command(next_help_heading = "CI and exit status")]
 pub(crate) struct CiOutputs {
     /// Also write the JUnit XML here (one testsuite per target).
     #[arg(long, value_name = "PATH")]
@@ -270,7 +302,7 @@ pub(crate) struct FleetArgs {
     pub format: Format,
     /// The lowest status that makes a target's exit status non-zero: warning, fail (default)
     /// or error. The fleet exits with the worst target's.
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, default_value_t, value_parser = fail_on_parser())]
     pub fail_on: FailOn,
     /// Also write every target's JUnit results here, one testsuite per target.
     #[arg(long, value_name = "PATH")]
@@ -296,18 +328,18 @@ pub(crate) enum Command {
     /// Test the connection: host key or TLS, authentication, OS facts, and whether sudo or an
     /// administrator account lets every probe run.
     #[command(
-        after_help = "Examples:\n  vmcert connect --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519\n  PASS=... vmcert connect --target ssh://azureuser@10.0.0.5:2222 --password-env PASS --accept-new-host-key\n  vmcert connect --target ssh://azureuser@vm1 --host-key SHA256:WYY1O0BKP83nMYLkonBFVKIZ2R35xQ2bAkJxb1+MAy8 --format json\n  PASS=... vmcert connect --target winrms://azureuser@10.0.0.6 --password-env PASS --ca-file winrm-ca.pem\n  vmcert connect --target winrm://azureuser@10.0.0.6 --auth ntlm --password-stdin --format json < pw.txt"
+        after_help = "Examples:\n  vmcert connect --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519\n  PASS=... vmcert connect --target ssh://azureuser@10.0.0.5:2222 \\\n      --password-env PASS --accept-new-host-key\n  vmcert connect --target ssh://azureuser@vm1 --format json \\\n      --host-key SHA256:WYY1O0BKP83nMYLkonBFVKIZ2R35xQ2bAkJxb1+MAy8\n  PASS=... vmcert connect --target winrms://azureuser@10.0.0.6 \\\n      --password-env PASS --ca-file winrm-ca.pem\n  vmcert connect --target winrm://azureuser@10.0.0.6 --auth ntlm \\\n      --password-stdin --format json < pw.txt"
     )]
     Connect(Box<ConnectArgs>),
     /// Certify one target: run the checks, collect the questionnaire, write the report zip.
     #[command(
-        after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 --answers answers.toml\n  PASS=... vmcert run --target winrms://azureuser@10.0.0.6 --password-env PASS --ca-file winrm-ca.pem --answers answers.toml\n  vmcert run --local --answers answers.toml --non-interactive --sarif vmcert.sarif --junit vmcert.xml --fail-on warning\n\nOutcome (results.json summary.outcome): certified (the whole catalogue, no Fail, no Error), failed (a Fail, waived or not),\nincomplete (an Error, interrupted, or --checks/--skip left checks out), pre-check (a disk image, not a VM).\n\nExit codes: 0 nothing at or above --fail-on (default fail) outside a waiver; 1 an unwaived Fail (or Warning with\n--fail-on warning); 2 an unwaived Error, the run interrupted, or it could not start (bad input, connection, auth)."
+        after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 \\\n      --answers answers.toml\n  PASS=... vmcert run --target winrms://azureuser@10.0.0.6 --password-env PASS \\\n      --ca-file winrm-ca.pem --answers answers.toml\n  vmcert run --local --answers answers.toml --non-interactive \\\n      --sarif vmcert.sarif --junit vmcert.xml --fail-on warning \\\n      --sign-key signing.pem\n\nOutcome (results.json summary.outcome): certified (the whole catalogue ran, no Fail, no Error), failed (a Fail, waived or not), incomplete (an Error, the run interrupted, or --checks/--skip left checks out), pre-check (a disk image, not a VM).\n\nExit codes: 0 nothing at or above --fail-on (default fail) outside a waiver; 1 an unwaived Fail (or Warning with --fail-on warning); 2 an unwaived Error, the run interrupted, or it could not start (bad input, connection, auth)."
     )]
     Run(Box<RunArgs>),
     /// Certify many targets concurrently from an inventory file: one report zip per target and a
     /// fleet summary. Exit code: the worst over all targets.
     #[command(
-        after_help = "Inventory (TOML; paths relative to the file; secrets only as environment variable NAMES):\n  [defaults]\n  identity = \"keys/id_ed25519\"\n  known_hosts = \"known_hosts\"\n  answers = \"answers.toml\"\n  timeout = 60\n\n  [[target]]\n  name = \"web1\"\n  target = \"ssh://azureuser@10.0.0.5\"\n\n  [[target]]\n  name = \"db1\"\n  target = \"ssh://azureuser@10.0.0.6:2222\"\n  password_env = \"DB1_PASSWORD\"\n  skip = [\"omi-version\"]\n\nKeys of [defaults] and [[target]]: identity, password_env, passphrase_env, sudo_password_env,\nknown_hosts, host_key, accept_new_host_key, connect_timeout, answers, allow_unanswered, profile,\nchecks, skip, check_packs, waivers, timeout, update_search_timeout; [[target]] also name and target.\n\nExample:\n  vmcert fleet --inventory fleet.toml --jobs 8 --out-dir reports --junit fleet.xml --sarif fleet.sarif\n\nExit codes: the worst target's, as for `run` (0, 1, 2); 2 also when a target could not be reached."
+        after_help = "Inventory (TOML; paths relative to the file; secrets only as environment variable NAMES):\n  [defaults]\n  identity = \"keys/id_ed25519\"\n  known_hosts = \"known_hosts\"\n  answers = \"answers.toml\"\n  timeout = 60\n\n  [[target]]\n  name = \"web1\"\n  target = \"ssh://azureuser@10.0.0.5\"\n\n  [[target]]\n  name = \"db1\"\n  target = \"ssh://azureuser@10.0.0.6:2222\"\n  password_env = \"DB1_PASSWORD\"\n  skip = [\"omi-version\"]\n\nKeys of [defaults] and [[target]]: identity, password_env, passphrase_env, sudo_password_env,\nknown_hosts, host_key, accept_new_host_key, connect_timeout, answers, allow_unanswered, profile,\nchecks, skip, check_packs, waivers, timeout, update_search_timeout; [[target]] also name and target.\n\nExample:\n  vmcert fleet --inventory fleet.toml --jobs 8 --out-dir reports \\\n      --junit fleet.xml --sarif fleet.sarif\n\nExit codes: the worst target's, as for `run` (0, 1, 2); 2 also when a target could not be reached."
     )]
     Fleet(Box<FleetArgs>),
     /// The built-in check catalogue.
@@ -325,6 +357,20 @@ pub(crate) enum Command {
     /// Check a VHD's SAS URL before submission.
     #[command(subcommand)]
     Sas(SasCommand),
+    /// Print the shell completion script for SHELL.
+    #[command(
+        after_help = "Examples:\n  vmcert completions bash > /etc/bash_completion.d/vmcert\n  vmcert completions zsh > \"${fpath[1]}/_vmcert\"\n  vmcert completions fish > ~/.config/fish/completions/vmcert.fish"
+    )]
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, vmcert(1), in roff.
+    #[command(
+        after_help = "Example:\n  vmcert man > /usr/local/share/man/man1/vmcert.1 && man vmcert"
+    )]
+    Man,
 }
 
 /// `vmcert vhd ...`
@@ -335,7 +381,7 @@ pub(crate) enum VhdCommand {
     /// SAS URL only ranged GETs (and one HEAD) are made. Exit 0 acceptable, 1 a rule violated,
     /// 2 could not read.
     #[command(
-        after_help = "Examples:\n  vmcert vhd inspect disk.vhd --role os --os linux\n  vmcert vhd inspect 'https://acct.blob.core.windows.net/vhds/os.vhd?sv=...&sig=...' --format json"
+        after_help = "Examples:\n  vmcert vhd inspect disk.vhd --role os --os linux\n  vmcert vhd inspect --format json \\\n      'https://acct.blob.core.windows.net/vhds/os.vhd?sv=...&sig=...'"
     )]
     Inspect {
         /// Local file, or the blob's SAS URL (quote it in the shell), or env:VAR to read the URL
@@ -370,7 +416,7 @@ pub(crate) enum SasCommand {
     /// expiry, blob name, https, signature present. The signature is never printed. Exit 0
     /// acceptable, 1 a rule violated, 2 not a URL.
     #[command(
-        after_help = "Example:\n  vmcert sas check 'https://acct.blob.core.windows.net/vhds/os.vhd?sv=2022-11-02&sr=c&sp=rl&st=...&se=...&sig=...'"
+        after_help = "Example:\n  vmcert sas check \\\n      'https://acct.blob.core.windows.net/vhds/os.vhd?sp=rl&st=..&se=..&sig=..'"
     )]
     Check {
         /// The SAS URL (quote it in the shell), or env:VAR to read it from an environment variable.
@@ -456,18 +502,35 @@ pub(crate) enum ReportCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
-    /// Verify a report's manifest (sizes and SHA-256 of every file).
+    /// Verify a report: every file against the manifest (sizes and SHA-256), the contents
+    /// against each other, and its signature when it has one. Says exactly what was checked.
     #[command(
-        after_help = "Example:\n  vmcert report verify myimage_20261121-101500.zip\n\nExit codes: 0 consistent, 1 a mismatch or contradiction found, 2 unreadable."
+        after_help = "Examples:\n  vmcert report verify myimage_20261121-101500.zip\n  vmcert report verify myimage_20261121-101500.zip \\\n      --public-key signing.pub.pem\n\nExit codes: 0 consistent (and, with --public-key, signed by that key), 1 a mismatch, a contradiction or a bad or missing signature, 2 unreadable."
     )]
     Verify {
         /// Report zip.
         report: PathBuf,
+        /// Require a valid signature by this ed25519 public key (SPKI PEM, as `openssl pkey -in KEY -pubout` writes it).
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+    },
+    /// Sign a report with an ed25519 private key: adds manifest.sig, a signature over
+    /// manifest.json (which lists the SHA-256 of every other file). Refuses a report that does
+    /// not match its manifest. Replaces an earlier signature.
+    #[command(
+        after_help = "Example:\n  openssl genpkey -algorithm ed25519 -out signing.pem\n  openssl pkey -in signing.pem -pubout -out signing.pub.pem\n  vmcert report sign myimage_20261121-101500.zip --key signing.pem\n\nExit codes: 0 signed, 1 the report does not match its manifest, 2 unreadable report or key."
+    )]
+    Sign {
+        /// Report zip (rewritten in place, atomically).
+        report: PathBuf,
+        /// The ed25519 private key, unencrypted PKCS#8 PEM (`openssl genpkey -algorithm ed25519`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
     },
     /// Upload a report zip into an Azure Blob container (next to the VHDs), verify it, print
     /// the blob URL (without its signature). Never overwrites a different blob of the same name.
     #[command(
-        after_help = "Example:\n  vmcert report upload myimage_20261121-101500.zip 'https://acct.blob.core.windows.net/reports?sv=...&sp=cw&sig=...'"
+        after_help = "Example:\n  vmcert report upload myimage_20261121-101500.zip \\\n      'https://acct.blob.core.windows.net/reports?sv=...&sp=cw&sig=...'"
     )]
     Upload {
         /// Report zip.
@@ -479,7 +542,7 @@ pub(crate) enum ReportCommand {
     /// Compare two reports check by check. Exit 0, or with --exit-code 1 when a check got worse;
     /// 2 when a report cannot be read.
     #[command(
-        after_help = "Examples:\n  vmcert report diff old.zip new.zip\n  vmcert report diff --exit-code --format md old.zip new.zip >> \"$GITHUB_STEP_SUMMARY\""
+        after_help = "Examples:\n  vmcert report diff old.zip new.zip\n  vmcert report diff --exit-code --format md old.zip new.zip \\\n      >> \"$GITHUB_STEP_SUMMARY\""
     )]
     Diff {
         /// The older report.
@@ -494,4 +557,43 @@ pub(crate) enum ReportCommand {
         #[arg(long)]
         exit_code: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    /// Every example of every subcommand's help fits an 80-column terminal, so clap never
+    /// wraps one mid-command: longer ones continue on the next line after ` \`.
+    #[test]
+    fn examples_fit_80_columns() {
+        fn walk(cmd: &clap::Command, path: &str, long: &mut Vec<String>) {
+            if let Some(after) = cmd.get_after_help() {
+                let text = after.to_string();
+                let mut in_examples = false;
+                for line in text.lines() {
+                    if line.starts_with("Example") {
+                        in_examples = true;
+                    } else if !line.starts_with(' ') {
+                        in_examples = false;
+                    }
+                    if in_examples && line.chars().count() > 80 {
+                        long.push(format!("{path}: {line}"));
+                    }
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), long);
+            }
+        }
+        let mut long = Vec::new();
+        walk(&Cli::command(), "vmcert", &mut long);
+        assert!(
+            long.is_empty(),
+            "examples wider than 80 columns:\n{}",
+            long.join("\n")
+        );
+    }
 }

@@ -288,7 +288,8 @@ pub(crate) fn run(args: &FleetArgs) -> anyhow::Result<ExitCode> {
     let json = serde_json::to_string_pretty(&summary)? + "\n";
     match args.format {
         Format::Json => print!("{}", terminal_safe(&json)),
-        Format::Table | Format::Md => print!("{}", terminal_safe(&table(&summary, &out_dir))),
+        Format::Md => print!("{}", terminal_safe(&markdown(&summary))),
+        Format::Table => print!("{}", terminal_safe(&table(&summary, &out_dir))),
     }
     let reports: Vec<&RunReport> = summary
         .targets
@@ -648,6 +649,38 @@ impl Watch for TargetWatch {
     fn gathered(&self) {
         self.say("writing the report".to_string());
     }
+}
+
+/// `fleet --format md`: one table row per target, values escaped for Markdown.
+fn markdown(s: &FleetSummary) -> String {
+    use crate::report::render::md_escape;
+    let mut t = format!(
+        "## vmcert fleet: {} target(s)\n\n| target | outcome | exit | result | report or cause |\n|---|---|---|---|---|\n",
+        s.targets.len()
+    );
+    for r in &s.targets {
+        let result = r.summary.as_ref().map(Summary::line).unwrap_or_default();
+        let detail = match (&r.error, &r.report) {
+            (Some(e), _) => e.clone(),
+            (None, Some(p)) => p.clone(),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} |",
+            md_escape(&r.name),
+            r.outcome,
+            r.exit_code,
+            md_escape(&result),
+            md_escape(&detail)
+        );
+    }
+    let _ = writeln!(
+        t,
+        "\nCompleted {}, failed {}; exit {}.",
+        s.completed, s.failed, s.exit_code
+    );
+    t
 }
 
 fn table(s: &FleetSummary, out_dir: &Path) -> String {

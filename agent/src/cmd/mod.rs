@@ -4,6 +4,7 @@
 
 pub(crate) mod checks;
 pub(crate) mod cli;
+pub(crate) mod completions;
 pub(crate) mod connect;
 pub(crate) mod fleet;
 pub(crate) mod questionnaire;

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use serde::Serialize;
 use vmcert_checks::Status;
 
@@ -17,6 +17,7 @@ use crate::report::read::{ReportZip, verify};
 use crate::report::render::{
     answer_text, md_escape, outcome_reason, scope_text, terminal_safe, visible,
 };
+use crate::report::sign;
 
 /// Runs a `report` subcommand.
 pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
@@ -32,11 +33,16 @@ pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
             print!("{}", terminal_safe(&text));
             Ok(ExitCode::from(code))
         }
-        ReportCommand::Verify { report } => {
-            let (text, code) = verify_text(report)?;
+        ReportCommand::Verify { report, public_key } => {
+            let trusted = public_key
+                .as_deref()
+                .map(sign::public_key_from_file)
+                .transpose()?;
+            let (text, code) = verify_text(report, trusted.as_ref())?;
             print!("{}", terminal_safe(&text));
             Ok(ExitCode::from(code))
         }
+        ReportCommand::Sign { report, key } => sign_report(report, key),
         ReportCommand::Diff {
             old,
             new,
@@ -52,7 +58,10 @@ pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
 
 /// `report verify`: what was checked and found, in words that claim no more than that, and the
 /// exit status (0 consistent, 1 a problem found).
-fn verify_text(path: &Path) -> anyhow::Result<(String, u8)> {
+fn verify_text(
+    path: &Path,
+    trusted: Option<&ed25519_dalek::VerifyingKey>,
+) -> anyhow::Result<(String, u8)> {
     let zip = ReportZip::open(path)?;
     let manifest_problems = verify(&zip);
     let mut o = String::new();
@@ -84,12 +93,77 @@ fn verify_text(path: &Path) -> anyhow::Result<(String, u8)> {
             let _ = writeln!(o, "  {}", one_line(p));
         }
     }
-    let _ = writeln!(
-        o,
-        "not signed: this shows the files were not damaged or carelessly edited, not who wrote them (anyone can rewrite a manifest)"
+    let signature = sign::check(
+        zip.get(sign::PATH)?,
+        zip.get(crate::report::manifest::PATH)?,
+        trusted,
     );
-    let code = u8::from(!(manifest_problems.is_empty() && content_problems.is_empty()));
+    let signature_ok = match &signature {
+        sign::Verdict::Unsigned => {
+            let _ = writeln!(
+                o,
+                "not signed: this shows the files were not damaged or carelessly edited, not who wrote them (anyone can rewrite a manifest)"
+            );
+            trusted.is_none()
+        }
+        sign::Verdict::Valid { fingerprint } if trusted.is_some() => {
+            let _ = writeln!(
+                o,
+                "signed by key {fingerprint}, the key given: manifest.json and so every file it lists are as that key's holder signed them"
+            );
+            true
+        }
+        sign::Verdict::Valid { fingerprint } => {
+            let _ = writeln!(
+                o,
+                "signed by key {fingerprint} (the key in the report; pass --public-key to check it is one you trust)"
+            );
+            true
+        }
+        sign::Verdict::Invalid(why) => {
+            let _ = writeln!(o, "BAD SIGNATURE: {}", one_line(why));
+            false
+        }
+    };
+    if trusted.is_some() && signature == sign::Verdict::Unsigned {
+        let _ = writeln!(
+            o,
+            "MISSING SIGNATURE: --public-key asks for a signed report"
+        );
+    }
+    let code =
+        u8::from(!(manifest_problems.is_empty() && content_problems.is_empty() && signature_ok));
     Ok((o, code))
+}
+
+/// `report sign`: refuses a report that does not match its manifest, then rewrites the zip with
+/// `manifest.sig` (replacing an earlier one), atomically.
+fn sign_report(path: &Path, key: &Path) -> anyhow::Result<ExitCode> {
+    let signer = sign::ReportSigner::from_file(key)?;
+    let zip = ReportZip::open(path)?;
+    let problems = verify(&zip);
+    if !problems.is_empty() {
+        println!(
+            "NOT SIGNED: {} does not match its manifest; signing it would vouch for changed files",
+            path.display()
+        );
+        for p in &problems {
+            println!("  {}", one_line(p));
+        }
+        return Ok(ExitCode::from(1));
+    }
+    let manifest = zip
+        .get(crate::report::manifest::PATH)?
+        .context("the report has no readable manifest.json")?;
+    let mut sig = serde_json::to_vec_pretty(&signer.sign(manifest)?)?;
+    sig.push(b'\n');
+    crate::report::write::rewrite_with(path, sign::PATH, &sig)?;
+    println!(
+        "signed {} with key {}: manifest.sig signs manifest.json, which lists every other file",
+        path.display(),
+        signer.fingerprint()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Serialize)]
@@ -173,7 +247,19 @@ fn show(path: &Path, format: Format) -> anyhow::Result<(String, u8)> {
     }
     let mut o = String::new();
     let integrity = if problems.is_empty() {
-        "manifest consistent, not signed".to_owned()
+        match sign::check(
+            zip.get(sign::PATH)?,
+            zip.get(crate::report::manifest::PATH)?,
+            None,
+        ) {
+            sign::Verdict::Unsigned => "manifest consistent, not signed".to_owned(),
+            sign::Verdict::Valid { fingerprint } => {
+                format!("manifest consistent, signed by key {fingerprint}")
+            }
+            sign::Verdict::Invalid(_) => {
+                "manifest consistent, BAD SIGNATURE (see `vmcert report verify`)".to_owned()
+            }
+        }
     } else {
         format!(
             "MANIFEST MISMATCH ({} problem(s); see `vmcert report verify`)",
@@ -185,14 +271,8 @@ fn show(path: &Path, format: Format) -> anyhow::Result<(String, u8)> {
     let s = &r.summary;
     let _ = writeln!(
         o,
-        "Result    {}: {} pass, {} warning, {} fail, {} not applicable, {} error; {} waived; {} questionnaire warning(s)",
-        r.summary.outcome.label(),
-        s.pass,
-        s.warning,
-        s.fail,
-        s.not_applicable,
-        s.error,
-        s.waived,
+        "Result    {}; {} questionnaire warning(s)",
+        s.line(),
         s.questionnaire_warnings
     );
     if let Some(why) = outcome_reason(&r) {

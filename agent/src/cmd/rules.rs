@@ -47,6 +47,40 @@ fn markdown(rules: &[RuleMeta]) -> String {
     t
 }
 
+/// `vhd inspect` and `sas check` with `--format md`: a heading, the facts as a list, the verdict,
+/// and every rule's result as a table; every value escaped for Markdown.
+pub(crate) fn results_markdown(
+    heading: &str,
+    facts: &[(&str, String)],
+    rules: &[RuleResult],
+    acceptable: bool,
+) -> String {
+    use crate::report::render::md_escape;
+    let mut t = format!("## {}\n\n", md_escape(heading));
+    for (k, v) in facts {
+        let _ = writeln!(t, "- {k}: {}", md_escape(v));
+    }
+    let _ = writeln!(
+        t,
+        "\n**{}**\n\n| rule | status | message |\n|---|---|---|",
+        if acceptable {
+            "Acceptable"
+        } else {
+            "NOT acceptable"
+        }
+    );
+    for r in rules {
+        let _ = writeln!(
+            t,
+            "| `{}` | {} | {} |",
+            r.id,
+            r.status.as_str(),
+            md_escape(&r.message)
+        );
+    }
+    t
+}
+
 /// Exit status of `vhd inspect` and `sas check`: 2 if a rule could not be evaluated, 1 if one
 /// failed, else 0.
 pub(crate) fn exit_code(rules: &[RuleResult]) -> ExitCode {

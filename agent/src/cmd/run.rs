@@ -35,9 +35,22 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     // From here on Ctrl-C keeps what finished (see `interrupt`); the questionnaire is behind us.
     crate::interrupt::watch().context("cannot watch for Ctrl-C")?;
     let done = plan.execute(&RunWatch::default())?;
+    // The report's path only when it was written (a full disk must not print a `Report:` line).
+    let report = done.written.is_ok().then_some(done.out.as_path());
     let text = match args.format {
-        Format::Json => summary_json(&done.bundle.results, &done.out, done.code)?,
-        Format::Table | Format::Md => summary_text(&done.bundle.results, &done.out),
+        Format::Json => summary_json(&done.bundle.results, report, done.code)?,
+        Format::Md => format!(
+            "{}\n{}\n",
+            crate::report::render::markdown(
+                &done.bundle,
+                &crate::report::logs::log_paths(&done.bundle.results.checks),
+            )?,
+            report.map_or_else(
+                || "Report zip: not written (the error follows)".to_string(),
+                |p| format!("Report zip: `{}`", p.display())
+            )
+        ),
+        Format::Table => summary_text(&done.bundle.results, report),
     };
     // The summary holds the target's own strings (os-release, hostname): no escape sequence.
     print!("{}", crate::report::render::terminal_safe(&text));
@@ -129,6 +142,8 @@ fn config(args: &RunArgs) -> RunConfig {
         update_search_timeout: args.update_search_timeout,
         record: args.record.clone(),
         fail_on: args.fail_on,
+        sign_key: args.sign_key.clone(),
+        save_answers: args.save_answers.clone(),
     }
 }
 
@@ -189,7 +204,7 @@ pub(crate) fn probe_outcome(r: &ProbeResult) -> String {
     }
 }
 
-fn summary_text(r: &RunReport, out: &Path) -> String {
+fn summary_text(r: &RunReport, out: Option<&Path>) -> String {
     let mut t = String::new();
     let w = r.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
     let _ = writeln!(
@@ -224,11 +239,18 @@ fn summary_text(r: &RunReport, out: &Path) -> String {
     if let Some(why) = crate::report::render::outcome_reason(r) {
         let _ = writeln!(t, "Not certified: {why}");
     }
-    let _ = writeln!(t, "Report: {}", out.display());
+    match out {
+        Some(out) => {
+            let _ = writeln!(t, "Report: {}", out.display());
+        }
+        None => {
+            let _ = writeln!(t, "Report: not written (the error follows)");
+        }
+    }
     t
 }
 
-fn summary_json(r: &RunReport, out: &Path, code: u8) -> anyhow::Result<String> {
+fn summary_json(r: &RunReport, out: Option<&Path>, code: u8) -> anyhow::Result<String> {
     let checks: Vec<serde_json::Value> = r
         .checks
         .iter()
@@ -237,7 +259,7 @@ fn summary_json(r: &RunReport, out: &Path, code: u8) -> anyhow::Result<String> {
         )
         .collect();
     let v = serde_json::json!({
-        "report": out.display().to_string(),
+        "report": out.map(|o| o.display().to_string()),
         "run_id": r.run.id,
         "interrupted": r.run.interrupted_reason,
         "exit_code": code,
@@ -283,5 +305,22 @@ mod tests {
             let e = target_spec(&args).err().expect("refused");
             assert!(e.to_string().starts_with(want), "{e}");
         }
+    }
+
+    /// Issue 17 item 14: when the report could not be written (a full disk), the summary says
+    /// so instead of naming a file that does not exist.
+    #[test]
+    fn the_summary_names_the_report_only_when_it_was_written() {
+        let r = crate::report::testdata::bundle().results;
+        let written = summary_text(&r, Some(Path::new("r.zip")));
+        assert!(written.ends_with("Report: r.zip\n"), "{written}");
+        let lost = summary_text(&r, None);
+        assert!(
+            lost.ends_with("Report: not written (the error follows)\n"),
+            "{lost}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&summary_json(&r, None, 2).unwrap()).unwrap();
+        assert!(json["report"].is_null());
     }
 }

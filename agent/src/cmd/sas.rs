@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use crate::cmd::cli::Format;
-use crate::cmd::rules::{exit_code, write_rules};
+use crate::cmd::rules::{exit_code, results_markdown, write_rules};
 use crate::sas::{SasReport, check, redact};
 
 /// Runs `vmcert sas check`: 0 acceptable, 1 a rule violated, 2 not a usable URL.
@@ -14,7 +14,20 @@ pub(crate) fn run(input: &str, format: Format) -> anyhow::Result<ExitCode> {
     let report = check(input)?;
     let text = match format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
-        Format::Table | Format::Md => human(&report)?,
+        Format::Md => results_markdown(
+            &report.url_redacted,
+            &[
+                ("account", report.account.clone()),
+                ("container", report.container.clone()),
+                (
+                    "blob",
+                    report.blob.clone().unwrap_or_else(|| "-".to_owned()),
+                ),
+            ],
+            &report.rules,
+            report.acceptable,
+        ),
+        Format::Table => human(&report)?,
     };
     // Belt and braces: nothing printed may carry a signature, whatever built the text.
     print!("{}", redact(&text));

@@ -12,7 +12,7 @@ use vmcert_checks::vhd::rules::{self, Intent, Role};
 use vmcert_checks::{Os, Profile};
 
 use crate::cmd::cli::{Format as OutputFormat, OsArg, RoleArg};
-use crate::cmd::rules::{exit_code, write_rules};
+use crate::cmd::rules::{exit_code, results_markdown, write_rules};
 use crate::sas::{SasUrl, redact};
 use crate::vhd::source::{Blob, LocalFile, Source};
 use crate::vhd::{Inspection, inspect};
@@ -93,7 +93,21 @@ pub(crate) fn run(target: &str, intent: Intent, format: OutputFormat) -> anyhow:
     );
     let text = match format {
         OutputFormat::Json => serde_json::to_string_pretty(&inspection)? + "\n",
-        OutputFormat::Table | OutputFormat::Md => human(&inspection)?,
+        OutputFormat::Md => {
+            let i = &inspection;
+            let mut facts = vec![("format", i.format.as_str().to_string())];
+            if let Some(c) = &i.creator {
+                facts.push(("created by", c.clone()));
+            }
+            facts.push((
+                "virtual size",
+                i.virtual_size
+                    .map_or_else(|| "unknown".to_owned(), rules::size),
+            ));
+            facts.push(("length", format!("{} bytes", i.file_size)));
+            results_markdown(&i.path, &facts, &i.rules, i.acceptable)
+        }
+        OutputFormat::Table => human(&inspection)?,
     };
     print!("{}", redact(&text));
     Ok(exit_code(&inspection.rules))

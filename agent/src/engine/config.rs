@@ -41,6 +41,10 @@ pub(crate) struct RunConfig {
     pub record: Option<PathBuf>,
     /// The lowest status that makes the exit status non-zero.
     pub fail_on: FailOn,
+    /// Sign the report with this ed25519 private key file.
+    pub sign_key: Option<PathBuf>,
+    /// Save the answers given at the prompt here, after each one.
+    pub save_answers: Option<PathBuf>,
 }
 
 impl RunConfig {
@@ -64,6 +68,8 @@ impl RunConfig {
             update_search_timeout: crate::engine::runner::UPDATE_SEARCH_TIMEOUT,
             record: None,
             fail_on: FailOn::default(),
+            sign_key: None,
+            save_answers: None,
         }
     }
 }

@@ -19,8 +19,10 @@ use vmcert_checks::{Check as _, Os, Profile, fixture};
 use crate::engine::config::RunConfig;
 use crate::engine::questionnaire;
 use crate::engine::runner::{self, FailOn, RunLog};
+use crate::report::ReportBundle;
 use crate::report::model::{self, QuestionResult, RunInfo, RunReport, Tool};
-use crate::report::{ReportBundle, write_zip};
+use crate::report::sign::ReportSigner;
+use crate::report::write::write_zip_signed;
 use crate::target::open::{Connected, TargetSpec, open};
 use crate::target::script::ProbeResult;
 
@@ -42,6 +44,7 @@ pub(crate) struct Plan {
     notes: String,
     record: Option<PathBuf>,
     fail_on: FailOn,
+    signer: Option<ReportSigner>,
     launched: DateTime<Local>,
 }
 
@@ -116,8 +119,15 @@ impl Plan {
                 format!("--record {}: cannot create the directory", dir.display())
             })?;
         }
+        let signer = args
+            .sign_key
+            .as_deref()
+            .map(ReportSigner::from_file)
+            .transpose()
+            .context("--sign-key")?;
         let answers = questionnaire::load_answers(args.answers.as_deref(), os)?;
-        let (questions, notes) = questionnaire::complete(answers, os, args.ask)?;
+        let (questions, notes) =
+            questionnaire::complete(answers, os, args.ask, args.save_answers.as_deref())?;
         Ok(Self {
             spec,
             name,
@@ -133,6 +143,7 @@ impl Plan {
             notes,
             record: args.record.clone(),
             fail_on: args.fail_on,
+            signer,
             launched,
         })
     }
@@ -280,6 +291,9 @@ impl Plan {
             checks,
             questionnaire: self.questions.clone(),
         };
+        if let Some(s) = &self.signer {
+            log.line(format!("the report is signed with key {}", s.fingerprint()));
+        }
         let bundle = ReportBundle {
             results,
             evidence: gathered.evidence,
@@ -287,7 +301,7 @@ impl Plan {
             notes: self.notes.clone(),
             run_log: log.into_text(),
         };
-        let written = write_zip(&self.out, &bundle).map_err(|e| {
+        let written = write_zip_signed(&self.out, &bundle, self.signer.as_ref()).map_err(|e| {
             e.context(format!(
                 "the run finished but the report could not be written to {}",
                 self.out.display()

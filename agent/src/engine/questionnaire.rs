@@ -52,6 +52,7 @@ pub(crate) fn complete(
     mut answers: Answers,
     os: Os,
     mode: AskMode,
+    save: Option<&Path>,
 ) -> anyhow::Result<(Vec<QuestionResult>, String)> {
     let missing = questionnaire::unanswered(&answers, os);
     if !missing.is_empty() {
@@ -66,7 +67,13 @@ pub(crate) fn complete(
                     );
                 }
                 let stdin = std::io::stdin();
-                prompt(&mut answers, os, &mut stdin.lock(), &mut std::io::stderr())?;
+                prompt(
+                    &mut answers,
+                    os,
+                    save,
+                    &mut stdin.lock(),
+                    &mut std::io::stderr(),
+                )?;
             }
         }
     }
@@ -105,6 +112,7 @@ pub(crate) fn results(answers: &Answers, os: Os) -> (Vec<QuestionResult>, String
 fn prompt(
     answers: &mut Answers,
     os: Os,
+    save: Option<&Path>,
     input: &mut dyn BufRead,
     output: &mut dyn Write,
 ) -> anyhow::Result<()> {
@@ -115,24 +123,34 @@ fn prompt(
          (a Warning in the report)."
     )?;
     let mut tab = None;
-    for q in questionnaire::for_os(os) {
+    let to_ask = |q: &Question, answers: &Answers| match q.kind {
+        Kind::Exceptions => answers.get(q.id).is_none(),
+        _ => q.is_required(answers) && answers.get(q.id).is_none(),
+    };
+    // "3 of 16": asked so far plus what is left to ask, recounted at each question, since an
+    // answer can make another question required (KC1 `custom` -> KC2).
+    let all: Vec<&Question> = questionnaire::for_os(os).collect();
+    let mut asked = 0;
+    for (i, &q) in all.iter().enumerate() {
         // Asked in order, so KC2 becomes required as soon as KC1 is answered `custom`.
-        let ask = match q.kind {
-            Kind::Exceptions => answers.get(q.id).is_none(),
-            _ => q.is_required(answers) && answers.get(q.id).is_none(),
-        };
-        if !ask {
+        if !to_ask(q, answers) {
             continue;
         }
         if tab != Some(q.tab) {
             tab = Some(q.tab);
             writeln!(output, "\n{}", q.tab.as_str())?;
         }
+        asked += 1;
+        let left = all[i + 1..].iter().filter(|q| to_ask(q, answers)).count();
+        let progress = format!("{asked} of {}", asked + left);
         let more = if q.kind == Kind::Exceptions {
-            ask_exceptions(answers, os, q, input, output)?
+            ask_exceptions(answers, os, q, &progress, input, output)?
         } else {
-            ask_one(answers, os, q, input, output)?
+            ask_one(answers, os, q, &progress, input, output)?
         };
+        if let Some(path) = save {
+            save_answers(path, answers)?;
+        }
         if !more {
             writeln!(
                 output,
@@ -142,6 +160,30 @@ fn prompt(
         }
     }
     Ok(())
+}
+
+/// Writes `answers` to `path` as an answers file, atomically (a temporary file renamed over it),
+/// so what was answered survives Ctrl-C or a closed terminal at any point.
+///
+/// # Errors
+/// The file cannot be written, naming it.
+pub(crate) fn save_answers(path: &Path, answers: &Answers) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let text = format!(
+        "# vmcert questionnaire answers, saved as they were given; pass back with --answers.\n{}",
+        answers.to_toml()
+    );
+    let write = || -> std::io::Result<()> {
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        tmp.write_all(text.as_bytes())?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    write().with_context(|| format!("--save-answers {}: cannot write it", path.display()))
 }
 
 /// Reads one line; `None` at end of input.
@@ -162,10 +204,11 @@ fn ask_one(
     answers: &mut Answers,
     os: Os,
     q: &Question,
+    progress: &str,
     input: &mut dyn BufRead,
     output: &mut dyn Write,
 ) -> anyhow::Result<bool> {
-    writeln!(output, "  {}  {}", q.id, q.text)?;
+    writeln!(output, "  ({progress}) {}  {}", q.id, q.text)?;
     let hint = match q.kind {
         Kind::Bool => "true/false (t/f)".to_owned(),
         Kind::Choice(choices) => {
@@ -195,11 +238,13 @@ fn ask_one(
                 }
             },
             Kind::Choice(choices) => {
+                // By number, or by value in any case (`LIS` is `lis`).
                 let picked = line
                     .parse::<usize>()
                     .ok()
                     .and_then(|n| n.checked_sub(1))
-                    .and_then(|i| choices.get(i));
+                    .and_then(|i| choices.get(i))
+                    .or_else(|| choices.iter().find(|c| c.value.eq_ignore_ascii_case(&line)));
                 Answer::Choice(picked.map_or(line, |c| c.value.to_owned()))
             }
             Kind::Text | Kind::Exceptions => Answer::Text(line),
@@ -216,10 +261,11 @@ fn ask_exceptions(
     answers: &mut Answers,
     os: Os,
     q: &Question,
+    progress: &str,
     input: &mut dyn BufRead,
     output: &mut dyn Write,
 ) -> anyhow::Result<bool> {
-    writeln!(output, "  {}  {}", q.id, q.text)?;
+    writeln!(output, "  ({progress}) {}  {}", q.id, q.text)?;
     writeln!(
         output,
         "      One `check-id: explanation` a line; an empty line ends (none: just Enter)."
@@ -258,9 +304,31 @@ mod tests {
     use super::*;
     use vmcert_checks::Status;
 
+    #[test]
+    fn answers_are_saved_after_each_question_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("answers.toml");
+        let mut answers = Answers::default();
+        let mut out = Vec::new();
+        // Two answers, then the input ends (as a closed terminal or Ctrl-C would leave it).
+        prompt(
+            &mut answers,
+            Os::Windows,
+            Some(&file),
+            &mut "t\nf\n".as_bytes(),
+            &mut out,
+        )
+        .unwrap();
+        let saved = std::fs::read_to_string(&file).unwrap();
+        let back = Answers::parse(&saved, Os::Windows).unwrap();
+        assert_eq!(back, answers, "{saved}");
+        assert_eq!(back.get("GA1"), Some(&Answer::Bool(true)));
+        assert_eq!(back.get("GA2"), Some(&Answer::Bool(false)));
+    }
+
     fn prompt_with(answers: &mut Answers, os: Os, typed: &str) -> String {
         let mut out = Vec::new();
-        prompt(answers, os, &mut typed.as_bytes(), &mut out).unwrap();
+        prompt(answers, os, None, &mut typed.as_bytes(), &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -300,7 +368,7 @@ mod tests {
     #[test]
     fn require_all_lists_the_unanswered_ids() {
         let answers = Answers::parse("[general]\nGA1 = true\n", Os::Windows).unwrap();
-        let err = complete(answers, Os::Windows, AskMode::RequireAll)
+        let err = complete(answers, Os::Windows, AskMode::RequireAll, None)
             .unwrap_err()
             .to_string();
         assert!(
@@ -315,7 +383,8 @@ mod tests {
     #[test]
     fn allow_unanswered_records_warnings_and_notes() {
         let answers = Answers::parse("[general]\nGA1 = false\n", Os::Linux).unwrap();
-        let (entries, notes) = complete(answers, Os::Linux, AskMode::AllowUnanswered).unwrap();
+        let (entries, notes) =
+            complete(answers, Os::Linux, AskMode::AllowUnanswered, None).unwrap();
         let ga1 = entries.iter().find(|e| e.id == "GA1").unwrap();
         assert_eq!(
             (ga1.status, ga1.answer.clone()),
@@ -350,7 +419,7 @@ mod tests {
             .join("\n");
         let answers = Answers::parse(&t, Os::Windows).unwrap();
         // Prompt mode with everything answered never touches the terminal.
-        let (entries, _) = complete(answers, Os::Windows, AskMode::Prompt).unwrap();
+        let (entries, _) = complete(answers, Os::Windows, AskMode::Prompt, None).unwrap();
         assert!(
             entries
                 .iter()
@@ -368,10 +437,15 @@ mod tests {
         .unwrap();
         // GA12: "maybe" is refused, then f. KC1: choice 3 (custom), so KC2 is asked. KC3 by value,
         // KC4 bad value then 1, KC5 skipped, NOTES-SSH text, one exception with a bad id first.
-        let typed = "maybe\nf\n3\nbased on 6.1\nlis\nbogus\n1\n\nazureuser, port 22\nNot An Id: x\nssh-client-alive-interval: 120 on purpose\n\n";
+        let typed = "maybe\nf\n3\nbased on 6.1\nLIS\nbogus\n1\n\nazureuser, port 22\nNot An Id: x\nssh-client-alive-interval: 120 on purpose\n\n";
         let out = prompt_with(&mut answers, Os::Linux, typed);
         assert!(out.contains("please answer true or false"), "{out}");
         assert!(out.contains("KC4: `bogus` is not one of"), "{out}");
+        // Progress: 7 to ask at first; KC2 joins when KC1 is answered custom.
+        assert!(out.contains("  (1 of 7) GA12  "), "{out}");
+        assert!(out.contains("  (2 of 7) KC1  "), "{out}");
+        assert!(out.contains("  (3 of 8) KC2  "), "{out}");
+        assert!(out.contains("  (8 of 8) NOTES-EXCEPTIONS  "), "{out}");
         assert!(out.contains("`Not An Id` is not a check id"), "{out}");
         assert!(
             !out.contains("GA1 "),

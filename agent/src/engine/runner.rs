@@ -486,15 +486,56 @@ pub(crate) fn summarize(
 }
 
 /// The lowest status that makes `run` and `fleet` exit non-zero (`--fail-on`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub(crate) enum FailOn {
-    /// A Warning, a Fail or an Error (exit 1 for a Warning or Fail, 2 for an Error).
+    /// A Warning, a Fail or an Error.
     Warning,
-    /// A Fail or an Error (exit 1 for a Fail, 2 for an Error): the default.
+    /// A Fail or an Error: the default.
     #[default]
     Fail,
-    /// An Error only (exit 2); Fails and Warnings exit 0.
+    /// An Error only.
     Error,
+}
+
+impl FailOn {
+    /// Every level, strictest first.
+    pub(crate) const ALL: [Self; 3] = [Self::Warning, Self::Fail, Self::Error];
+
+    /// The name on the command line and in the inventory.
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            Self::Warning => "warning",
+            Self::Fail => "fail",
+            Self::Error => "error",
+        }
+    }
+
+    /// What the level does to the exit status, for `--help`.
+    pub(crate) const fn help(self) -> &'static str {
+        match self {
+            Self::Warning => {
+                "A Warning, a Fail or an Error (exit 1 for a Warning or Fail, 2 for an Error)"
+            }
+            Self::Fail => "A Fail or an Error (exit 1 for a Fail, 2 for an Error): the default",
+            Self::Error => "An Error only (exit 2); Fails and Warnings exit 0",
+        }
+    }
+}
+
+impl std::fmt::Display for FailOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for FailOn {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| format!("unknown level `{s}` (expected warning, fail or error)"))
+    }
 }
 
 /// The exit status, read off the summary: 2 when the run was interrupted; else 2 for an

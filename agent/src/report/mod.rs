@@ -8,17 +8,16 @@ pub(crate) mod ci;
 pub(crate) mod consistency;
 pub(crate) mod junit;
 pub(crate) mod logs;
-mod manifest;
+pub(crate) mod manifest;
 pub(crate) mod model;
 pub(crate) mod read;
 pub(crate) mod render;
 pub(crate) mod sarif;
 mod selftest;
+pub(crate) mod sign;
 #[cfg(test)]
 pub(crate) mod testdata;
 pub(crate) mod write;
-
-pub(crate) use write::write_zip;
 
 /// Everything the report writer needs from a finished (or interrupted) run.
 #[derive(Debug, Clone)]

@@ -42,7 +42,13 @@ pub(crate) const REQUIRED: &[&str] = &[
 ];
 
 /// Entries whose content is kept in memory (the rest are hashed as they are read).
-const KEPT: &[&str] = &["results.json", manifest::PATH, "report.md", "selftest.json"];
+const KEPT: &[&str] = &[
+    "results.json",
+    manifest::PATH,
+    "report.md",
+    "selftest.json",
+    super::sign::PATH,
+];
 
 /// What was read out of one entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -426,7 +432,9 @@ fn compare(
     problems: &mut Vec<String>,
 ) {
     for e in &zip.entries {
-        if e.name == manifest::PATH {
+        // The manifest cannot list itself, nor the signature made over it (checked by
+        // `report::sign`).
+        if e.name == manifest::PATH || e.name == super::sign::PATH {
             continue;
         }
         let Some(expected) = listed.get(&e.name) else {
@@ -702,5 +710,53 @@ mod tests {
             err,
             "results.json has schema `vmcert.report/v9`; this vmcert reads `vmcert.report/v1`"
         );
+    }
+}
+
+/// Property tests of the reader (proptest, on stable; `fuzz/run.sh` runs them longer): a report
+/// zip with any bytes flipped, cut or appended, or no zip at all, is read or refused, never a
+/// panic.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn golden() -> Vec<u8> {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e/fixtures/report.zip"),
+        )
+        .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("VMCERT_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+        ))]
+
+        #[test]
+        fn mutated_reports_never_panic(
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..16),
+            cut in any::<prop::sample::Index>(),
+            cut_it in any::<bool>(),
+            tail in prop::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let mut z = golden();
+            for (i, b) in &flips {
+                let i = i.index(z.len());
+                z[i] ^= *b;
+            }
+            if cut_it {
+                z.truncate(cut.index(z.len() + 1));
+            }
+            z.extend_from_slice(&tail);
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("r.zip");
+            std::fs::write(&path, &z).unwrap();
+            if let Ok(r) = ReportZip::open(&path) {
+                let _ = verify(&r);
+                let _ = r.results();
+            }
+        }
     }
 }

@@ -175,6 +175,24 @@ const fn status_label(s: Status) -> &'static str {
     }
 }
 
+/// Bytes of each probe stream shown in `report.html`: the whole output is in the check's log,
+/// and a page holding megabytes per probe (escaped, so larger still) helps no reader and made a
+/// report of large outputs several times their size (issue 17 item 10).
+pub(crate) const HTML_SHOWN: usize = 64 * 1024;
+
+/// [`display_text`] of the first [`HTML_SHOWN`] bytes, saying how much more the log holds.
+fn shown_text(bytes: &[u8]) -> String {
+    if bytes.len() <= HTML_SHOWN {
+        return display_text(bytes);
+    }
+    let mut t = display_text(&bytes[..HTML_SHOWN]);
+    t.push_str(&format!(
+        "\n[... {} more bytes: the whole output is in the check's log file]",
+        bytes.len() - HTML_SHOWN
+    ));
+    t
+}
+
 /// Probe output as display text: lossy UTF-8, control characters (but tab, newline) as control
 /// pictures.
 pub(crate) fn display_text(bytes: &[u8]) -> String {
@@ -542,8 +560,8 @@ impl<'a> ProbeView<'a> {
                 .and_then(|o| o.exit_code)
                 .map_or_else(|| "none".to_owned(), |c| c.to_string()),
             problem,
-            stdout: out.map(|o| display_text(&o.stdout)).unwrap_or_default(),
-            stderr: out.map(|o| display_text(&o.stderr)).unwrap_or_default(),
+            stdout: out.map(|o| shown_text(&o.stdout)).unwrap_or_default(),
+            stderr: out.map(|o| shown_text(&o.stderr)).unwrap_or_default(),
             stdout_bytes: out.map_or(0, |o| o.stdout.len()),
             stderr_bytes: out.map_or(0, |o| o.stderr.len()),
             lossy,
@@ -913,5 +931,16 @@ document.body.setAttribute('data-layout', JSON.stringify(layout));
             terminal_safe("a\u{1b}[2K\rvalid\u{9b}\u{202e}\n\tb"),
             "a\u{241b}[2K\u{240d}valid\u{fffd}\u{fffd}\n\tb"
         );
+    }
+
+    /// Issue 17 item 10: report.html shows the start of a large output, not all of it escaped.
+    #[test]
+    fn html_shows_at_most_the_start_of_a_large_output() {
+        let mut b = bundle();
+        let big = "<&>".repeat(1_000_000);
+        b.evidence.outputs.get_mut("uname-m").unwrap().stdout = big.into_bytes();
+        let html = html(&b, &log_paths(&b.results.checks)).unwrap();
+        assert!(html.len() < 1_000_000, "{} bytes", html.len());
+        assert!(html.contains("2934464 more bytes: the whole output is in the check"));
     }
 }

@@ -14,6 +14,7 @@ use zip::write::SimpleFileOptions;
 
 use super::ReportBundle;
 use super::manifest::{self, Manifest};
+use super::sign::{self, ReportSigner};
 use super::{junit, logs, render, sarif, selftest};
 
 /// One file of the zip.
@@ -158,8 +159,91 @@ pub(crate) fn pretty_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<Ve
 /// # Errors
 /// The directory is not writable, the disk is full, or a template fails to render. Nothing is
 /// left at `path` (an existing file there is untouched) and the temporary file is removed.
+#[cfg(test)]
 pub(crate) fn write_zip(path: &Path, bundle: &ReportBundle) -> anyhow::Result<()> {
-    let files = files(bundle)?;
+    write_zip_signed(path, bundle, None)
+}
+
+/// Writes the report zip of `bundle` to `path`, atomically, signed with `signer` when given
+/// (`manifest.sig` after `manifest.json`).
+///
+/// # Errors
+/// As [`write_zip`].
+pub(crate) fn write_zip_signed(
+    path: &Path,
+    bundle: &ReportBundle,
+    signer: Option<&ReportSigner>,
+) -> anyhow::Result<()> {
+    let mut files = files(bundle)?;
+    if let Some(signer) = signer {
+        let manifest = files
+            .last()
+            .filter(|f| f.path == manifest::PATH)
+            .context("the manifest is not the last file (a bug)")?;
+        let sig = signer.sign(&manifest.content)?;
+        files.push(file(sign::PATH, pretty(&sig)?));
+    }
+    write_files(path, &files, &bundle.results.run.finished)
+}
+
+/// Rewrites the zip at `path` atomically with every entry but `name` copied as it is (raw, not
+/// recompressed), then `name` holding `content` (`report sign` adding `manifest.sig`).
+///
+/// # Errors
+/// The zip cannot be read or the new one written; the old one is then untouched.
+pub(crate) fn rewrite_with(path: &Path, name: &str, content: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(
+        File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
+    ))
+    .with_context(|| format!("{} is not a readable zip archive", path.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".vmcert-report-")
+        .suffix(".zip.tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let written = (|| -> anyhow::Result<()> {
+        let mut zip = zip::ZipWriter::new(BufWriter::new(tmp.as_file()));
+        for i in 0..archive.len() {
+            let f = archive.by_index_raw(i)?;
+            if f.name() == name {
+                continue;
+            }
+            zip.raw_copy_file(f)?;
+        }
+        let options = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .unix_permissions(0o644);
+        zip.start_file(name, options)?;
+        zip.write_all(content)?;
+        let mut out = zip.finish()?;
+        out.flush()?;
+        drop(out);
+        tmp.as_file().sync_all()?;
+        Ok(())
+    })();
+    written.with_context(|| format!("cannot rewrite the report {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("cannot set the permissions of {}", tmp.path().display()))?;
+    }
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot move the report into place at {}", path.display()))?;
+    Ok(())
+}
+
+/// Stores `files` as a zip at `path`, atomically: a temporary file in the same directory,
+/// fsync, rename, fsync of the directory. Entry times are `finished` (RFC 3339).
+///
+/// # Errors
+/// As [`write_zip`].
+pub(crate) fn write_files(path: &Path, files: &[ZipFile], finished: &str) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -176,8 +260,8 @@ pub(crate) fn write_zip(path: &Path, bundle: &ReportBundle) -> anyhow::Result<()
         let options = SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)
             .unix_permissions(0o644)
-            .last_modified_time(zip_time(&bundle.results.run.finished));
-        for f in &files {
+            .last_modified_time(zip_time(finished));
+        for f in files {
             zip.start_file(f.path.as_str(), options)?;
             zip.write_all(&f.content)?;
         }

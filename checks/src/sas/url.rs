@@ -423,3 +423,52 @@ mod tests {
         ));
     }
 }
+
+/// Property tests of [`redact`] (proptest, on stable; `fuzz/run.sh` runs them longer): a
+/// signature is never shown, whatever characters it holds and however its key is written.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// `sig` with each letter as itself (either case), `%XX` or `%25XX`, then `=` likewise.
+    fn key() -> impl Strategy<Value = String> {
+        let enc = |c: char| {
+            let up = c.to_ascii_uppercase();
+            prop_oneof![
+                Just(c.to_string()),
+                Just(up.to_string()),
+                Just(format!("%{:02X}", c as u8)),
+                Just(format!("%{:02x}", c as u8)),
+                Just(format!("%25{:02X}", c as u8)),
+            ]
+        };
+        (enc('s'), enc('i'), enc('g'), enc('=')).prop_map(|(a, b, c, d)| format!("{a}{b}{c}{d}"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("VMCERT_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512)
+        ))]
+
+        #[test]
+        fn a_signature_is_never_shown(
+            key in key(),
+            sep in prop_oneof![Just("?"), Just("&"), Just("%26"), Just("%3F"), Just(" ")],
+            // Anything but the characters that end a value; a marker keeps it recognisable.
+            sig in "[^&#\"'<> \t\r\n\u{b}\u{c}%]{0,40}",
+            after in prop_oneof![Just(""), Just("&se=1"), Just("#x"), Just(" more text")],
+        ) {
+            let secret = format!("SeCrEt{sig}");
+            let text = format!("https://a.blob.core.windows.net/c/b{sep}{key}{secret}{after}");
+            let r = redact(&text);
+            prop_assert!(!r.contains(&secret), "{} -> {}", text, r);
+        }
+
+        #[test]
+        fn any_text_is_redacted_without_panic(text in ".{0,300}") {
+            let _ = redact(&text);
+        }
+    }
+}

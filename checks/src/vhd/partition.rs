@@ -136,8 +136,10 @@ pub struct GptHeader {
 impl GptHeader {
     /// Byte range of the entry array on the disk.
     pub fn entries_range(&self) -> std::ops::Range<u64> {
-        let start = self.entries_lba * SECTOR;
-        start..start + u64::from(self.entries) * u64::from(self.entry_size)
+        // Saturating: an LBA from the image may be anything, and a wrapped product would point
+        // the array back into the first sectors (issue 17 item 12); u64::MAX is past every disk.
+        let start = self.entries_lba.saturating_mul(SECTOR);
+        start..start.saturating_add(u64::from(self.entries) * u64::from(self.entry_size))
     }
 }
 
@@ -248,12 +250,18 @@ pub fn gpt_entries(header: &GptHeader, bytes: &[u8]) -> Result<Vec<Partition>, T
         }
         let start = le_u64(e, 32);
         let end = le_u64(e, 40);
+        if end < start {
+            return Err(TableError::GptHeaderInvalid(format!(
+                "partition {} ends at sector {end}, before it starts at sector {start}",
+                i + 1
+            )));
+        }
         let mut guid = [0u8; 16];
         guid.copy_from_slice(type_guid);
         parts.push(Partition {
             number: u32::try_from(i + 1).unwrap_or(u32::MAX),
             start,
-            sectors: end.saturating_sub(start) + 1,
+            sectors: (end - start).saturating_add(1),
             kind: uuid::Uuid::from_bytes_le(guid)
                 .hyphenated()
                 .to_string()
@@ -392,5 +400,41 @@ mod tests {
             scan_head(&protective[..600]),
             Err(TableError::Short(_))
         ));
+    }
+
+    /// Issue 17 item 12: sizes and offsets from the image never wrap.
+    #[test]
+    fn hostile_gpt_numbers_do_not_wrap() {
+        // An entry array LBA whose byte offset wraps to 0 points past every disk instead.
+        let h = GptHeader {
+            entries_lba: 1 << 55,
+            entries: 128,
+            entry_size: 128,
+            entries_crc: 0,
+        };
+        assert_eq!(h.entries_range(), u64::MAX..u64::MAX);
+        // A partition that ends before it starts, and one that spans every sector.
+        let mut arr = vec![0u8; 2 * 128];
+        arr[0] = 1;
+        arr[32..40].copy_from_slice(&100u64.to_le_bytes());
+        arr[40..48].copy_from_slice(&50u64.to_le_bytes());
+        let h = GptHeader {
+            entries_lba: 2,
+            entries: 2,
+            entry_size: 128,
+            entries_crc: crc32fast::hash(&arr),
+        };
+        let e = gpt_entries(&h, &arr).unwrap_err().to_string();
+        assert!(
+            e.contains("partition 1 ends at sector 50, before it starts at sector 100"),
+            "{e}"
+        );
+        arr[32..40].copy_from_slice(&0u64.to_le_bytes());
+        arr[40..48].copy_from_slice(&u64::MAX.to_le_bytes());
+        let h = GptHeader {
+            entries_crc: crc32fast::hash(&arr),
+            ..h
+        };
+        assert_eq!(gpt_entries(&h, &arr).unwrap()[0].sectors, u64::MAX);
     }
 }

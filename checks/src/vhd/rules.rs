@@ -331,7 +331,15 @@ fn mib_aligned(f: &Facts) -> RuleResult {
             format!("virtual size {} is a whole number of MiB", size(v)),
         )
     } else {
-        let up = v.div_ceil(MIB) * MIB;
+        let Some(up) = v.div_ceil(MIB).checked_mul(MIB) else {
+            return rule(
+                ID,
+                Status::Fail,
+                format!(
+                    "virtual size {v} bytes is not a whole number of MiB, and is larger than any disk"
+                ),
+            );
+        };
         rule(
             ID,
             Status::Fail,
@@ -564,7 +572,7 @@ fn first_mib_free(f: &Facts, intent: &Intent) -> RuleResult {
             Status::Pass,
             format!(
                 "first partition ({scheme}) starts at sector {start} ({}), the first MiB is free",
-                size(start * SECTOR)
+                size(start.saturating_mul(SECTOR))
             ),
         );
     }

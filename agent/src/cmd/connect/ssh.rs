@@ -2,27 +2,41 @@
 //! the OS (gathered with one small script over one channel, os-release read by the pure crate's
 //! one parser) and whether root probes can run through sudo.
 
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use anyhow::bail;
 use serde::Serialize;
-use vmcert_checks::linux::os_release::OsRelease;
+use vmcert_checks::{Evidence, Os, ProbeOutput, Profile, probe};
 
 use super::report::{ConnectReport, HostKeyInfo, OsFacts, SudoInfo, TargetInfo};
 use crate::cmd::cli::ConnectArgs;
+use crate::engine::runner::{self, RunLog};
 use crate::target::ssh::sudo::{self, SudoStatus};
 use crate::target::ssh::{AuthReport, MethodList, SshSession, SshSetup};
 
-/// Collects the OS facts in one round trip. `uname -n` rather than `hostname`, which minimal
-/// images may lack.
-const FACTS_SCRIPT: &str = r#"echo "kernel=$(uname -r)"
-echo "arch=$(uname -m)"
-echo "hostname=$(uname -n)"
-echo "uid=$(id -u)"
-for f in /etc/os-release /usr/lib/os-release; do
-  if [ -r "$f" ]; then sed -n 's/^PRETTY_NAME=/pretty_name=/p' "$f"; break; fi
-done
-"#;
+/// Marks the start of one fact probe's output in the facts script's stdout.
+const MARK: &str = "--vmcert-fact ";
+
+/// The facts script: the catalogue's fact probes, the very commands a run gathers the report's
+/// facts with (so `connect` and a run show the same OS), each after a marker line, then the login
+/// user's uid for the sudo check. One round trip.
+fn facts_script() -> String {
+    let mut script = String::new();
+    for p in probe::fact_probes(Os::Linux)
+        .iter()
+        .filter_map(|id| probe::find(Os::Linux, id))
+    {
+        let _ = writeln!(
+            script,
+            "echo '{MARK}{}'\n( {} ) 2>/dev/null",
+            p.id, p.command
+        );
+    }
+    let _ = writeln!(script, "echo '{MARK}uid'\nid -u");
+    script
+}
 
 /// Longest wait for the facts script.
 const FACTS_TIMEOUT: Duration = Duration::from_secs(60);
@@ -55,7 +69,7 @@ pub(super) fn connect(args: &ConnectArgs) -> anyhow::Result<ConnectReport> {
 }
 
 fn gather_facts(session: &SshSession) -> anyhow::Result<LinuxOs> {
-    let out = session.exec("sh -s", FACTS_SCRIPT.as_bytes(), FACTS_TIMEOUT)?;
+    let out = session.exec("sh -s", facts_script().as_bytes(), FACTS_TIMEOUT)?;
     if out.status != 0 || out.signal.is_some() {
         let said = String::from_utf8_lossy(&out.stderr);
         let said = said
@@ -71,26 +85,34 @@ fn gather_facts(session: &SshSession) -> anyhow::Result<LinuxOs> {
     Ok(parse_facts(&String::from_utf8_lossy(&out.stdout)))
 }
 
+/// The facts from the script's output, read by the run's own fact reader
+/// ([`runner::linux_facts`]).
 fn parse_facts(stdout: &str) -> LinuxOs {
-    let mut f = LinuxOs::default();
+    let mut sections: BTreeMap<&str, String> = BTreeMap::new();
+    let mut current: Option<&str> = None;
     for line in stdout.lines() {
-        let Some((k, v)) = line.split_once('=') else {
-            continue;
-        };
-        match k {
-            "kernel" => f.kernel = v.trim().to_owned(),
-            "arch" => f.arch = v.trim().to_owned(),
-            "hostname" => f.hostname = v.trim().to_owned(),
-            "uid" => f.uid = v.trim().parse().ok(),
-            "pretty_name" if f.pretty_name.is_none() => {
-                f.pretty_name = OsRelease::parse(&format!("PRETTY_NAME={v}"))
-                    .get("PRETTY_NAME")
-                    .map(str::to_owned);
-            }
-            _ => {}
+        if let Some(id) = line.strip_prefix(MARK) {
+            current = Some(id);
+            sections.entry(id).or_default();
+        } else if let Some(id) = current {
+            let text = sections.entry(id).or_default();
+            text.push_str(line);
+            text.push('\n');
         }
     }
-    f
+    let mut ev = Evidence::new(Profile::Current);
+    for (id, text) in &sections {
+        ev.insert(*id, ProbeOutput::exited(0, text.as_bytes()));
+    }
+    let facts = runner::linux_facts(&ev, &mut RunLog::default());
+    let fact = |k: &str| facts.get(k).cloned();
+    LinuxOs {
+        pretty_name: fact("OSDistro"),
+        kernel: fact("KernelVersion").unwrap_or_default(),
+        arch: fact("Architecture").unwrap_or_default(),
+        hostname: fact("Hostname").unwrap_or_default(),
+        uid: sections.get("uid").and_then(|u| u.trim().parse().ok()),
+    }
 }
 
 fn build_report(session: &SshSession, os: LinuxOs, sudo: SudoStatus) -> ConnectReport {
@@ -206,8 +228,9 @@ mod tests {
 
     #[test]
     fn facts_parse_the_script_output() {
-        // FACTS_SCRIPT's output, recorded with `chroot /var/cache/vmcert-lab/bookworm-root sh -s`.
-        let out = "kernel=6.18.44-fc-v669\narch=x86_64\nhostname=vm\nuid=0\npretty_name=\"Debian GNU/Linux 12 (bookworm)\"\n";
+        // The facts script's output on the lab root (`chroot /var/cache/vmcert-lab/bookworm-root
+        // sh -s`), os-release shortened.
+        let out = "--vmcert-fact os-release\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n--vmcert-fact uname-r\n6.18.44-fc-v669\n--vmcert-fact uname-m\nx86_64\n--vmcert-fact uname-n\nvm\n--vmcert-fact proc-version\nLinux version 6.18.44-fc-v669\n--vmcert-fact uid\n0\n";
         assert_eq!(
             parse_facts(out),
             LinuxOs {
@@ -218,7 +241,28 @@ mod tests {
                 uid: Some(0),
             }
         );
-        let bare = parse_facts("kernel=5.4\narch=aarch64\nhostname=h\nuid=\n");
+        let bare = parse_facts(
+            "--vmcert-fact os-release\n--vmcert-fact uname-r\n5.4\n--vmcert-fact uname-m\naarch64\n--vmcert-fact uid\n",
+        );
         assert_eq!((bare.pretty_name, bare.uid), (None, None));
+        assert_eq!(
+            (bare.kernel.as_str(), bare.arch.as_str()),
+            ("5.4", "aarch64")
+        );
+    }
+
+    #[test]
+    fn the_facts_script_runs_the_catalogue_fact_probes() {
+        let script = facts_script();
+        for id in probe::fact_probes(Os::Linux) {
+            let command = probe::find(Os::Linux, id)
+                .map(|p| p.command)
+                .unwrap_or_default();
+            assert!(
+                script.contains(&format!("echo '{MARK}{id}'\n( {command} )")),
+                "{script}"
+            );
+        }
+        assert!(script.ends_with("id -u\n"));
     }
 }

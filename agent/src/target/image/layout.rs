@@ -93,8 +93,8 @@ impl Layout {
     pub(crate) fn window(&self, p: &Part) -> Window {
         Window::new(
             Rc::clone(&self.disk),
-            p.start * SECTOR,
-            p.sectors * SECTOR,
+            p.start.saturating_mul(SECTOR),
+            p.sectors.saturating_mul(SECTOR),
             if p.number == 0 {
                 "disk".to_string()
             } else {

@@ -699,4 +699,6 @@ pub(crate) fn pump(
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;

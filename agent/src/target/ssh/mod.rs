@@ -10,6 +10,7 @@
 //! [`SshSession::exec_streaming`] for the probe script (`crate::target::ssh::transport`).
 
 mod auth;
+mod config;
 mod error;
 mod host_key;
 mod keyfile;

@@ -8,6 +8,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::config;
 use super::error::SshError;
 use super::host_key::{Fingerprint, HostKeyPolicy};
 use super::keyfile::KeyFile;
@@ -58,9 +59,15 @@ impl SshSetup {
     /// the environment, stdin or the terminal as the options say.
     pub(crate) fn from_options(args: &TargetOptions) -> Result<Self, SshError> {
         let url = args.locator.as_str();
-        let target = SshTarget::parse(url).map_err(|reason| SshError::BadTarget {
-            url: redact_url_password(url),
-            reason,
+        let home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from);
+        let config = host_config(url, home.as_deref());
+        let target = SshTarget::parse(&config::resolve_url(url, &config)).map_err(|reason| {
+            SshError::BadTarget {
+                url: redact_url_password(url),
+                reason,
+            }
         })?;
         if args.connect_timeout == 0 {
             return Err(SshError::Input(
@@ -70,7 +77,34 @@ impl SshSetup {
         let host_keys = host_key_policy(args)?;
         let interactive = !args.no_prompt && std::io::stdin().is_terminal();
 
-        let identity = match &args.identity {
+        let agent_socket = std::env::var("SSH_AUTH_SOCK")
+            .ok()
+            .filter(|s| !s.is_empty());
+        let identity_path = args
+            .identity
+            .clone()
+            .or_else(|| config.identity_files.iter().find(|p| p.is_file()).cloned())
+            .or_else(|| {
+                // As ssh does without -i: the default key files, when nothing else would log
+                // in (a key that needs a passphrase nobody can give is passed over).
+                let nothing_else =
+                    args.password_env.is_none() && !args.password_stdin && agent_socket.is_none();
+                let dir = home.as_ref()?.join(".ssh");
+                config::DEFAULT_KEYS
+                    .iter()
+                    .map(|name| dir.join(name))
+                    .filter(|_| nothing_else)
+                    .find(|p| {
+                        KeyFile::inspect(p)
+                            .is_ok_and(|k| !k.encrypted || args.passphrase_env.is_some())
+                    })
+            });
+        if args.identity.is_none()
+            && let Some(p) = &identity_path
+        {
+            tracing::info!("using the key file {} (ssh config or default)", p.display());
+        }
+        let identity = match &identity_path {
             None => None,
             Some(path) => {
                 let key = KeyFile::inspect(path)?;
@@ -96,9 +130,6 @@ impl SshSetup {
             }
         };
 
-        let agent_socket = std::env::var("SSH_AUTH_SOCK")
-            .ok()
-            .filter(|s| !s.is_empty());
         let password = if let Some(var) = &args.password_env {
             Some(env_secret("--password-env", var)?)
         } else if args.password_stdin {
@@ -136,6 +167,28 @@ impl SshSetup {
                 sudo_password,
             },
         })
+    }
+}
+
+/// What `~/.ssh/config` says about the host of `url` (nothing when there is no such file).
+fn host_config(url: &str, home: Option<&std::path::Path>) -> config::HostConfig {
+    let rest = url.strip_prefix("ssh://").unwrap_or(url);
+    let hostport = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let alias = if hostport.starts_with('[') {
+        return config::HostConfig::default();
+    } else {
+        hostport
+            .split(':')
+            .next()
+            .unwrap_or(hostport)
+            .trim_end_matches('/')
+    };
+    let Some(file) = home.map(|h| h.join(".ssh/config")) else {
+        return config::HostConfig::default();
+    };
+    match std::fs::read_to_string(&file) {
+        Ok(text) => config::lookup(&text, alias, home),
+        Err(_) => config::HostConfig::default(),
     }
 }
 
