@@ -57,11 +57,15 @@ def loader(body: str, nonce: str = NONCE, chunk: int = 2000) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
 
 
-def body(probes: list[tuple[str, str]], lanes: int = 4, timeout: int = 60, extra: str = "") -> str:
-    """A probe script body in the agent's layout (agent/src/target/script/script.ps1)."""
+def body(
+    probes: list[tuple[str, str]], lanes: int = 4, timeout: int = 60, extra: str = "", after: dict | None = None
+) -> str:
+    """A probe script body in the agent's layout (agent/src/target/script/script.ps1); `after`
+    maps a probe's index to the index of the probe it waits for."""
+    after = after or {}
     rows = "\n".join(
         f"@{{ Index = {i}; Id = '{pid}'; Timeout = {timeout}; Cap = 8388608; Admin = $true; "
-        f"Code = '{base64.b64encode(code.encode()).decode()}' }}"
+        f"After = {after.get(i, -1)}; Code = '{base64.b64encode(code.encode()).decode()}' }}"
         for i, (pid, code) in enumerate(probes)
     )
     return (
@@ -70,8 +74,8 @@ def body(probes: list[tuple[str, str]], lanes: int = 4, timeout: int = 60, extra
     )
 
 
-def script(probes: list[tuple[str, str]], lanes: int = 4, timeout: int = 60) -> bytes:
-    return loader(body(probes, lanes, timeout))
+def script(probes: list[tuple[str, str]], lanes: int = 4, timeout: int = 60, after: dict | None = None) -> bytes:
+    return loader(body(probes, lanes, timeout, after=after))
 
 
 def old_console_in_script(probes: list[tuple[str, str]]) -> bytes:
@@ -118,7 +122,7 @@ class GoldenFixtures(unittest.TestCase):
             for stdout in case.parent.glob("*.stdout"):
                 probe_id = stdout.name.removesuffix(".stdout")
                 got = handler.answer(
-                    vmcert_handler.ScriptProbe(0, probe_id, 60, 8388608, False, fragment(probe_id)), "vmcert"
+                    vmcert_handler.ScriptProbe(0, probe_id, 60, 8388608, False, -1, fragment(probe_id)), "vmcert"
                 )
                 with self.subTest(case=str(case.parent.relative_to(FIXTURES)), probe=probe_id):
                     self.assertEqual(got.rc, 0, got.stderr)
@@ -142,6 +146,35 @@ class ScriptPlay(unittest.TestCase):
         os_info = json.loads(base64.b64decode(fr[1][2]["stdout_b64"]))
         self.assertEqual(os_info["Caption"], "Microsoft Windows Server 2019 Datacenter")
         self.assertEqual(res.exit_code, 0)
+
+    def probes_by_id(self, res) -> dict[str, tuple[float, dict]]:
+        return {f[2]["id"]: (f[0], f[2]) for f in frames(res) if f[1] == "probe"}
+
+    def test_the_feature_query_fails_while_the_update_search_runs(self):
+        probes = [("pending-updates", fragment("pending-updates")), ("windows-features", fragment("windows-features"))]
+        got = self.probes_by_id(self.handler.run(invocation(script(probes))))
+        features = got["windows-features"][1]
+        self.assertEqual(features["rc"], 1)
+        self.assertIn("servicing stack is busy", base64.b64decode(features["stderr_b64"]).decode())
+        self.assertEqual(got["pending-updates"][1]["rc"], 0)
+
+    def test_a_feature_query_after_the_update_search_waits_and_the_rest_do_not(self):
+        probes = [
+            ("pending-updates", fragment("pending-updates")),
+            ("windows-features", fragment("windows-features")),
+            ("os-info", fragment("os-info")),
+            ("rdp-settings", fragment("rdp-settings")),
+        ]
+        got = self.probes_by_id(self.handler.run(invocation(script(probes, lanes=2, after={1: 0}))))
+        search_end, features_end = got["pending-updates"][0], got["windows-features"][0]
+        features = got["windows-features"][1]
+        self.assertEqual(features["rc"], 0, base64.b64decode(features["stderr_b64"]))
+        # It started when the search ended (0.7 s start-up + 3.5 s search) and ran its own time.
+        self.assertAlmostEqual(features_end - features["ms"] / 1000, search_end, delta=0.01)
+        self.assertAlmostEqual(search_end, 0.7 + 3.5, delta=0.01)
+        # Meanwhile the second lane ran the later probes, one after the other, at once.
+        self.assertLess(got["os-info"][0], search_end)
+        self.assertLess(got["rdp-settings"][0], search_end)
 
     def test_a_hung_probe_reports_timed_out_at_its_timeout(self):
         m = load_profile(GOLDEN)
@@ -216,7 +249,7 @@ class ScriptPlay(unittest.TestCase):
         self.assertEqual((fr[0][2]["admin"], fr[0][2]["filtered"]), (False, True))
         self.assertIn("UAC-filtered", fr[1][2]["error"])
         user = json.loads(vmcert_handler.create_handler(m).answer(
-            vmcert_handler.ScriptProbe(0, "current-user", 60, 65536, False, fragment("current-user")), "vmcert").stdout)
+            vmcert_handler.ScriptProbe(0, "current-user", 60, 65536, False, -1, fragment("current-user")), "vmcert").stdout)
         self.assertEqual((user["IsAdministrator"], user["AdministratorsDenyOnly"]), (False, True))
         # The built-in Administrator (RID 500) is never filtered.
         fr = frames(vmcert_handler.create_handler(m).run(invocation(script([("os-disk", fragment("os-disk"))]), user="azureadmin")))

@@ -187,8 +187,9 @@ pub(crate) fn probe_specs(
 /// scan of a fresh Marketplace VM often takes several minutes (research/windows-real.md).
 pub(crate) const UPDATE_SEARCH_TIMEOUT: u64 = 600;
 
-/// Seconds `Get-WindowsFeature` may take at least: a cold first run takes 5-30 s, slower while
-/// the update search (started first, in another lane) keeps the servicing stack busy.
+/// Seconds `Get-WindowsFeature` may take at least: a cold first run takes 5-30 s. It runs only
+/// once the update search has ended (`vmcert_checks::windows::probes::RUNS_AFTER`), so the
+/// search's hold on the servicing stack is not counted against it.
 const WINDOWS_FEATURES_TIMEOUT: u64 = 180;
 
 /// Gives the Windows probes that are slow on a fresh VM their own timeouts: the Windows Update

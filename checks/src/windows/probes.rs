@@ -34,6 +34,14 @@ use crate::probe::{Probe, ProbeId};
 /// Error for want of an administrator.
 pub const FACTS: &[ProbeId] = &["os-info", "current-user"];
 
+/// Probes that must not run while another one runs, as `(probe, the probe it waits for)`: the
+/// probe script starts the first only once the second has ended (or did not run), and keeps
+/// every other probe parallel. `Get-WindowsFeature` and the Windows Update search both go
+/// through the servicing stack (TrustedInstaller); on a fresh VM the first search holds it for
+/// minutes, and a feature query beside it is slowed or times out
+/// (/work/shared/research/windows-real.md, `windows-features`).
+pub const RUNS_AFTER: &[(ProbeId, ProbeId)] = &[("windows-features", "pending-updates")];
+
 /// The `Get-WindowsFeature` names the unsupported-feature checks read, in the order of the
 /// `windows-features` command (a test keeps the two in step).
 pub const FEATURE_NAMES: &[&str] = &[
@@ -310,6 +318,16 @@ mod tests {
             .find(|p| p.id == id)
             .map(|p| p.command)
             .unwrap()
+    }
+
+    #[test]
+    fn every_ordering_names_two_different_catalogue_probes() {
+        for (probe, waits_for) in RUNS_AFTER {
+            assert_ne!(probe, waits_for);
+            for id in [probe, waits_for] {
+                assert!(PROBES.iter().any(|p| p.id == *id), "{id} is not a probe");
+            }
+        }
     }
 
     #[test]

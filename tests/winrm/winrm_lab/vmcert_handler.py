@@ -17,8 +17,11 @@ and script.ps1). No PowerShell runs here, so this handler plays, in order:
    (checks/src/windows/probes.rs) from the profile in exactly the JSON that Windows PowerShell
    5.1's `ConvertTo-Json -Compress` prints for that fragment (the shapes of
    checks/tests/fixtures/windows), and writes the frames the script would write, when it would
-   write them: after a PowerShell start-up, `lanes` probes at a time, each taking a realistic
-   time, a probe that outlives its timeout reported as timed out. Where real Windows differs
+   write them: after a PowerShell start-up, `lanes` probes at a time in table order, a probe
+   with `After = K` only once probe K has ended (later probes taking the free lanes meanwhile),
+   each taking a realistic time, a probe that outlives its timeout reported as timed out.
+   `Get-WindowsFeature` run while the Windows Update search runs fails (see
+   `SERVICING_BUSY`), so a script that lets the two overlap loses the feature checks. Where real Windows differs
    from a naive reading, it is adversarial: an error a fragment suppresses still sets
    `HadErrors` (PowerShell#4613), so a script taking rc from `HadErrors` gets rc 1; a second
    local administrator (RID other than 500, without LocalAccountTokenFilterPolicy = 1) holds a
@@ -57,7 +60,7 @@ from .machine import Invocation, Output, Result
 
 TABLE_ROW = re.compile(
     r"^@\{ Index = (\d+); Id = '([a-z0-9._-]+)'; Timeout = (\d+); Cap = (\d+); "
-    r"Admin = \$(true|false); Code = '([A-Za-z0-9+/=]*)' \}$"
+    r"Admin = \$(true|false); After = (-1|\d+); Code = '([A-Za-z0-9+/=]*)' \}$"
 )
 NONCE = re.compile(r"^\$VmMarker = '#vmcert:' \+ '([0-9a-f]{32})' \+ ':'$", re.M)
 LANES = re.compile(r"^\$VmLanes = (\d+)$", re.M)
@@ -75,6 +78,15 @@ AZURE_NO_AUTO_UPDATE = {"AutomaticByPlatform": 1, "Manual": 1, "AutomaticByOS": 
 # The first read of 5.1's own stdin reader (a FileStream's buffer): what [Console]::In never sees.
 HOST_BUFFER = 4096
 DRIVE_PATH = re.compile(r"[A-Za-z]:[\\/]")
+# Both go through the servicing stack (TrustedInstaller). On a real fresh VM a feature query
+# beside the first update search is slowed for as long as the search holds it, often past its
+# timeout (research/windows-real.md); the model makes any overlap a failure, so an e2e run
+# shows whether the script kept them apart.
+SERVICING_PAIR = ("windows-features", "pending-updates")
+SERVICING_BUSY = (
+    "Get-WindowsFeature : vmcert test machine: the servicing stack is busy with the Windows Update "
+    "search (windows-features ran while pending-updates was running)\n"
+)
 
 
 def create_handler(machine: dict) -> VmcertHandler:
@@ -132,6 +144,8 @@ class ScriptProbe:
     timeout: int
     cap: int
     admin: bool
+    after: int
+    """The index of the probe this one waits for (-1: none)."""
     code: str
 
 
@@ -162,7 +176,8 @@ def parse_body(body: str) -> Script:
                     timeout=int(row.group(3)),
                     cap=int(row.group(4)),
                     admin=row.group(5) == "true",
-                    code=base64.b64decode(row.group(6)).decode("utf-8"),
+                    after=int(row.group(6)),
+                    code=base64.b64decode(row.group(7)).decode("utf-8"),
                 )
             )
     return Script(nonce, int(lanes_m.group(1)), tuple(probes), ".HadErrors" in body)
@@ -353,31 +368,58 @@ class VmcertHandler:
         outputs = [Output("stdout", bom + mark + "start " + json.dumps(start, separators=(",", ":")) + "\n", startup)]
         if host_stderr:
             outputs.insert(0, Output("stderr", host_stderr, 0.05))
-        lanes_free = [startup] * max(1, script.lanes)
+        # The script's scheduler, in simulated time: at each moment, in table order, every probe
+        # a lane is free for and whose After probe has ended starts; then time moves to the next
+        # probe's end. `spans` records when each probe ran, to find overlaps.
+        lanes = max(1, script.lanes)
+        waiting = list(script.probes)
+        # (end, index, probe, its answer or None when it did not run, began, ms it ran)
+        running: list[tuple[float, int, ScriptProbe, Answer | None, float, int]] = []
+        ended: set[int] = set()
+        spans: dict[str, tuple[float, float]] = {}
         finished = []
-        for p in script.probes:
-            lane = min(range(len(lanes_free)), key=lambda i: lanes_free[i])
-            began = lanes_free[lane]
-            if p.admin and not admin:
+        now = startup
+        while waiting or running:
+            for p in list(waiting):
+                if len(running) >= lanes:
+                    break
+                if p.after >= 0 and p.after not in ended:
+                    continue
+                waiting.remove(p)
+                if p.admin and not admin:
+                    running.append((now, p.index, p, None, now, 0))
+                    continue
+                ans = self.answer(p, inv.user)
+                took = ans.seconds * scale
+                if p.id in hang or took >= p.timeout:
+                    end, ms = now + p.timeout + 0.02, int((p.timeout + 0.02) * 1000)
+                else:
+                    end, ms = now + took, int(took * 1000)
+                running.append((end, p.index, p, ans, now, ms))
+                spans[p.id] = (now, end)
+            if not running:
+                # Only a script whose probes wait for one another in a circle gets here (vmcert
+                # refuses to write one): what never starts never reports.
+                break
+            running.sort(key=lambda r: (r[0], r[1]))
+            end, index, p, ans, began, ms = running.pop(0)
+            now = max(now, end)
+            ended.add(index)
+            if ans is None:
                 why = (
                     "needs an administrator: the account is a member of Administrators but its token over WinRM is UAC-filtered (not elevated)"
                     if start["filtered"]
                     else "needs an administrator: the account is not an elevated member of Administrators"
                 )
                 frame = self.frame(p, None, 0, False, "", "", why)
-                end = began
+            elif end - began >= p.timeout:
+                frame = self.frame(p, None, ms, True, "", "", None)
+            elif p.id == SERVICING_PAIR[0] and self.overlaps(spans, *SERVICING_PAIR):
+                frame = self.frame(p, 1, ms, False, "", SERVICING_BUSY, None)
             else:
-                ans = self.answer(p, inv.user)
-                took = ans.seconds * scale
-                if p.id in hang or took >= p.timeout:
-                    end = began + p.timeout + 0.02
-                    frame = self.frame(p, None, int((end - began) * 1000), True, "", "", None)
-                else:
-                    end = began + took
-                    # HadErrors is also set by the errors a fragment suppressed (PowerShell#4613).
-                    rc = 1 if ans.suppressed_errors and script.rc_from_had_errors else ans.rc
-                    frame = self.frame(p, rc, int(took * 1000), False, ans.stdout, ans.stderr, None)
-            lanes_free[lane] = end
+                # HadErrors is also set by the errors a fragment suppressed (PowerShell#4613).
+                rc = 1 if ans.suppressed_errors and script.rc_from_had_errors else ans.rc
+                frame = self.frame(p, rc, ms, False, ans.stdout, ans.stderr, None)
             finished.append((end, p.index, frame))
         finished.sort()
         last = startup
@@ -386,6 +428,14 @@ class VmcertHandler:
             last = max(last, end)
         outputs.append(Output("stdout", mark + 'done {"n":%d}\n' % len(script.probes), last + 0.01))
         return Result(0, tuple(outputs), last + 0.01)
+
+    @staticmethod
+    def overlaps(spans: dict[str, tuple[float, float]], a: str, b: str) -> bool:
+        """Whether probes `a` and `b` both ran and their runs overlapped."""
+        if a not in spans or b not in spans:
+            return False
+        (a0, a1), (b0, b1) = spans[a], spans[b]
+        return a0 < b1 and b0 < a1
 
     @staticmethod
     def frame(p: ScriptProbe, rc, ms: int, timed_out: bool, stdout: str, stderr: str, error) -> str:

@@ -128,6 +128,11 @@ pub(crate) enum ScriptError {
     /// Zero lanes.
     #[error("a probe script needs at least one lane")]
     NoLanes,
+    /// A probe ordered after one listed later, or after two probes.
+    #[error(
+        "probe `{0}` cannot wait for probe `{1}`: it must come after it in the list, and wait for one probe at most"
+    )]
+    Order(String, String),
 }
 
 /// One finished probe.

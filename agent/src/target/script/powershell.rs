@@ -21,10 +21,16 @@
 //!   U+FEFF is stripped first); otherwise it prints a `fatal` frame saying which test failed.
 //!   A body cut short, doubled, reordered or altered never runs, not even in part;
 //! - the body (template `script.ps1`) holds each probe as
-//!   `@{ Index = N; Id = '<id>'; Timeout = <s>; Cap = <bytes>; Admin = $true|$false; Code = '<base64 of the UTF-8 fragment>' }`,
+//!   `@{ Index = N; Id = '<id>'; Timeout = <s>; Cap = <bytes>; Admin = $true|$false; After = <index>|-1; Code = '<base64 of the UTF-8 fragment>' }`,
 //!   one per line, so the script is pure ASCII and no fragment can break its quoting;
 //! - probes run in a runspace pool, `lanes` at a time (`[PowerShell]::Create()` +
-//!   `BeginInvoke`), each in a local scope that starts with `$ErrorActionPreference = 'Stop'`
+//!   `BeginInvoke`), started in table order as lanes free up, except that a probe with
+//!   `After = K` starts only once probe K has ended (finished, failed, did not run or was
+//!   stopped at its timeout): meanwhile the probes after it in the table take the free lanes.
+//!   The pairs come from the catalogue ([`vmcert_checks::windows::probes::RUNS_AFTER`]:
+//!   `Get-WindowsFeature` never beside the Windows Update search); K is always an earlier
+//!   probe, so the wait can neither deadlock nor leave a lane idle while a probe could start;
+//! - each probe runs in a local scope that starts with `$ErrorActionPreference = 'Stop'`
 //!   (runspaces do not inherit it, and the Windows fragments rely on every failure being
 //!   terminating); one that passes its timeout is stopped with `BeginStop` and reported as timed
 //!   out, and the process ends with `[Environment]::Exit(0)` after the `done` frame rather than
@@ -82,13 +88,40 @@ pub(crate) struct PsScript {
 }
 
 impl PsScript {
-    /// The script running `probes`, `lanes` at a time.
+    /// The script running `probes`, `lanes` at a time, in the catalogue's order
+    /// ([`vmcert_checks::windows::probes::RUNS_AFTER`]).
     ///
     /// # Errors
-    /// A bad or duplicate id, a zero timeout or cap, zero lanes.
+    /// As [`PsScript::with_order`].
     pub(crate) fn new(probes: &[ProbeSpec], lanes: usize) -> Result<Self, ScriptError> {
+        Self::with_order(probes, lanes, vmcert_checks::windows::probes::RUNS_AFTER)
+    }
+
+    /// The script running `probes`, `lanes` at a time, where for each `(a, b)` of `after` with
+    /// both in `probes`, `a` starts only once `b` has ended. A pair naming a probe that is not
+    /// in `probes` is ignored (nothing to wait for, or nothing waiting).
+    ///
+    /// # Errors
+    /// A bad or duplicate id, a zero timeout or cap, zero lanes, a probe that waits for a
+    /// probe listed after it (the script starts probes in list order).
+    pub(crate) fn with_order(
+        probes: &[ProbeSpec],
+        lanes: usize,
+        after: &[(&str, &str)],
+    ) -> Result<Self, ScriptError> {
         if lanes == 0 {
             return Err(ScriptError::NoLanes);
+        }
+        // The index of the probe each one waits for, if any.
+        let mut waits: Vec<Option<usize>> = vec![None; probes.len()];
+        for (a, b) in after {
+            let find = |id: &str| probes.iter().position(|p| p.id == id);
+            if let (Some(ia), Some(ib)) = (find(a), find(b)) {
+                if ib >= ia || waits[ia].is_some() {
+                    return Err(ScriptError::Order((*a).to_string(), (*b).to_string()));
+                }
+                waits[ia] = Some(ib);
+            }
         }
         let mut table = String::new();
         for (n, p) in probes.iter().enumerate() {
@@ -103,11 +136,12 @@ impl PsScript {
                 return Err(ScriptError::Zero(p.id.clone()));
             }
             table.push_str(&format!(
-                "@{{ Index = {n}; Id = '{id}'; Timeout = {t}; Cap = {cap}; Admin = ${admin}; Code = '{code}' }}\n",
+                "@{{ Index = {n}; Id = '{id}'; Timeout = {t}; Cap = {cap}; Admin = ${admin}; After = {k}; Code = '{code}' }}\n",
                 id = p.id,
                 t = p.timeout_secs,
                 cap = p.output_cap,
                 admin = p.needs_root,
+                k = waits[n].map_or(-1, |k| k as i64),
                 code = base64::engine::general_purpose::STANDARD.encode(p.command.as_bytes()),
             ));
         }
@@ -118,14 +152,22 @@ impl PsScript {
             .replace("@@PROBES@@", table.trim_end());
         let body = format!("#vmcert-begin:{nonce}\r\n{body}\r\n");
         let text = loader(&nonce, &body);
-        // Probes start in order as lanes free up, so even if every probe runs to its timeout
-        // (plus 5 s to collect it) the last one ends by (sum of all) / lanes + the longest (the
-        // list-scheduling bound): one long probe (the update search) does not multiply the
-        // deadline. Then a margin for starting powershell.exe and the pool, and for sending the
-        // output back. Saturating: a timeout comes from the command line.
+        // Probes start in order as lanes free up, a waiting probe never holding a lane another
+        // could use, so even if every probe runs to its timeout (plus 5 s to collect it) the
+        // last one ends by (sum of all) / lanes + the longest chain of probes waiting for one
+        // another (Graham's list-scheduling bound with precedence): one long probe (the update
+        // search) does not multiply the deadline, and the feature query waiting for it adds
+        // its own time once. Then a margin for starting powershell.exe and the pool, and for
+        // sending the output back. Saturating: a timeout comes from the command line.
         let each = |p: &ProbeSpec| p.timeout_secs.saturating_add(5);
         let total: u64 = probes.iter().map(each).fold(0, u64::saturating_add);
-        let longest = probes.iter().map(each).max().unwrap_or(0);
+        // A probe waits only for an earlier one, so one pass in order sums every chain.
+        let mut chain: Vec<u64> = Vec::with_capacity(probes.len());
+        for (n, p) in probes.iter().enumerate() {
+            let before = waits[n].map_or(0, |k| chain[k]);
+            chain.push(before.saturating_add(each(p)));
+        }
+        let longest = chain.iter().copied().max().unwrap_or(0);
         let deadline = Duration::from_secs(
             total
                 .div_ceil(lanes as u64)

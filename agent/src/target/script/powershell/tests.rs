@@ -85,7 +85,7 @@ fn probes_become_one_ascii_table_line_each_with_the_fragment_in_base64() {
     let text = body_of(s.text());
     assert!(text.is_ascii(), "the body must be pure ASCII");
     assert!(text.contains(&format!(
-        "@{{ Index = 0; Id = 'os-info'; Timeout = 30; Cap = 64; Admin = $false; Code = '{}' }}\n",
+        "@{{ Index = 0; Id = 'os-info'; Timeout = 30; Cap = 64; Admin = $false; After = -1; Code = '{}' }}\n",
         b64("'Straße'")
     )));
     assert!(text.contains("Index = 1; Id = 'bitlocker'; Timeout = 30; Cap = 64; Admin = $true;"));
@@ -187,6 +187,93 @@ fn one_long_probe_does_not_multiply_the_deadline() {
     let s = PsScript::new(&probes, 4).unwrap();
     // 600 + 19 * 30 s of probes, each +5 s, in 4 lanes: at most 1270 / 4 + 605 + 120 s.
     assert_eq!(s.deadline(), Duration::from_secs(318 + 605 + 120));
+}
+
+/// The catalogue's order (`Get-WindowsFeature` never beside the update search) is in the table:
+/// `windows-features` carries the index of `pending-updates`, every other probe -1, and the
+/// scheduler starts a probe only once its `After` probe has ended, letting later ones pass.
+#[test]
+fn the_feature_query_waits_for_the_update_search_and_nothing_else_waits() {
+    let probes = [
+        spec("pending-updates", "1"),
+        spec("os-info", "2"),
+        spec("windows-features", "3"),
+        spec("rdp-settings", "4"),
+    ];
+    let s = PsScript::new(&probes, 4).unwrap();
+    let body = body_of(s.text());
+    let after = |id: &str| -> String {
+        let row = body
+            .lines()
+            .find(|l| l.contains(&format!("Id = '{id}';")))
+            .unwrap();
+        row.split("After = ")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(after("windows-features"), "0");
+    for id in ["pending-updates", "os-info", "rdp-settings"] {
+        assert_eq!(after(id), "-1", "{id} runs in parallel");
+    }
+    // The scheduler: table order, a waiting probe skipped (not blocking the lane), a probe
+    // marked ended whether it finished or was stopped at its timeout.
+    assert!(body.contains("foreach ($probe in @($waiting)) {"));
+    assert!(body.contains("if ($probe.After -lt 0 -or $ended.ContainsKey($probe.After)) {"));
+    assert!(
+        body.contains(
+            "Complete-VmProbe $job $late\n                $ended[$job.Probe.Index] = $true"
+        )
+    );
+    assert_eq!(syntax_errors(&body), Vec::<String>::new());
+
+    // Without the update search in the run, the feature query waits for nothing.
+    let s = PsScript::new(&probes[1..], 4).unwrap();
+    assert!(!body_of(s.text()).contains("After = 0;"));
+    assert!(
+        body_of(s.text()).contains(
+            "Id = 'windows-features'; Timeout = 30; Cap = 64; Admin = $false; After = -1;"
+        )
+    );
+}
+
+#[test]
+fn a_probe_cannot_wait_for_a_later_one_or_for_two() {
+    let later = [spec("windows-features", "1"), spec("pending-updates", "2")];
+    assert_eq!(
+        PsScript::new(&later, 4).unwrap_err(),
+        ScriptError::Order("windows-features".into(), "pending-updates".into())
+    );
+    let two = [spec("a", "1"), spec("b", "2"), spec("c", "3")];
+    assert_eq!(
+        PsScript::with_order(&two, 4, &[("c", "a"), ("c", "b")]).unwrap_err(),
+        ScriptError::Order("c".into(), "b".into())
+    );
+    // A chain is fine: each probe waits for one earlier probe.
+    let s = PsScript::with_order(&two, 1, &[("b", "a"), ("c", "b")]).unwrap();
+    let body = body_of(s.text());
+    assert!(body.contains("Id = 'b'; Timeout = 30; Cap = 64; Admin = $false; After = 0;"));
+    assert!(body.contains("Id = 'c'; Timeout = 30; Cap = 64; Admin = $false; After = 1;"));
+}
+
+#[test]
+fn the_deadline_counts_the_feature_query_after_the_update_search() {
+    let mut probes: Vec<ProbeSpec> = (0..18).map(|n| spec(&format!("p{n}"), "1")).collect();
+    let mut search = spec("pending-updates", "1");
+    search.timeout_secs = 600;
+    let mut features = spec("windows-features", "1");
+    features.timeout_secs = 180;
+    probes.insert(0, search);
+    probes.insert(5, features);
+    let s = PsScript::new(&probes, 4).unwrap();
+    // 605 + 185 + 18 * 35 = 1420 s of probes in 4 lanes, then the chain 605 + 185 s.
+    assert_eq!(s.deadline(), Duration::from_secs(355 + 790 + 120));
+    // Unordered, the longest single probe bounds it.
+    let s = PsScript::with_order(&probes, 4, &[]).unwrap();
+    assert_eq!(s.deadline(), Duration::from_secs(355 + 605 + 120));
 }
 
 #[test]
@@ -359,7 +446,11 @@ fn the_generated_script_and_its_loader_parse_as_powershell() {
         })
         .chain([spec("pack-x", "Get-Date")])
         .collect();
+    // The update search first, as the runner orders it, so the feature query can wait for it.
+    let mut probes = probes;
+    probes.sort_by_key(|p| p.id != "pending-updates");
     let s = PsScript::new(&probes, 4).unwrap();
+    assert!(body_of(s.text()).contains("Id = 'windows-features'; Timeout = 60;"));
     let text = s.text();
     assert_eq!(syntax_errors(text), Vec::<String>::new());
     let body = body_of(text);
