@@ -192,21 +192,11 @@ pub(crate) fn write_zip_signed(
 /// # Errors
 /// The zip cannot be read or the new one written; the old one is then untouched.
 pub(crate) fn rewrite_with(path: &Path, name: &str, content: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
     let mut archive = zip::ZipArchive::new(std::io::BufReader::new(
         File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
     ))
     .with_context(|| format!("{} is not a readable zip archive", path.display()))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".vmcert-report-")
-        .suffix(".zip.tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    let written = (|| -> anyhow::Result<()> {
-        let mut zip = zip::ZipWriter::new(BufWriter::new(tmp.as_file()));
+    persist_zip(path, "rewrite", |zip| {
         for i in 0..archive.len() {
             let f = archive.by_index_raw(i)?;
             if f.name() == name {
@@ -219,44 +209,16 @@ pub(crate) fn rewrite_with(path: &Path, name: &str, content: &[u8]) -> anyhow::R
             .unix_permissions(0o644);
         zip.start_file(name, options)?;
         zip.write_all(content)?;
-        let mut out = zip.finish()?;
-        out.flush()?;
-        drop(out);
-        tmp.as_file().sync_all()?;
         Ok(())
-    })();
-    written.with_context(|| format!("cannot rewrite the report {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
-            .with_context(|| format!("cannot set the permissions of {}", tmp.path().display()))?;
-    }
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot move the report into place at {}", path.display()))?;
-    Ok(())
+    })
 }
 
-/// Stores `files` as a zip at `path`, atomically: a temporary file in the same directory,
-/// fsync, rename, fsync of the directory. Entry times are `finished` (RFC 3339).
+/// Stores `files` as a zip at `path`, atomically. Entry times are `finished` (RFC 3339).
 ///
 /// # Errors
 /// As [`write_zip`].
 pub(crate) fn write_files(path: &Path, files: &[ZipFile], finished: &str) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    // A second Ctrl-C or SIGTERM waits for the end of this write (no `.tmp` left behind).
-    let _writing = crate::interrupt::writing();
-    let tmp = tempfile::Builder::new()
-        .prefix(".vmcert-report-")
-        .suffix(".zip.tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    let written = (|| -> anyhow::Result<()> {
-        let mut zip = zip::ZipWriter::new(BufWriter::new(tmp.as_file()));
+    persist_zip(path, "write", |zip| {
         let options = SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)
             .unix_permissions(0o644)
@@ -265,13 +227,39 @@ pub(crate) fn write_files(path: &Path, files: &[ZipFile], finished: &str) -> any
             zip.start_file(f.path.as_str(), options)?;
             zip.write_all(&f.content)?;
         }
+        Ok(())
+    })
+}
+
+/// Writes a zip with `fill` and puts it at `path` atomically: a temporary file in the same
+/// directory, fsync, mode 0644, rename, fsync of the directory. A second Ctrl-C or SIGTERM waits
+/// for the end of this (no `.tmp` is left behind); on an error the old file is untouched.
+/// `verb` names the operation in errors (`write`, `rewrite`).
+fn persist_zip(
+    path: &Path,
+    verb: &str,
+    fill: impl FnOnce(&mut zip::ZipWriter<BufWriter<&File>>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let _writing = crate::interrupt::writing();
+    let tmp = tempfile::Builder::new()
+        .prefix(".vmcert-report-")
+        .suffix(".zip.tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let written = (|| -> anyhow::Result<()> {
+        let mut zip = zip::ZipWriter::new(BufWriter::new(tmp.as_file()));
+        fill(&mut zip)?;
         let mut out = zip.finish()?;
         out.flush()?;
         drop(out);
         tmp.as_file().sync_all()?;
         Ok(())
     })();
-    written.with_context(|| format!("cannot write the report {}", path.display()))?;
+    written.with_context(|| format!("cannot {verb} the report {}", path.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
