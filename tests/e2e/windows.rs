@@ -388,8 +388,11 @@ fn the_request_count_is_the_same_for_five_checks_and_for_all_of_them() {
         "HTTP requests for 5 checks and for all: {per_run:?}"
     );
     assert_eq!(per_run[0].1, per_run[1].1, "{per_run:?}");
-    // NTLM's two authentication legs, Create, Command, one Send, two Receives, Delete.
-    assert_eq!(per_run[1].0, 8, "{per_run:?}");
+    // NTLM's two authentication legs, Create, Command, one Send, one Receive (with
+    // timing_scale 0 every frame, `done` and the exit are ready at the same instant, so one
+    // Receive gets all of it whatever the load: it was two or one depending on when the Receive
+    // arrived), Delete.
+    assert_eq!(per_run[1].0, 7, "{per_run:?}");
 }
 
 #[test]
