@@ -372,6 +372,10 @@ stop_vm() {
   # shellcheck source=/dev/null
   [ -f "$S/vm.env" ] && . "$S/vm.env"
   pid=$(cat "$S/pid" 2>/dev/null || true)
+  # Every process of the VM, seen before the kill: a dying process leaves `ip netns pids` before
+  # it has finished exiting, so the stop waits for these by PID at the end.
+  local members=""
+  if [ -n "$NETNS" ]; then members=$(ip netns pids "$NETNS" 2>/dev/null || true); fi
   if [ -n "$pid" ] && [ -n "$NETNS" ] && [ "$(ns_of "$pid")" = "$NETNS" ]; then
     kill -KILL "$pid" 2>/dev/null || true
     # Until it is gone or a zombie waiting for its reaper (it was reparented when start exited).
@@ -383,12 +387,26 @@ stop_vm() {
     done
   fi
   if [ -n "$NETNS" ]; then kill_netns "$NETNS"; fi
+  # shellcheck disable=SC2086
+  wait_dead $members
   if [ -n "$VETH" ] && ip link show "$VETH" >/dev/null 2>&1; then ip link del "$VETH" 2>/dev/null || true; fi
   if [ "${VMCERT_LAB_KEEP:-0}" = 1 ]; then
     mv "$S" "$S.stopped.$(date +%s)"
   else
     rm -rf "$S"
   fi
+}
+
+# Waits (up to 5 s) until each PID is gone or a zombie waiting for its reaper.
+wait_dead() {
+  local p state
+  for p in "$@"; do
+    for _ in $(seq 1 100); do
+      state=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null || true)
+      case $state in "" | Z) break ;; esac
+      sleep 0.05
+    done
+  done
 }
 
 # Kills (by PID) whatever still runs in a lab netns, waits until it is empty, deletes it.
