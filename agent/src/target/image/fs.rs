@@ -320,21 +320,8 @@ impl Tree {
         let Mounted::Ext(fs) = &m.fs else {
             return Ok(None);
         };
-        let mut file = fs.open(inner.as_str()).map_err(|e| broken(path, &e))?;
         let want = usize::try_from(len).unwrap_or(usize::MAX);
-        let mut out = vec![0u8; want];
-        let mut got = 0;
-        while got < want {
-            let n = file
-                .read_bytes(&mut out[got..])
-                .map_err(|e| broken(path, &e))?;
-            if n == 0 {
-                break;
-            }
-            got += n;
-        }
-        out.truncate(got);
-        Ok(Some((out, len)))
+        Ok(Some((read_up_to(fs, path, &inner, want)?, len)))
     }
 
     /// The first `n` bytes of regular file `path` whatever its size (an ELF header).
@@ -349,20 +336,7 @@ impl Tree {
         let Mounted::Ext(fs) = &m.fs else {
             return Ok(None);
         };
-        let mut file = fs.open(inner.as_str()).map_err(|e| broken(path, &e))?;
-        let mut out = vec![0u8; n];
-        let mut got = 0;
-        while got < n {
-            let k = file
-                .read_bytes(&mut out[got..])
-                .map_err(|e| broken(path, &e))?;
-            if k == 0 {
-                break;
-            }
-            got += k;
-        }
-        out.truncate(got);
-        Ok(Some(out))
+        Ok(Some(read_up_to(fs, path, &inner, n)?))
     }
 
     /// Names in directory `path` (symlinks followed), sorted, without `.` and `..`; `None`
@@ -427,6 +401,25 @@ impl Tree {
             .map(|n| format!("{}/{n}", dir.trim_end_matches('/')))
             .collect())
     }
+}
+
+/// Up to `want` bytes of file `inner` of `fs` (`path` names it in errors): fewer when the file
+/// is shorter.
+fn read_up_to(fs: &Ext4, path: &str, inner: &str, want: usize) -> Result<Vec<u8>, FsError> {
+    let mut file = fs.open(inner).map_err(|e| broken(path, &e))?;
+    let mut out = vec![0u8; want];
+    let mut got = 0;
+    while got < want {
+        let n = file
+            .read_bytes(&mut out[got..])
+            .map_err(|e| broken(path, &e))?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    out.truncate(got);
+    Ok(out)
 }
 
 fn broken(path: &str, e: &Ext4Error) -> FsError {
