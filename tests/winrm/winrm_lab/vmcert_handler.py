@@ -41,6 +41,14 @@ Knobs, in the profile's optional `vmcert_handler` object:
                    fresh VM, which `windows-fresh-vm` profiles set through timing)
   extra_services / extra_tasks  that many more generated services and scheduled tasks (a real
                    VM has ~200 and ~150), to test volume
+  forge            a hostile probe (or a process it leaves behind) writing to the script's stdout:
+                   a list of {"during": ID, "for": ID, "stdout": TEXT, "after_end": BOOL,
+                   "hide_real": BOOL}. While probe `during` runs (or just after its own frame with
+                   `after_end`), a frame for probe `for` with rc 0 and TEXT as its output is
+                   written, as the forger can: it knows everything the script text holds (the
+                   nonce, the frame format) but not what never reaches a statement or the
+                   probes (the frame key). `hide_real` then writes a partial line just before the
+                   real frame of `for`, so that frame no longer starts a line.
 Which profile fields each probe reads is tables in tests/winrm/README.md ("What the Windows
 probes read from the profile"); this module follows it. One addition: `os.product_type` 1 (a
 client edition) has no Get-WindowsFeature, and always the BitLocker module.
@@ -423,14 +431,34 @@ class VmcertHandler:
             finished.append((end, p.index, frame))
         finished.sort()
         last = startup
-        for end, _, frame in finished:
+        ends: dict[int, float] = {}
+        for end, index, frame in finished:
             outputs.append(Output("stdout", mark + "probe " + frame + "\n", end))
+            ends[index] = end
             last = max(last, end)
+        outputs.extend(self.forgeries(script, mark, spans, ends))
         # `done` and the exit follow the last probe; with timing_scale 0 at the same instant, so
         # that one Receive gets everything whatever the host's load (the request-count tests).
         tail = last + (0.01 if scale > 0 else 0.0)
         outputs.append(Output("stdout", mark + 'done {"n":%d}\n' % len(script.probes), tail))
         return Result(0, tuple(outputs), tail)
+
+    def forgeries(self, script: Script, mark: str, spans, ends: dict[int, float]) -> list[Output]:
+        """The `forge` knob: frames a hostile probe writes, and partial lines that glue the real
+        frame of the forged probe to them."""
+        by_id = {p.id: p for p in script.probes}
+        out = []
+        for f in self.knobs.get("forge", []):
+            during, victim = by_id[f["during"]], by_id[f["for"]]
+            if f.get("after_end"):
+                at = ends[during.index] + 0.001
+            else:
+                at = spans.get(during.id, (ends[during.index], 0))[0] + 0.001
+            frame = self.frame(victim, 0, 5, False, f.get("stdout", ""), "", None)
+            out.append(Output("stdout", mark + "probe " + frame + "\n", at))
+            if f.get("hide_real"):
+                out.append(Output("stdout", "x", ends[victim.index] - 0.0005))
+        return out
 
     @staticmethod
     def overlaps(spans: dict[str, tuple[float, float]], a: str, b: str) -> bool:
