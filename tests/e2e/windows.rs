@@ -975,7 +975,10 @@ fn a_probe_forging_frames_makes_the_run_tampered_not_pass() {
         let stderr = text(&out.stderr);
         let r = results(&zip);
         let st = statuses(&r);
-        assert_ne!(st["sql-server-not-self-installed"], "Pass", "{what}: the forged frame was taken: {st:?}");
+        assert_eq!(
+            st["sql-server-not-self-installed"], "Error",
+            "{what}: the forged frame was taken: {st:?}"
+        );
         assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
         let reason = r["run"]["interrupted_reason"].as_str().unwrap_or_default();
         assert!(
