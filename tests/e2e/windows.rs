@@ -338,6 +338,17 @@ fn golden_run_over_http_ntlm_is_sealed_streams_and_keeps_the_password_secret() {
         assert!(!t.contains(&b64), "the Basic credentials are on {what}");
     }
     assert!(!stats.to_string().contains(PASSWORD), "{stats}");
+    // The frame key travels in the Create request's shell environment; even -vvv (trace, which
+    // logs every SOAP body) shows it only as redacted.
+    let var = "<rsp:Variable Name=\"VMCERT_FRAME_KEY\">";
+    assert!(stderr.contains(var), "the trace log shows the Create body");
+    assert_eq!(
+        stderr.matches(var).count(),
+        stderr
+            .matches(&format!("{var}[redacted]</rsp:Variable>"))
+            .count(),
+        "the frame key is in the trace log"
+    );
     let server_log = std::fs::read_to_string(s.state.path().join("server.log")).unwrap();
     assert!(
         !server_log.contains(PASSWORD),

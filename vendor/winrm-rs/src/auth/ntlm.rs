@@ -53,7 +53,8 @@ pub(crate) fn seal_body(session: &mut ntlm::NtlmSession, body: &str) -> (String,
 }
 
 /// Extract and unseal the SOAP body from a multipart/encrypted response.
-pub(crate) fn unseal_body(
+#[allow(unreachable_pub)] // vmcert patch (see VMCERT-PATCHES.md, 8): re-exported under `__internal`
+pub fn unseal_body(
     session: &mut ntlm::NtlmSession,
     data: &[u8],
 ) -> Result<String, WinrmError> {

@@ -114,7 +114,8 @@ pub fn parse_receive_output(xml: &str) -> Result<ReceiveOutput, SoapError> {
 ///
 /// Returns the XML items (raw text between `<w:Items>` tags) and an optional
 /// `EnumerationContext` for continuation via Pull.
-pub(crate) fn parse_enumerate_response(xml: &str) -> Result<(String, Option<String>), SoapError> {
+#[allow(unreachable_pub)] // vmcert patch (see VMCERT-PATCHES.md, 8): re-exported under `__internal`
+pub fn parse_enumerate_response(xml: &str) -> Result<(String, Option<String>), SoapError> {
     check_soap_fault(xml)?;
 
     // Extract items — may be inside <w:Items>, <wsen:Items>, or <n:Items>
