@@ -29,9 +29,15 @@ pub(crate) fn ask(session: Session, checks: &[CheckResult]) -> Asked {
         .filter(|c| matches!(c.status, Status::Fail | Status::Error | Status::Warning))
         .map(|c| format!("{} ({})", c.id, c.status))
         .collect();
+    let open = session.step().map_or(0, |s| s.total);
     eprintln!(
-        "\nQuestionnaire: the questions your answers file leaves open. Esc leaves one unanswered \
-         (a Warning in the report); Ctrl-C stops and writes the report with the answers given."
+        "\nQuestionnaire: {open} question(s) to answer. Esc leaves one unanswered (a Warning in \
+         the report); Ctrl-C stops and writes the report with the answers given."
+    );
+    // Colours as inquire sets them (none under NO_COLOR); a question left out says so.
+    inquire::set_global_render_config(
+        inquire::ui::RenderConfig::default()
+            .with_canceled_prompt_indicator(inquire::ui::Styled::new("(unanswered)")),
     );
     let (tx, rx) = mpsc::channel();
     let hook = tx.clone();
