@@ -191,8 +191,9 @@ fn questionnaire_comes_after_the_checks_and_ctrl_c_keeps_the_answers() {
     assert!(saved.contains("GA11 = true"), "{saved}");
     tmux.keys(&["N", "Enter"]);
     tmux.wait_for("(3 of 8) KC1");
-    tmux.keys(&["STOCK"]);
-    tmux.wait_for("> 1) stock");
+    // Not the first choice, so that it is the typing in capitals that picks it.
+    tmux.keys(&["AZURE"]);
+    tmux.wait_for("> 2) azure-tuned");
     tmux.keys(&["Enter"]);
     let s = tmux.wait_for("(4 of 8) KC3");
     // Ctrl-C at the fourth question.
@@ -221,7 +222,7 @@ fn questionnaire_comes_after_the_checks_and_ctrl_c_keeps_the_answers() {
     assert_eq!(answer(&r, "GA1"), true, "from the answers file");
     assert_eq!(answer(&r, "GA11"), true);
     assert_eq!(answer(&r, "GA12"), false);
-    assert_eq!(answer(&r, "KC1"), "stock");
+    assert_eq!(answer(&r, "KC1"), "azure-tuned");
     assert!(answer(&r, "KC3").is_null(), "{r}");
 
     let saved = fs::read_to_string(dir.path().join("saved.toml")).unwrap();
@@ -229,7 +230,7 @@ fn questionnaire_comes_after_the_checks_and_ctrl_c_keeps_the_answers() {
         "GA1 = true",
         "GA11 = true",
         "GA12 = false",
-        "KC1 = \"stock\"",
+        "KC1 = \"azure-tuned\"",
     ] {
         assert!(saved.contains(line), "{line} not in:\n{saved}");
     }

@@ -34,10 +34,16 @@ pub(crate) fn ask(session: Session, checks: &[CheckResult]) -> Asked {
         "\nQuestionnaire: {open} question(s) to answer. Esc leaves one unanswered (a Warning in \
          the report); Ctrl-C stops and writes the report with the answers given."
     );
-    // Colours as inquire sets them (none under NO_COLOR); a question left out says so.
+    // Colours as everywhere in vmcert: none when NO_COLOR is set and not empty. A question
+    // left out says so.
+    let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let look = if colour {
+        inquire::ui::RenderConfig::default_colored()
+    } else {
+        inquire::ui::RenderConfig::empty()
+    };
     inquire::set_global_render_config(
-        inquire::ui::RenderConfig::default()
-            .with_canceled_prompt_indicator(inquire::ui::Styled::new("(unanswered)")),
+        look.with_canceled_prompt_indicator(inquire::ui::Styled::new("(unanswered)")),
     );
     let (tx, rx) = mpsc::channel();
     let hook = tx.clone();
@@ -47,12 +53,25 @@ pub(crate) fn ask(session: Session, checks: &[CheckResult]) -> Asked {
     let asked = questionnaire::ask(session, Box::new(Prompts { attention }), tx, &rx);
     if asked.interrupted {
         give_back_the_terminal();
+        eprintln!();
     }
     asked
 }
 
-/// Undoes what a prompt left on screen when it is abandoned (SIGTERM while it waits for a key):
-/// raw mode, bracketed paste, a hidden cursor; and ends its line.
+/// Gives the terminal back ([`give_back_the_terminal`]) when dropped: `run` holds one after a
+/// stop at a question and drops it as it returns, for a prompt that was being opened at the
+/// instant of the stop (its thread had already taken the question and turns raw mode on after
+/// the first give-back).
+pub(crate) struct GiveBack;
+
+impl Drop for GiveBack {
+    fn drop(&mut self) {
+        give_back_the_terminal();
+    }
+}
+
+/// Undoes what a prompt leaves on the terminal when it is abandoned (SIGTERM while it waits for
+/// a key): raw mode, bracketed paste, a hidden cursor.
 fn give_back_the_terminal() {
     let _ = crossterm::terminal::disable_raw_mode();
     let _ = crossterm::execute!(
@@ -60,7 +79,6 @@ fn give_back_the_terminal() {
         crossterm::event::DisableBracketedPaste,
         crossterm::cursor::Show
     );
-    eprintln!();
 }
 
 /// The prompts of one session.

@@ -38,6 +38,9 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     crate::interrupt::watch().context("cannot watch for Ctrl-C")?;
     let checked = plan.check(&RunWatch::default())?;
     let mut shown = false;
+    // After a stop at a question, the terminal is given back once more when `run` returns,
+    // whichever way (see `ask::give_back_the_terminal`).
+    let mut _give_back = None;
     let (answers, stopped) = match plan.questionnaire() {
         Some(session) if !crate::interrupt::requested() => {
             // The results first, on the terminal the questions are asked on.
@@ -55,6 +58,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             if let Some(e) = &asked.error {
                 eprintln!("vmcert: {e}; the remaining questions stay unanswered");
             }
+            _give_back = asked.interrupted.then_some(crate::cmd::ask::GiveBack);
             let stopped = asked.interrupted.then(|| {
                 format!(
                     "{} during the questionnaire (the checks had all run)",
