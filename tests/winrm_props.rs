@@ -248,3 +248,31 @@ fn sealed_bodies_with_absurd_lengths_are_errors() {
         assert!(unseal_body(&mut session, &body).is_err());
     }
 }
+
+/// A hostile server's answer of 1 MiB made of what the element search looks for, with no end:
+/// the search was quadratic (100 KiB took 13 s in a debug build, 1 MiB would take about half an
+/// hour), and a CPU-bound parse cannot be cut by the transport's async timeouts. It is linear
+/// now (vendor/winrm-rs/VMCERT-PATCHES.md, 9): this test finishes, it does not time anything.
+#[test]
+fn element_search_is_linear_in_a_hostile_answer() {
+    let n = 1 << 20;
+    for unit in [
+        ":ExitCode>",
+        "<ExitCode>",
+        "<ExitCode> ",
+        "<rsp:Stream Name=\"stdout\">",
+        "<a:Fault>",
+    ] {
+        let xml = format!("<x{}", unit.repeat(n / unit.len()));
+        let _ = parse_receive_output(&xml);
+        let _ = check_soap_fault(&xml);
+        let _ = parse_shell_id(&xml);
+    }
+    // And the streams of a long answer are all read.
+    let one = format!(
+        "<rsp:Stream Name=\"stdout\" CommandId=\"1\">{}</rsp:Stream>",
+        B64.encode("ab")
+    );
+    let out = parse_receive_output(&one.repeat(20_000)).unwrap();
+    assert_eq!(out.stdout.len(), 40_000);
+}
