@@ -123,6 +123,10 @@ pub(crate) fn toml_error(text: &str, err: &toml::de::Error) -> (usize, String) {
         .map(str::trim)
         .collect::<Vec<_>>()
         .join(" ");
+    // toml says nothing about some mistakes (a lone carriage return): never an empty problem.
+    if message.trim().is_empty() {
+        return (line, "invalid TOML".to_string());
+    }
     (line, message)
 }
 
@@ -310,6 +314,20 @@ expires = 2025-01-31
         assert_eq!(w[1].expires, day("2025-01-31"));
         assert_eq!(w[1].line, 8);
         assert_eq!(w[1].file, "w.toml");
+    }
+
+    /// Found by the property tests (issue 17): toml gives no message for a lone carriage
+    /// return, and the error said `w.toml:1: ` and nothing more.
+    #[test]
+    fn a_toml_error_without_a_message_still_says_what_is_wrong() {
+        assert_eq!(
+            parse("w.toml", "\r").unwrap_err().to_string(),
+            "w.toml:1: invalid TOML"
+        );
+        assert_eq!(
+            crate::pack::parse("p.toml", "\r").unwrap_err().to_string(),
+            "p.toml:1: invalid TOML"
+        );
     }
 
     #[test]
