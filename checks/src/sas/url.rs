@@ -82,11 +82,13 @@ fn word_at(b: &[u8], i: usize, word: &[u8]) -> Option<usize> {
     Some(j - i)
 }
 
-/// Length of the `sig=` key at `i`, when one starts there after a parameter boundary.
+/// Length of the `sig=` key at `i`, when one starts there after a parameter boundary: the start
+/// of the text, any byte that cannot end a longer key name (not a letter or digit: a service
+/// quoting the query in `<Message>sig=...` or `(sig=...` shows it too), or `?`, `&`, `;` encoded.
 fn sig_key_at(b: &[u8], i: usize) -> Option<usize> {
     let key_len = word_at(b, i, b"sig=")?;
     let boundary = i == 0
-        || b[i - 1].is_ascii_whitespace()
+        || !b[i - 1].is_ascii_alphanumeric()
         || [b'?', b'&', b';']
             .iter()
             .any(|&sep| (1..=5).any(|n| i >= n && word_at(b, i - n, &[sep]) == Some(n)));
@@ -294,6 +296,18 @@ mod tests {
         assert!(r.contains("sig=REDACTED retry"), "{r}");
     }
 
+    /// Found by the property tests of the blob error reader (issue 17): a storage service that
+    /// quotes the query in its XML (`<Code>sig=...</Code>`) had the signature printed, since
+    /// `>` was not a boundary before a key.
+    #[test]
+    fn redacts_a_signature_after_any_punctuation() {
+        for before in ["<Code>", "(", ",", "\"", "'", "[", "|", "/"] {
+            let r = redact(&format!("{before}sig={SIG}<"));
+            assert!(!r.contains("OKth8"), "{before}: {r}");
+        }
+        assert_eq!(redact("designature=x&mysig=y"), "designature=x&mysig=y");
+    }
+
     #[test]
     fn redacts_a_url_nested_percent_encoded_in_another() {
         let t = "https://portal/?next=https%3A%2F%2Fa.blob.core.windows.net%2Fc%2Fd.vhd%3Fsp%3Drl%26sig%3DABC%252Bdef%26se%3D2030";
@@ -484,6 +498,12 @@ mod props {
         fn any_text_is_redacted_without_panic(text in ".{0,300}") {
             let _ = redact(&text);
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("VMCERT_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128)
+        ))]
 
         /// Any text as a SAS URL: taken apart or refused, never a panic, and the error never
         /// shows a signature it holds.
