@@ -399,6 +399,11 @@ pub(crate) enum VhdCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// Give up (exit 2) when the whole inspection has not finished after this many seconds
+        /// (a SAS endpoint that accepts connections and answers slowly or never).
+        #[arg(long, value_name = "SECS", default_value_t = crate::cmd::vhd::DEFAULT_DEADLINE,
+              value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        deadline: u64,
     },
     /// List the VHD rules `vhd inspect` applies: id, title, rule and remedy.
     #[command(after_help = "Example:\n  vmcert vhd rules --format md")]
@@ -538,6 +543,11 @@ pub(crate) enum ReportCommand {
         /// Container SAS URL with Create and Write permission (quote it in the shell), or env:VAR
         /// to read it from an environment variable.
         container_sas_url: String,
+        /// Give up (exit 2) when the upload and its check have not finished after this many
+        /// seconds (an endpoint that accepts connections and answers slowly or never).
+        #[arg(long, value_name = "SECS", default_value_t = crate::upload::DEFAULT_DEADLINE,
+              value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        deadline: u64,
     },
     /// Compare two reports check by check. Exit 0, or with --exit-code 1 when a check got worse;
     /// 2 when a report cannot be read.

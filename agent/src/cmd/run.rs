@@ -69,7 +69,12 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(url) = &args.upload {
         // The zip is complete on disk before the upload starts; a failed upload leaves it there.
         let url = crate::sas::url_arg(url).context("--upload")?;
-        let outcome = crate::upload::upload_report(&done.out, &url).with_context(|| {
+        let outcome = crate::upload::upload_report(
+            &done.out,
+            &url,
+            std::time::Duration::from_secs(crate::upload::DEFAULT_DEADLINE),
+        )
+        .with_context(|| {
             format!(
                 "the report is kept at {} but could not be uploaded",
                 done.out.display()
