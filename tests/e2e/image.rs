@@ -486,7 +486,12 @@ fn gpt_image_with_boot_on_its_own_partition_and_a_swap_partition_from_fstab() {
     let results = &files["results.json"];
     assert!(results.contains("swap partition /dev/sda4"), "{results}");
     assert_eq!(got["hyperv-drivers-present"], "Fail");
-    let hv = &files["logs/hyperv-drivers-present.log"];
+    let check_log = &files["logs/hyperv-drivers-present.log"];
+    assert!(
+        check_log.contains("bytes, in probes/hyperv-modules.log"),
+        "the check's log names its probe's log: {check_log}"
+    );
+    let hv = &files["probes/hyperv-modules.log"];
     assert!(
         hv.contains("hv_vmbus builtin")
             && hv.contains("hv_netvsc available")

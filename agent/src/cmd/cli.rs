@@ -231,6 +231,13 @@ pub(crate) struct RunArgs {
     /// first online scan takes minutes. Started first, beside the other probes.
     #[arg(long, value_name = "SECS", default_value_t = crate::engine::runner::UPDATE_SEARCH_TIMEOUT)]
     pub update_search_timeout: u64,
+    /// MiB of probe output (stdout and stderr of all probes together) the run keeps: output past
+    /// it is dropped and the checks reading it are Error, so a target printing without end
+    /// cannot make a report too large to verify or upload (at most 128). Each probe is also
+    /// capped at 8 MiB of stdout and of stderr.
+    #[arg(long, value_name = "MIB", default_value_t = crate::engine::budget::DEFAULT_OUTPUT_BUDGET >> 20,
+          value_parser = clap::value_parser!(u64).range(1..=128), help_heading = "Checks")]
+    pub output_budget: u64,
     /// Upload the report zip to this Azure Blob container (SAS URL, or env:VAR to read it from an
     /// environment variable, which keeps the signature out of the process list).
     #[arg(long, value_name = "CONTAINER_SAS_URL", help_heading = "Report")]

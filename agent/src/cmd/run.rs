@@ -145,6 +145,7 @@ fn config(args: &RunArgs) -> RunConfig {
         ask,
         timeout: args.timeout,
         update_search_timeout: args.update_search_timeout,
+        output_budget: args.output_budget << 20,
         record: args.record.clone(),
         fail_on: args.fail_on,
         sign_key: args.sign_key.clone(),

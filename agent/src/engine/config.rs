@@ -37,6 +37,8 @@ pub(crate) struct RunConfig {
     pub timeout: u64,
     /// Seconds the Windows Update search may take (Windows targets).
     pub update_search_timeout: u64,
+    /// Bytes of probe output the run keeps in all (see `crate::engine::budget`).
+    pub output_budget: u64,
     /// Save the raw probe outputs here as a fixture case.
     pub record: Option<PathBuf>,
     /// The lowest status that makes the exit status non-zero.
@@ -66,6 +68,7 @@ impl RunConfig {
             ask: AskMode::RequireAll,
             timeout: Self::DEFAULT_TIMEOUT,
             update_search_timeout: crate::engine::runner::UPDATE_SEARCH_TIMEOUT,
+            output_budget: crate::engine::budget::DEFAULT_OUTPUT_BUDGET,
             record: None,
             fail_on: FailOn::default(),
             sign_key: None,

@@ -36,6 +36,7 @@ pub(crate) struct Plan {
     profile: Profile,
     timeout: u64,
     update_search_timeout: u64,
+    output_budget: u64,
     packs: Vec<PackCheck>,
     waivers: Vec<Waiver>,
     only: Vec<String>,
@@ -135,6 +136,7 @@ impl Plan {
             profile: args.profile,
             timeout: args.timeout,
             update_search_timeout: args.update_search_timeout,
+            output_budget: args.output_budget,
             packs,
             waivers,
             only: args.only.clone(),
@@ -227,6 +229,7 @@ impl Plan {
             transport.as_mut(),
             &specs,
             profile,
+            self.output_budget,
             &mut log,
             &mut |r, done, total| watch.probe(r, done, total),
         );

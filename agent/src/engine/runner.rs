@@ -16,6 +16,7 @@ use vmcert_checks::pack::PackCheck;
 use vmcert_checks::waiver::{self, Applied, Waiver};
 use vmcert_checks::{Check, Evidence, Os, Profile, Status, Verdict, probe, registry};
 
+use crate::engine::budget::OutputBudget;
 use crate::report::ProbeLog;
 use crate::report::model::{
     CheckResult, Outcome, QuestionResult, Scope, SkipReason, Skipped, Summary, Waived,
@@ -224,10 +225,20 @@ struct Collector<'a> {
     specs: &'a [ProbeSpec],
     log: &'a mut RunLog,
     progress: &'a mut dyn FnMut(&ProbeResult, usize, usize),
+    budget: OutputBudget,
 }
 
 impl ProbeSink for Collector<'_> {
-    fn result(&mut self, r: ProbeResult) {
+    fn result(&mut self, mut r: ProbeResult) {
+        if let Some(cut) = self.budget.admit(&mut r.output) {
+            self.log.line(format!(
+                "probe {}: only {} of its {} bytes of output kept: the run's output budget of {} bytes is spent (--output-budget); the checks reading it are Error",
+                r.id,
+                cut.kept,
+                cut.kept + cut.dropped,
+                self.budget.limit()
+            ));
+        }
         let o = &r.output;
         let outcome = match (&o.error, o.timed_out, o.exit_code) {
             (Some(e), _, _) => format!("not run: {e}"),
@@ -269,12 +280,14 @@ impl ProbeSink for Collector<'_> {
     }
 }
 
-/// Runs `specs` once through `transport`. `progress` sees each probe as it arrives with the
+/// Runs `specs` once through `transport`, keeping at most `output_budget` bytes of probe output
+/// in all (see [`crate::engine::budget`]). `progress` sees each probe as it arrives with the
 /// number done so far and the total.
 pub(crate) fn gather(
     transport: &mut dyn Transport,
     specs: &[ProbeSpec],
     profile: Profile,
+    output_budget: u64,
     log: &mut RunLog,
     progress: &mut dyn FnMut(&ProbeResult, usize, usize),
 ) -> Gathered {
@@ -299,8 +312,15 @@ pub(crate) fn gather(
             specs,
             log,
             progress,
+            budget: OutputBudget::new(output_budget),
         };
-        transport.run_probes(specs, &mut sink)
+        let result = transport.run_probes(specs, &mut sink);
+        sink.log.line(format!(
+            "probe output kept: {} bytes of the run's budget of {}",
+            sink.budget.used(),
+            sink.budget.limit()
+        ));
+        result
     };
     if let Err(e) = result {
         let reason = e.to_string();
@@ -805,6 +825,7 @@ command = 'sleep 1; t=$(dirname "$0"); kill -KILL $(ps -o ppid= -p $(ps -o ppid=
             &mut t,
             &specs,
             Profile::Current,
+            crate::engine::budget::DEFAULT_OUTPUT_BUDGET,
             &mut log,
             &mut |r, n, total| seen.push((r.id.clone(), n, total)),
         );

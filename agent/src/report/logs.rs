@@ -1,14 +1,38 @@
-//! `logs/<check-id>.log`: for each check, its verdict and every probe it read (command id,
-//! command text, start, duration, exit code, stdout, stderr). The probe output is written byte
-//! for byte, so output that is not UTF-8 survives here; every other file of the report renders it
-//! lossily (invalid sequences become U+FFFD). Each stream is preceded by its length in bytes, so
-//! the log stays unambiguous whatever the output contains.
+//! The logs of a report: `logs/<check-id>.log` for each check, its verdict and every probe it
+//! read (command id, command text, start, duration, exit code, output sizes), and
+//! `probes/<probe-id>.log` for each probe, the same facts followed by its stdout and stderr.
+//! Each probe's output is stored once, in its probe log, which the check logs name: a probe read
+//! by several checks was copied into each check's log, and a run of large outputs made a report
+//! several times their size (issue 17 item 10). The probe log is written byte for byte, so
+//! output that is not UTF-8 survives there; every other file of the report renders it lossily
+//! (invalid sequences become U+FFFD). Each stream is preceded by its length in bytes, so the log
+//! stays unambiguous whatever the output contains. Probe logs are written straight into the
+//! zip ([`write_probe_log`]), never assembled in memory.
 
-use std::collections::BTreeSet;
-use std::io::Write as _;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 
 use super::ReportBundle;
 use super::model::CheckResult;
+
+/// `stem` with any character outside `[A-Za-z0-9._-]` replaced by `_`, never empty nor
+/// starting with a dot.
+fn safe_stem(id: &str) -> String {
+    let mut stem: String = id
+        .chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() || "._-".contains(ch) {
+                ch
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if stem.is_empty() || stem.starts_with('.') {
+        stem.insert(0, '_');
+    }
+    stem
+}
 
 /// The zip path of each check's log, in check order: `logs/<id>.log`, with any character outside
 /// `[A-Za-z0-9._-]` replaced by `_` and a numeric suffix if two ids collide after that.
@@ -17,19 +41,7 @@ pub(crate) fn log_paths(checks: &[CheckResult]) -> Vec<String> {
     checks
         .iter()
         .map(|c| {
-            let mut stem: String =
-                c.id.chars()
-                    .map(|ch| {
-                        if ch.is_ascii_alphanumeric() || "._-".contains(ch) {
-                            ch
-                        } else {
-                            '_'
-                        }
-                    })
-                    .collect();
-            if stem.is_empty() || stem.starts_with('.') {
-                stem.insert(0, '_');
-            }
+            let stem = safe_stem(&c.id);
             let mut path = format!("logs/{stem}.log");
             let mut n = 2;
             // `run.log` is the run's own log.
@@ -42,11 +54,36 @@ pub(crate) fn log_paths(checks: &[CheckResult]) -> Vec<String> {
         .collect()
 }
 
-/// The log of one check.
-pub(crate) fn check_log(bundle: &ReportBundle, check: &CheckResult) -> Vec<u8> {
+/// The zip path of the log of every probe that reported, by probe id: `probes/<id>.log`, named
+/// like the check logs.
+pub(crate) fn probe_paths(bundle: &ReportBundle) -> BTreeMap<String, String> {
+    let mut used = BTreeSet::new();
+    bundle
+        .evidence
+        .outputs
+        .keys()
+        .map(|id| {
+            let stem = safe_stem(id);
+            let mut path = format!("probes/{stem}.log");
+            let mut n = 2;
+            while !used.insert(path.clone()) {
+                path = format!("probes/{stem}-{n}.log");
+                n += 1;
+            }
+            (id.clone(), path)
+        })
+        .collect()
+}
+
+/// The log of one check; `probe_paths` as [`probe_paths`] gives them.
+pub(crate) fn check_log(
+    bundle: &ReportBundle,
+    check: &CheckResult,
+    probe_paths: &BTreeMap<String, String>,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
     // Writing into a Vec cannot fail.
-    let _ = write_check_log(&mut out, bundle, check);
+    let _ = write_check_log(&mut out, bundle, check, probe_paths);
     out
 }
 
@@ -54,6 +91,7 @@ fn write_check_log(
     out: &mut Vec<u8>,
     bundle: &ReportBundle,
     check: &CheckResult,
+    probe_paths: &BTreeMap<String, String>,
 ) -> std::io::Result<()> {
     writeln!(out, "check:       {}", check.id)?;
     writeln!(out, "title:       {}", check.title)?;
@@ -75,51 +113,99 @@ fn write_check_log(
     }
     for id in &check.probes {
         writeln!(out, "\n=== probe {id}")?;
-        let log = bundle.probe_logs.get(id);
-        match log {
-            Some(l) => {
-                writeln!(out, "command:     {}", indent_continuation(&l.command))?;
-                writeln!(
-                    out,
-                    "started:     {}",
-                    l.started.as_deref().unwrap_or("unknown")
-                )?;
-            }
-            None => writeln!(out, "command:     unknown (no probe log)")?,
-        }
-        let Some(o) = bundle.evidence.outputs.get(id) else {
-            writeln!(out, "result:      not collected")?;
-            continue;
-        };
-        writeln!(out, "duration:    {} ms", o.duration_ms)?;
-        match o.exit_code {
-            Some(code) => writeln!(out, "exit code:   {code}")?,
-            None => writeln!(out, "exit code:   none (did not finish)")?,
-        }
-        if o.timed_out {
-            writeln!(out, "timed out:   yes")?;
-        }
-        if o.truncated {
-            writeln!(out, "truncated:   yes (output cut at the cap)")?;
-        }
-        if let Some(e) = &o.error {
-            writeln!(out, "error:       {}", one_line(e))?;
-        }
-        for (name, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
-            let utf8 = if std::str::from_utf8(bytes).is_ok() {
-                ""
-            } else {
-                ", not valid UTF-8, written raw"
-            };
-            writeln!(out, "--- {name} ({} bytes{utf8})", bytes.len())?;
-            out.extend_from_slice(bytes);
-            if !bytes.is_empty() && !bytes.ends_with(b"\n") {
-                writeln!(out, "\n(no newline at end of {name})")?;
-            }
+        if write_probe_facts(out, bundle, id)? {
+            let path = probe_paths.get(id).map_or("?", String::as_str);
+            let o = &bundle.evidence.outputs[id];
+            writeln!(out, "stdout:      {} bytes, in {path}", o.stdout.len())?;
+            writeln!(out, "stderr:      {} bytes, in {path}", o.stderr.len())?;
         }
         writeln!(out, "=== end of probe {id}")?;
     }
     Ok(())
+}
+
+/// Writes `probes/<id>.log` of probe `id` (which reported) into `out`: its facts, the checks
+/// that read it, then its stdout and stderr byte for byte.
+///
+/// # Errors
+/// Writing to `out` failed.
+pub(crate) fn write_probe_log(
+    out: &mut dyn Write,
+    bundle: &ReportBundle,
+    id: &str,
+) -> std::io::Result<()> {
+    writeln!(out, "probe:       {id}")?;
+    let readers: Vec<&str> = bundle
+        .results
+        .checks
+        .iter()
+        .filter(|c| c.probes.iter().any(|p| p == id))
+        .map(|c| c.id.as_str())
+        .collect();
+    if readers.is_empty() {
+        writeln!(out, "read by:     no check (a fact of the report header)")?;
+    } else {
+        writeln!(out, "read by:     {}", readers.join(", "))?;
+    }
+    if !write_probe_facts(out, bundle, id)? {
+        return Ok(());
+    }
+    let o = &bundle.evidence.outputs[id];
+    for (name, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+        let utf8 = if std::str::from_utf8(bytes).is_ok() {
+            ""
+        } else {
+            ", not valid UTF-8, written raw"
+        };
+        writeln!(out, "--- {name} ({} bytes{utf8})", bytes.len())?;
+        out.write_all(bytes)?;
+        if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+            writeln!(out, "\n(no newline at end of {name})")?;
+        }
+    }
+    writeln!(out, "=== end of probe {id}")
+}
+
+/// The facts of probe `id`: command, start, duration, exit code, timeout, truncation, error.
+/// Returns whether the probe reported (else only its command was written).
+fn write_probe_facts(
+    out: &mut dyn Write,
+    bundle: &ReportBundle,
+    id: &str,
+) -> std::io::Result<bool> {
+    match bundle.probe_logs.get(id) {
+        Some(l) => {
+            writeln!(out, "command:     {}", indent_continuation(&l.command))?;
+            writeln!(
+                out,
+                "started:     {}",
+                l.started.as_deref().unwrap_or("unknown")
+            )?;
+        }
+        None => writeln!(out, "command:     unknown (no probe log)")?,
+    }
+    let Some(o) = bundle.evidence.outputs.get(id) else {
+        writeln!(out, "result:      not collected")?;
+        return Ok(false);
+    };
+    writeln!(out, "duration:    {} ms", o.duration_ms)?;
+    match o.exit_code {
+        Some(code) => writeln!(out, "exit code:   {code}")?,
+        None => writeln!(out, "exit code:   none (did not finish)")?,
+    }
+    if o.timed_out {
+        writeln!(out, "timed out:   yes")?;
+    }
+    if o.truncated {
+        writeln!(
+            out,
+            "truncated:   yes (output cut at the probe's cap or at the run's output budget)"
+        )?;
+    }
+    if let Some(e) = &o.error {
+        writeln!(out, "error:       {}", one_line(e))?;
+    }
+    Ok(true)
 }
 
 fn one_line(s: &str) -> String {
@@ -160,7 +246,7 @@ mod tests {
     }
 
     #[test]
-    fn raw_output_survives_and_lengths_frame_it() {
+    fn raw_output_is_stored_once_in_the_probe_log_and_the_check_log_names_it() {
         let b = super::super::testdata::bundle();
         let c = b
             .results
@@ -168,7 +254,10 @@ mod tests {
             .iter()
             .find(|c| c.id == "bash-history-cleared")
             .unwrap();
-        let log = check_log(&b, c);
+        let paths = probe_paths(&b);
+        assert_eq!(paths["history-files"], "probes/history-files.log");
+        let mut log = Vec::new();
+        write_probe_log(&mut log, &b, "history-files").unwrap();
         let raw = &b.evidence.outputs["history-files"].stdout;
         assert!(
             std::str::from_utf8(raw).is_err(),
@@ -182,6 +271,22 @@ mod tests {
         assert!(
             text.contains(&format!(
                 "--- stdout ({} bytes, not valid UTF-8, written raw)",
+                raw.len()
+            )),
+            "{text}"
+        );
+        assert!(text.contains("read by:     bash-history-cleared"), "{text}");
+        assert!(text.contains("command:     awk -F:"), "{text}");
+        assert!(text.contains("exit code:   0"), "{text}");
+        let check = check_log(&b, c, &paths);
+        assert!(
+            !check.windows(raw.len()).any(|w| w == raw.as_slice()),
+            "the output is not copied into the check's log"
+        );
+        let text = String::from_utf8_lossy(&check);
+        assert!(
+            text.contains(&format!(
+                "stdout:      {} bytes, in probes/history-files.log",
                 raw.len()
             )),
             "{text}"

@@ -7,6 +7,7 @@
 //! tab and newline become their Unicode "control picture" (ESC shows as `␛`); the raw bytes are in
 //! `logs/<check-id>.log`. HTML escaping is handlebars' own; Markdown escaping is [`md_escape`].
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use anyhow::Context as _;
@@ -175,21 +176,32 @@ const fn status_label(s: Status) -> &'static str {
     }
 }
 
-/// Bytes of each probe stream shown in `report.html`: the whole output is in the check's log,
+/// Bytes of each probe stream shown in `report.html`: the whole output is in the probe's log,
 /// and a page holding megabytes per probe (escaped, so larger still) helps no reader and made a
 /// report of large outputs several times their size (issue 17 item 10).
 pub(crate) const HTML_SHOWN: usize = 64 * 1024;
 
-/// [`display_text`] of the first [`HTML_SHOWN`] bytes, saying how much more the log holds.
-fn shown_text(bytes: &[u8]) -> String {
-    if bytes.len() <= HTML_SHOWN {
-        return display_text(bytes);
+/// Bytes of probe output shown in the whole of `report.html` (a probe is shown under every
+/// check that reads it, and a run may have thousands of pack probes): past it, streams are
+/// only named, so the page stays a few MiB whatever the run printed.
+pub(crate) const HTML_TOTAL: usize = 4 * 1024 * 1024;
+
+/// [`display_text`] of the first [`HTML_SHOWN`] bytes, or fewer if the page's `left` allows
+/// fewer, saying how much more the probe's log (`path`) holds; `left` is charged.
+fn shown_text(bytes: &[u8], left: &mut usize, path: &str) -> String {
+    let shown = bytes.len().min(HTML_SHOWN).min(*left);
+    *left -= shown;
+    let mut t = display_text(&bytes[..shown]);
+    if shown < bytes.len() {
+        if shown > 0 {
+            t.push('\n');
+        }
+        let more = if shown == 0 { "" } else { " more" };
+        t.push_str(&format!(
+            "[... {}{more} bytes: the whole output is in {path}]",
+            bytes.len() - shown
+        ));
     }
-    let mut t = display_text(&bytes[..HTML_SHOWN]);
-    t.push_str(&format!(
-        "\n[... {} more bytes: the whole output is in the check's log file]",
-        bytes.len() - HTML_SHOWN
-    ));
     t
 }
 
@@ -409,11 +421,13 @@ impl<'a> View<'a> {
                 r.target.os
             )
         });
+        let probe_paths = super::logs::probe_paths(bundle);
+        let mut left = HTML_TOTAL;
         let checks: Vec<CheckView<'a>> = r
             .checks
             .iter()
             .zip(log_paths)
-            .map(|(c, log)| CheckView::of(bundle, c, log))
+            .map(|(c, log)| CheckView::of(bundle, c, log, &probe_paths, &mut left))
             .collect();
         // What a reviewer must look at, worst first: Fail, Error, Warning; waived ones after the
         // open ones of their status; catalogue order otherwise (the sort is stable).
@@ -474,7 +488,13 @@ impl<'a> View<'a> {
 }
 
 impl<'a> CheckView<'a> {
-    fn of(bundle: &'a ReportBundle, c: &'a CheckResult, log: &'a str) -> Self {
+    fn of(
+        bundle: &'a ReportBundle,
+        c: &'a CheckResult,
+        log: &'a str,
+        probe_paths: &BTreeMap<String, String>,
+        left: &mut usize,
+    ) -> Self {
         let test = match (&c.test_id, &c.test_case_name) {
             (Some(id), Some(name)) => format!("{id} {name}"),
             (Some(id), None) => id.clone(),
@@ -507,7 +527,10 @@ impl<'a> CheckView<'a> {
             probes: c
                 .probes
                 .iter()
-                .map(|id| ProbeView::of(bundle, id))
+                .map(|id| {
+                    let path = probe_paths.get(id).map_or("its probe log", String::as_str);
+                    ProbeView::of(bundle, id, path, left)
+                })
                 .collect(),
         }
     }
@@ -526,7 +549,7 @@ fn anchor_safe(id: &str) -> String {
 }
 
 impl<'a> ProbeView<'a> {
-    fn of(bundle: &'a ReportBundle, id: &'a str) -> Self {
+    fn of(bundle: &'a ReportBundle, id: &'a str, path: &str, left: &mut usize) -> Self {
         let log = bundle.probe_logs.get(id);
         let out = bundle.evidence.outputs.get(id);
         let problem = match out {
@@ -560,8 +583,12 @@ impl<'a> ProbeView<'a> {
                 .and_then(|o| o.exit_code)
                 .map_or_else(|| "none".to_owned(), |c| c.to_string()),
             problem,
-            stdout: out.map(|o| shown_text(&o.stdout)).unwrap_or_default(),
-            stderr: out.map(|o| shown_text(&o.stderr)).unwrap_or_default(),
+            stdout: out
+                .map(|o| shown_text(&o.stdout, left, path))
+                .unwrap_or_default(),
+            stderr: out
+                .map(|o| shown_text(&o.stderr, left, path))
+                .unwrap_or_default(),
             stdout_bytes: out.map_or(0, |o| o.stdout.len()),
             stderr_bytes: out.map_or(0, |o| o.stderr.len()),
             lossy,
@@ -941,6 +968,37 @@ document.body.setAttribute('data-layout', JSON.stringify(layout));
         b.evidence.outputs.get_mut("uname-m").unwrap().stdout = big.into_bytes();
         let html = html(&b, &log_paths(&b.results.checks)).unwrap();
         assert!(html.len() < 1_000_000, "{} bytes", html.len());
-        assert!(html.contains("2934464 more bytes: the whole output is in the check"));
+        assert!(html.contains("2934464 more bytes: the whole output is in probes/uname-m.log"));
+    }
+
+    /// Issue 17 item 10: the page shows at most [`HTML_TOTAL`] bytes of output in all, whatever
+    /// the number of large outputs; the rest are named.
+    #[test]
+    fn html_shows_at_most_a_total_of_output() {
+        let mut b = bundle();
+        for o in b.evidence.outputs.values_mut() {
+            o.stdout = vec![b'x'; 3 * HTML_SHOWN];
+            o.stderr = vec![b'y'; 3 * HTML_SHOWN];
+        }
+        let probe_reads: usize = b.results.checks.iter().map(|c| c.probes.len()).sum();
+        // Enough reads of large outputs to spend the total many times over.
+        let mut c = b.results.checks[0].clone();
+        c.probes = b.evidence.outputs.keys().cloned().collect();
+        for i in 0..(HTML_TOTAL / HTML_SHOWN) {
+            let mut more = c.clone();
+            more.id = format!("many-{i}");
+            b.results.checks.push(more);
+        }
+        assert!(probe_reads > 0);
+        let html = html(&b, &log_paths(&b.results.checks)).unwrap();
+        assert!(
+            html.len() < HTML_TOTAL + 2 * 1024 * 1024,
+            "{} bytes",
+            html.len()
+        );
+        assert!(html.contains(&format!(
+            "[... {} bytes: the whole output is in probes/",
+            3 * HTML_SHOWN
+        )));
     }
 }
