@@ -4,6 +4,7 @@
 
 pub(crate) mod budget;
 pub(crate) mod config;
+pub(crate) mod fleet;
 pub(crate) mod input;
 pub(crate) mod plan;
 pub(crate) mod questionnaire;
