@@ -236,7 +236,7 @@ pub(crate) struct RunArgs {
     /// cannot make a report too large to verify or upload (at most 128). Each probe is also
     /// capped at 8 MiB of stdout and of stderr.
     #[arg(long, value_name = "MIB", default_value_t = crate::engine::budget::DEFAULT_OUTPUT_BUDGET >> 20,
-          value_parser = clap::value_parser!(u64).range(1..=128), help_heading = "Checks")]
+          value_parser = clap::value_parser!(u64).range(1..=crate::engine::budget::MAX_OUTPUT_BUDGET >> 20), help_heading = "Checks")]
     pub output_budget: u64,
     /// Upload the report zip to this Azure Blob container (SAS URL, or env:VAR to read it from an
     /// environment variable, which keeps the signature out of the process list).

@@ -16,6 +16,10 @@ use vmcert_checks::ProbeOutput;
 /// (`run --output-budget`, in MiB).
 pub(crate) const DEFAULT_OUTPUT_BUDGET: u64 = 64 * 1024 * 1024;
 
+/// Largest budget allowed: the report then stays well under what `--upload` sends (256 MiB)
+/// and `report verify` reads (1 GiB).
+pub(crate) const MAX_OUTPUT_BUDGET: u64 = 128 * 1024 * 1024;
+
 /// An output of at most this many bytes (stdout and stderr together) may use the reserve.
 const SMALL: u64 = 64 * 1024;
 

@@ -99,6 +99,12 @@ impl Plan {
                 );
             }
         }
+        if !(1 << 20..=crate::engine::budget::MAX_OUTPUT_BUDGET).contains(&args.output_budget) {
+            bail!(
+                "--output-budget must be between 1 and {} MiB",
+                crate::engine::budget::MAX_OUTPUT_BUDGET >> 20
+            );
+        }
         let os = spec.os();
         let launched = Local::now();
         let packs = load_packs(&args.check_packs)?;

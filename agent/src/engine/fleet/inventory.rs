@@ -37,6 +37,8 @@ struct Settings {
     waivers: Option<PathBuf>,
     timeout: Option<u64>,
     update_search_timeout: Option<u64>,
+    /// MiB, as `run --output-budget`.
+    output_budget: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,6 +154,10 @@ pub(crate) fn parse_inventory(
             timeout: pick!(timeout).unwrap_or(RunConfig::DEFAULT_TIMEOUT),
             update_search_timeout: pick!(update_search_timeout)
                 .unwrap_or(crate::engine::runner::UPDATE_SEARCH_TIMEOUT),
+            output_budget: pick!(output_budget)
+                .map_or(crate::engine::budget::DEFAULT_OUTPUT_BUDGET, |mib| {
+                    mib.saturating_mul(1 << 20)
+                }),
             ask: if pick!(allow_unanswered).unwrap_or(false) {
                 AskMode::AllowUnanswered
             } else {
@@ -179,7 +185,8 @@ mod tests {
              allow_unanswered = true\nskip = [\"a\"]\n\n\
              [[target]]\nname = \"web1\"\ntarget = \"ssh://u@h1\"\n\n\
              [[target]]\nname = \"web2\"\ntarget = \"ssh://u@h2:2222\"\ntimeout = 5\n\
-             update_search_timeout = 900\nprofile = \"toolkit\"\ncheck_packs = [\"packs\"]\n",
+             update_search_timeout = 900\nprofile = \"toolkit\"\ncheck_packs = [\"packs\"]\n\
+             output_budget = 8\n",
         )
         .unwrap();
         assert_eq!(entries.len(), 2);
@@ -190,6 +197,10 @@ mod tests {
         assert!(a.target.no_prompt && a.ask == AskMode::AllowUnanswered);
         assert_eq!(a.target.connect_timeout, 15);
         assert_eq!((a.timeout, b.timeout), (30, 5));
+        assert_eq!(
+            (a.output_budget, b.output_budget),
+            (crate::engine::budget::DEFAULT_OUTPUT_BUDGET, 8 << 20)
+        );
         assert_eq!(
             (a.update_search_timeout, b.update_search_timeout),
             (600, 900)
