@@ -768,7 +768,9 @@ fn the_output_budget_bounds_the_report_and_truncated_evidence_is_error() {
         let name = e.name().to_owned();
         total += e.size();
         if name.starts_with("logs/") && name != "logs/run.log" {
-            assert!(e.size() < 16 * 1024, "{name}: {} bytes", e.size());
+            // Small outputs are shown in the check logs too (at most 8 KiB per stream); the floods only
+            // in their probe logs.
+            assert!(e.size() < 40 * 1024, "{name}: {} bytes", e.size());
         }
         if name == "logs/run.log" {
             e.read_to_string(&mut run_log).unwrap();

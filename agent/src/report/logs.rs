@@ -1,9 +1,12 @@
 //! The logs of a report: `logs/<check-id>.log` for each check, its verdict and every probe it
 //! read (command id, command text, start, duration, exit code, output sizes), and
 //! `probes/<probe-id>.log` for each probe, the same facts followed by its stdout and stderr.
-//! Each probe's output is stored once, in its probe log, which the check logs name: a probe read
-//! by several checks was copied into each check's log, and a run of large outputs made a report
-//! several times their size (issue 17 item 10). The probe log is written byte for byte, so
+//! Each probe's output is stored whole once, in its probe log, which the check logs name: a probe
+//! read by several checks was copied into each check's log, and a run of large outputs made a
+//! report several times their size (issue 17 item 10). A reviewer still reads a check's evidence
+//! in its own log: streams of at most [`INLINE_STREAM`] bytes are also shown there, as text, until
+//! the report's check logs have shown [`INLINE_TOTAL`] bytes in all (a bound however many checks
+//! read a probe). The probe log is written byte for byte, so
 //! output that is not UTF-8 survives there; every other file of the report renders it lossily
 //! (invalid sequences become U+FFFD). Each stream is preceded by its length in bytes, so the log
 //! stays unambiguous whatever the output contains. Probe logs are written straight into the
@@ -75,15 +78,22 @@ pub(crate) fn probe_paths(bundle: &ReportBundle) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The log of one check; `probe_paths` as [`probe_paths`] gives them.
+/// A stream of at most this many bytes is also shown in the logs of the checks that read it.
+pub(crate) const INLINE_STREAM: usize = 8 * 1024;
+/// At most this many bytes of output are shown in all the check logs of a report together.
+pub(crate) const INLINE_TOTAL: usize = 2 * 1024 * 1024;
+
+/// The log of one check; `probe_paths` as [`probe_paths`] gives them. `inline_left` is what
+/// the report's check logs may still show of probe output ([`INLINE_TOTAL`] for the first).
 pub(crate) fn check_log(
     bundle: &ReportBundle,
     check: &CheckResult,
     probe_paths: &BTreeMap<String, String>,
+    inline_left: &mut usize,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
     // Writing into a Vec cannot fail.
-    let _ = write_check_log(&mut out, bundle, check, probe_paths);
+    let _ = write_check_log(&mut out, bundle, check, probe_paths, inline_left);
     out
 }
 
@@ -92,6 +102,7 @@ fn write_check_log(
     bundle: &ReportBundle,
     check: &CheckResult,
     probe_paths: &BTreeMap<String, String>,
+    inline_left: &mut usize,
 ) -> std::io::Result<()> {
     writeln!(out, "check:       {}", check.id)?;
     writeln!(out, "title:       {}", check.title)?;
@@ -116,8 +127,20 @@ fn write_check_log(
         if write_probe_facts(out, bundle, id)? {
             let path = probe_paths.get(id).map_or("?", String::as_str);
             let o = &bundle.evidence.outputs[id];
-            writeln!(out, "stdout:      {} bytes, in {path}", o.stdout.len())?;
-            writeln!(out, "stderr:      {} bytes, in {path}", o.stderr.len())?;
+            for (name, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+                writeln!(out, "{name}:      {} bytes, in {path}", bytes.len())?;
+                if !bytes.is_empty() && bytes.len() <= INLINE_STREAM && bytes.len() <= *inline_left
+                {
+                    *inline_left -= bytes.len();
+                    writeln!(out, "--- {name} as text")?;
+                    let text = String::from_utf8_lossy(bytes);
+                    out.extend_from_slice(text.as_bytes());
+                    if !text.ends_with('\n') {
+                        writeln!(out, "\n(no newline at end of {name})")?;
+                    }
+                    writeln!(out, "--- end of {name}")?;
+                }
+            }
         }
         writeln!(out, "=== end of probe {id}")?;
     }
@@ -278,11 +301,13 @@ mod tests {
         assert!(text.contains("read by:     bash-history-cleared"), "{text}");
         assert!(text.contains("command:     awk -F:"), "{text}");
         assert!(text.contains("exit code:   0"), "{text}");
-        let check = check_log(&b, c, &paths);
+        // With the report's inline allowance spent, the check log only names the probe log.
+        let check = check_log(&b, c, &paths, &mut 0);
         assert!(
             !check.windows(raw.len()).any(|w| w == raw.as_slice()),
             "the output is not copied into the check's log"
         );
+        assert!(!String::from_utf8_lossy(&check).contains("--- stdout as text"));
         let text = String::from_utf8_lossy(&check);
         assert!(
             text.contains(&format!(
@@ -293,5 +318,36 @@ mod tests {
         );
         assert!(text.contains("command:     awk -F:"), "{text}");
         assert!(text.contains("exit code:   0"), "{text}");
+    }
+
+    #[test]
+    fn small_outputs_are_also_shown_in_the_check_log_within_the_reports_allowance() {
+        let b = super::super::testdata::bundle();
+        let c = b
+            .results
+            .checks
+            .iter()
+            .find(|c| c.id == "bash-history-cleared")
+            .unwrap();
+        let paths = probe_paths(&b);
+        let raw = b.evidence.outputs["history-files"].stdout.clone();
+        assert!(!raw.is_empty() && raw.len() <= INLINE_STREAM);
+        // Enough left for this output once, not twice.
+        let mut left = raw.len() + raw.len() / 2;
+        let first = String::from_utf8_lossy(&check_log(&b, c, &paths, &mut left)).into_owned();
+        let lossy = String::from_utf8_lossy(&raw).into_owned();
+        assert!(first.contains("--- stdout as text"), "{first}");
+        assert!(first.contains(lossy.trim_end()), "{first}");
+        assert!(
+            first.contains(&format!(
+                "stdout:      {} bytes, in probes/history-files.log",
+                raw.len()
+            )),
+            "{first}"
+        );
+        assert_eq!(left, raw.len() / 2);
+        let second = String::from_utf8_lossy(&check_log(&b, c, &paths, &mut left)).into_owned();
+        assert!(!second.contains("--- stdout as text"), "{second}");
+        assert_eq!(left, raw.len() / 2, "nothing shown, nothing spent");
     }
 }

@@ -131,10 +131,11 @@ fn plan(bundle: &ReportBundle) -> anyhow::Result<Vec<Planned>> {
     .into_iter()
     .map(Planned::File)
     .collect();
+    let mut inline_left = logs::INLINE_TOTAL;
     for (check, path) in r.checks.iter().zip(log_paths) {
         files.push(Planned::File(ZipFile {
             path,
-            content: logs::check_log(bundle, check, &probe_paths),
+            content: logs::check_log(bundle, check, &probe_paths, &mut inline_left),
         }));
     }
     for (id, path) in probe_paths {
