@@ -34,7 +34,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use tokio::signal::unix::{SignalKind, signal};
 use toml::Spanned;
-use vmcert_checks::Profile;
+use vmcert_checks::{Phase, Profile};
 
 use crate::EXIT_ERROR;
 use crate::cmd::cli::{FleetArgs, Format};
@@ -69,6 +69,7 @@ struct Settings {
     answers: Option<PathBuf>,
     allow_unanswered: Option<bool>,
     profile: Option<Profile>,
+    phase: Option<Phase>,
     checks: Option<Vec<String>>,
     skip: Option<Vec<String>>,
     check_packs: Option<Vec<PathBuf>>,
@@ -174,6 +175,7 @@ fn parse_inventory(path: &Path, text: &str, out_dir: &Path) -> anyhow::Result<Ve
             out: Some(out_dir.join(format!("{name}.zip"))),
             name: Some(name.clone()),
             profile: pick!(profile).unwrap_or_default(),
+            phase: pick!(phase).unwrap_or_default(),
             only: pick!(checks).unwrap_or_default(),
             skip: pick!(skip).unwrap_or_default(),
             check_packs: pick!(check_packs)
@@ -754,7 +756,8 @@ mod tests {
              allow_unanswered = true\nskip = [\"a\"]\n\n\
              [[target]]\nname = \"web1\"\ntarget = \"ssh://u@h1\"\n\n\
              [[target]]\nname = \"web2\"\ntarget = \"ssh://u@h2:2222\"\ntimeout = 5\n\
-             update_search_timeout = 900\nprofile = \"toolkit\"\ncheck_packs = [\"packs\"]\n",
+             update_search_timeout = 900\nprofile = \"toolkit\"\ncheck_packs = [\"packs\"]\n\
+             phase = \"build\"\n",
         )
         .unwrap();
         assert_eq!(entries.len(), 2);
@@ -771,6 +774,7 @@ mod tests {
         );
         assert_eq!(a.out, Some(PathBuf::from("/out/web1.zip")));
         assert_eq!(b.profile, Profile::Toolkit);
+        assert_eq!((a.phase, b.phase), (Phase::Final, Phase::Build));
         assert_eq!(b.check_packs, [PathBuf::from("/inv/packs")]);
         assert_eq!(b.skip, ["a"]);
     }

@@ -132,6 +132,7 @@ fn config(args: &RunArgs) -> RunConfig {
         name: args.name.clone(),
         out: args.out.clone(),
         profile: args.profile,
+        phase: args.phase,
         only: args.checks.clone(),
         skip: args.skip.clone(),
         check_packs: args.check_pack.clone(),
@@ -209,8 +210,8 @@ fn summary_text(r: &RunReport, out: Option<&Path>) -> String {
     let w = r.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
     let _ = writeln!(
         t,
-        "vmcert run `{}` on {} ({}, profile {})",
-        r.run.name, r.target.host, r.target.os, r.run.profile
+        "vmcert run `{}` on {} ({}, profile {}, {} phase)",
+        r.run.name, r.target.host, r.target.os, r.run.profile, r.scope.phase
     );
     for c in &r.checks {
         let status = match c.status {

@@ -14,7 +14,7 @@ use anyhow::{Context as _, bail};
 use chrono::{DateTime, Local, Utc};
 use vmcert_checks::pack::{self, PackCheck};
 use vmcert_checks::waiver::{self, Waiver};
-use vmcert_checks::{Check as _, Os, Profile, fixture};
+use vmcert_checks::{Check as _, Os, Phase, Profile, fixture};
 
 use crate::engine::config::RunConfig;
 use crate::engine::questionnaire;
@@ -34,6 +34,7 @@ pub(crate) struct Plan {
     name: String,
     out: PathBuf,
     profile: Profile,
+    phase: Phase,
     timeout: u64,
     update_search_timeout: u64,
     packs: Vec<PackCheck>,
@@ -99,6 +100,12 @@ impl Plan {
             }
         }
         let os = spec.os();
+        if args.phase == Phase::Build && spec.is_disk_image() {
+            bail!(
+                "--phase build is for a run inside the build VM before deprovisioning; a disk \
+                 image is already captured (leave --phase at final)"
+            );
+        }
         let launched = Local::now();
         let packs = load_packs(&args.check_packs)?;
         let waivers = load_waivers(args.waivers.as_deref())?;
@@ -133,6 +140,7 @@ impl Plan {
             name,
             out,
             profile: args.profile,
+            phase: args.phase,
             timeout: args.timeout,
             update_search_timeout: args.update_search_timeout,
             packs,
@@ -182,9 +190,10 @@ impl Plan {
         let started = Utc::now();
         let today = self.launched.date_naive();
         log.line(format!(
-            "vmcert {} run `{name}` on {}, {os}, profile {profile}, per-probe timeout {} s",
+            "vmcert {} run `{name}` on {}, {os}, profile {profile}, phase {}, per-probe timeout {} s",
             env!("CARGO_PKG_VERSION"),
             self.spec.describe(),
+            self.phase,
             self.timeout
         ));
         for line in connect_log {
@@ -227,13 +236,14 @@ impl Plan {
             transport.as_mut(),
             &specs,
             profile,
+            self.phase,
             &mut log,
             &mut |r, done, total| watch.probe(r, done, total),
         );
         watch.gathered();
         let checks = runner::evaluate(&selected, &gathered, &self.waivers, today, &mut log);
         let interrupted = gathered.interrupted.is_some();
-        let scope = runner::scope(os, &self.skip, &checks);
+        let scope = runner::scope(os, &self.skip, &checks, self.phase);
         let summary = runner::summarize(
             &checks,
             &self.questions,
