@@ -42,8 +42,9 @@ impl Phase {
         match self {
             Self::Final => "a VM deployed from the finished image (certification)",
             Self::Build => {
-                "the build VM before deprovisioning (pre-check only: what `waagent \
-                 -deprovision+user` and `cloud-init clean` remove is a Warning, not a Fail)"
+                "the build VM before it is generalized (pre-check only: what `waagent \
+                 -deprovision+user`, `cloud-init clean` or sysprep will remove or do is a \
+                 Warning, not a Fail)"
             }
         }
     }
