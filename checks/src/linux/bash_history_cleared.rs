@@ -129,18 +129,27 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     let build = ev.phase == Phase::Build;
     let big = |f: &&HistoryFile<'_>| f.bytes > max;
     // Final phase: the connecting user's files come from this test session. Build phase: the
-    // connecting user is the build user, whose history deprovisioning deletes (root's aside).
+    // connecting user is the build user, whose history deprovisioning deletes with the account
+    // (never root's), as it deletes /root/.bash_history.
+    let exempt = |f: &HistoryFile<'_>| {
+        if build {
+            removes_account(f.user, &me) || f.path == ROOT_BASH_HISTORY
+        } else {
+            f.user == me
+        }
+    };
+    let listed = |f: &&HistoryFile<'_>| format!("{} ({} bytes)", f.path, f.bytes);
     let own: Vec<String> = files
         .iter()
         .filter(big)
-        .filter(|f| !build && f.user == me)
-        .map(|f| format!("{} ({} bytes)", f.path, f.bytes))
+        .filter(|f| !build && exempt(f))
+        .map(|f| listed(&f))
         .collect();
     let removed: Vec<String> = files
         .iter()
         .filter(big)
-        .filter(|f| build && (removes_account(f.user, &me) || f.path == ROOT_BASH_HISTORY))
-        .map(|f| format!("{} ({} bytes)", f.path, f.bytes))
+        .filter(|f| build && exempt(f))
+        .map(|f| listed(&f))
         .collect();
     let own_note = if own.is_empty() {
         String::new()
@@ -168,14 +177,7 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     let too_big: Vec<String> = files
         .iter()
         .filter(big)
-        .filter(|f| {
-            let exempt = if build {
-                removes_account(f.user, &me) || f.path == ROOT_BASH_HISTORY
-            } else {
-                f.user == me
-            };
-            !exempt
-        })
+        .filter(|f| !exempt(f))
         .map(|f| format!("{} of {} ({} bytes)", f.path, f.user, f.bytes))
         .collect();
     if too_big.is_empty() {
