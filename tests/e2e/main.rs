@@ -20,6 +20,7 @@ mod lab_smoke;
 mod packer;
 mod qemu_certify;
 mod qemu_smoke;
+mod questionnaire;
 mod report;
 mod run_local;
 mod sas;
