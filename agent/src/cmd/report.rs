@@ -333,8 +333,8 @@ fn header(o: &mut String, r: &RunReport) {
         .unwrap_or_default();
     let _ = writeln!(
         o,
-        "Run       {} ({}), profile {}, {} .. {}",
-        r.run.name, r.run.id, r.run.profile, r.run.started, r.run.finished
+        "Run       {} ({}), profile {}, {} phase, {} .. {}",
+        r.run.name, r.run.id, r.run.profile, r.scope.phase, r.run.started, r.run.finished
     );
     if r.run.interrupted {
         let _ = writeln!(

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use vmcert_checks::Status;
+use vmcert_checks::{Phase, Status};
 
 use crate::cmd::cli::{Format, RunArgs};
 use crate::engine::config::RunConfig;
@@ -44,7 +44,12 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let (answers, stopped) = match plan.questionnaire() {
         Some(session) if !crate::interrupt::requested() => {
             // The results first, on the terminal the questions are asked on.
-            let heading = heading(plan.name(), checked.target(), plan.profile().as_str());
+            let heading = heading(
+                plan.name(),
+                checked.target(),
+                plan.profile().as_str(),
+                plan.phase(),
+            );
             eprint!(
                 "{}",
                 crate::report::render::terminal_safe(&checks_text(
@@ -180,6 +185,7 @@ fn config(args: &RunArgs) -> RunConfig {
         name: args.name.clone(),
         out: args.out.clone(),
         profile: args.profile,
+        phase: args.phase,
         only: args.checks.clone(),
         skip: args.skip.clone(),
         check_packs: args.check_pack.clone(),
@@ -253,10 +259,10 @@ pub(crate) fn probe_outcome(r: &ProbeResult) -> String {
     }
 }
 
-/// The first line of the summary: the run, the target, its OS and the profile.
-fn heading(name: &str, target: &TargetInfo, profile: &str) -> String {
+/// The first line of the summary: the run, the target, its OS, the profile and the phase.
+fn heading(name: &str, target: &TargetInfo, profile: &str, phase: Phase) -> String {
     format!(
-        "vmcert run `{name}` on {} ({}, profile {profile})",
+        "vmcert run `{name}` on {} ({}, profile {profile}, {phase} phase)",
         target.host, target.os
     )
 }
@@ -286,7 +292,7 @@ fn checks_text(heading: &str, checks: &[CheckResult], interrupted: Option<&str>)
 }
 
 fn summary_text(r: &RunReport, out: Option<&Path>) -> String {
-    let heading = heading(&r.run.name, &r.target, &r.run.profile);
+    let heading = heading(&r.run.name, &r.target, &r.run.profile, r.scope.phase);
     checks_text(&heading, &r.checks, None) + &tail_text(r, out)
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use vmcert_checks::Profile;
+use vmcert_checks::{Phase, Profile};
 
 use crate::engine::questionnaire::AskMode;
 use crate::engine::runner::FailOn;
@@ -21,6 +21,8 @@ pub(crate) struct RunConfig {
     pub out: Option<PathBuf>,
     /// Threshold profile.
     pub profile: Profile,
+    /// The build VM before deprovisioning, or a VM deployed from the finished image.
+    pub phase: Phase,
     /// Run only these check ids (empty: every check of the target's OS).
     pub only: Vec<String>,
     /// Skip these check ids.
@@ -60,6 +62,7 @@ impl RunConfig {
             name: None,
             out: None,
             profile: Profile::default(),
+            phase: Phase::default(),
             only: Vec::new(),
             skip: Vec::new(),
             check_packs: Vec::new(),

@@ -13,8 +13,8 @@ use std::sync::OnceLock;
 use anyhow::Context as _;
 use handlebars::Handlebars;
 use serde::Serialize;
-use vmcert_checks::Status;
 use vmcert_checks::questionnaire;
+use vmcert_checks::{Phase, Status};
 
 use super::ReportBundle;
 use super::model::{CheckResult, Outcome, QuestionResult, RunReport, SkipReason, Skipped, Waived};
@@ -89,6 +89,11 @@ pub(crate) fn outcome_reason(r: &RunReport) -> Option<String> {
             }
             Some(t)
         }
+        Outcome::PreCheck if r.scope.phase == Phase::Build => Some(
+            "a build-phase run (--phase build) of the build VM before deprovisioning: a pre-check, \
+             never a certification; certify a VM deployed from the captured image"
+                .to_owned(),
+        ),
         Outcome::PreCheck => Some(
             "the disk image was read without booting it: a pre-check, never a certification"
                 .to_owned(),
@@ -130,7 +135,12 @@ pub(crate) fn scope_text(r: &RunReport) -> String {
         .iter()
         .filter(|k| k.reason != SkipReason::Os)
         .collect();
-    let mut t = format!("{} check(s) ran", sc.checks_run.len());
+    let mut t = if sc.phase == Phase::Build {
+        "build phase, before deprovisioning (what deprovisioning removes is a Warning): ".to_owned()
+    } else {
+        String::new()
+    };
+    t.push_str(&format!("{} check(s) ran", sc.checks_run.len()));
     if sc.full_catalogue {
         t.push_str(&format!(", the whole {} catalogue", r.target.os));
     } else {
@@ -273,6 +283,8 @@ struct View<'a> {
     run_id: &'a str,
     tool: String,
     profile: &'a str,
+    /// `final` or `build`.
+    phase: &'static str,
     started: &'a str,
     finished: &'a str,
     interrupted: Option<String>,
@@ -450,6 +462,7 @@ impl<'a> View<'a> {
             run_id: &r.run.id,
             tool: format!("{} {}", r.tool.name, r.tool.version),
             profile: &r.run.profile,
+            phase: r.scope.phase.as_str(),
             started: &r.run.started,
             finished: &r.run.finished,
             interrupted: r.run.interrupted.then(|| {
@@ -673,7 +686,12 @@ mod tests {
             q.status = Status::Pass;
             q.message.clear();
         }
-        let scope = crate::engine::runner::scope(vmcert_checks::Os::Linux, &[], &b.results.checks);
+        let scope = crate::engine::runner::scope(
+            vmcert_checks::Os::Linux,
+            &[],
+            &b.results.checks,
+            Phase::Final,
+        );
         b.results.summary = crate::engine::runner::summarize(
             &b.results.checks,
             &b.results.questionnaire,

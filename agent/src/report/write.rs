@@ -462,6 +462,46 @@ mod tests {
         insta::assert_snapshot!(String::from_utf8(results.clone()).unwrap());
     }
 
+    /// A build-phase run (`--phase build`) says so in results.json, report.html, report.md,
+    /// JUnit and SARIF, and concludes "pre-check", never "certified".
+    #[test]
+    fn every_file_shows_the_build_phase() {
+        let mut b = bundle();
+        b.results.scope.phase = vmcert_checks::Phase::Build;
+        let r = &b.results;
+        b.results.summary =
+            crate::engine::runner::summarize(&r.checks, &r.questionnaire, &r.scope, "ssh", false);
+        let files = files(&b).unwrap();
+        let text = |name: &str| {
+            let f = files.iter().find(|f| f.path == name).unwrap();
+            String::from_utf8(f.content.clone()).unwrap()
+        };
+        let json: serde_json::Value = serde_json::from_str(&text("results.json")).unwrap();
+        assert_eq!(json["scope"]["phase"], "build");
+        let html = text("report.html");
+        assert!(html.contains("build phase"), "report.html");
+        assert!(html.contains("<td>build</td>"), "report.html facts");
+        assert!(text("report.md").contains("| Phase | build |"), "report.md");
+        assert!(
+            text("junit.xml").contains(r#"<property name="phase" value="build"/>"#),
+            "junit.xml"
+        );
+        let sarif: serde_json::Value = serde_json::from_str(&text("report.sarif")).unwrap();
+        assert_eq!(sarif["runs"][0]["properties"]["phase"], "build");
+        // The testdata run fails a check, so it is `failed`; without the Fail it is a pre-check.
+        assert_eq!(json["summary"]["outcome"], "failed");
+        b.results
+            .checks
+            .retain(|c| c.status != vmcert_checks::Status::Fail);
+        let r = &b.results;
+        let s =
+            crate::engine::runner::summarize(&r.checks, &r.questionnaire, &r.scope, "ssh", false);
+        assert_eq!(s.outcome, crate::report::model::Outcome::PreCheck);
+        b.results.summary = s;
+        let why = crate::report::render::outcome_reason(&b.results).unwrap();
+        assert!(why.starts_with("a build-phase run"), "{why}");
+    }
+
     #[test]
     fn questionnaire_json_has_every_question() {
         let files = files(&bundle()).unwrap();

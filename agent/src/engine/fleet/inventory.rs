@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 use serde::Deserialize;
 use toml::Spanned;
-use vmcert_checks::Profile;
+use vmcert_checks::{Phase, Profile};
 
 use crate::engine::config::RunConfig;
 use crate::engine::questionnaire::AskMode;
@@ -31,6 +31,7 @@ struct Settings {
     answers: Option<PathBuf>,
     allow_unanswered: Option<bool>,
     profile: Option<Profile>,
+    phase: Option<Phase>,
     checks: Option<Vec<String>>,
     skip: Option<Vec<String>>,
     check_packs: Option<Vec<PathBuf>>,
@@ -143,6 +144,7 @@ pub(crate) fn parse_inventory(
             out: Some(out_dir.join(format!("{name}.zip"))),
             name: Some(name.clone()),
             profile: pick!(profile).unwrap_or_default(),
+            phase: pick!(phase).unwrap_or_default(),
             only: pick!(checks).unwrap_or_default(),
             skip: pick!(skip).unwrap_or_default(),
             check_packs: pick!(check_packs)
@@ -186,7 +188,8 @@ mod tests {
              [[target]]\nname = \"web1\"\ntarget = \"ssh://u@h1\"\n\n\
              [[target]]\nname = \"web2\"\ntarget = \"ssh://u@h2:2222\"\ntimeout = 5\n\
              update_search_timeout = 900\nprofile = \"toolkit\"\ncheck_packs = [\"packs\"]\n\
-             output_budget = 8\n",
+             output_budget = 8\n\
+             phase = \"build\"\n",
         )
         .unwrap();
         assert_eq!(entries.len(), 2);
@@ -207,6 +210,7 @@ mod tests {
         );
         assert_eq!(a.out, Some(PathBuf::from("/out/web1.zip")));
         assert_eq!(b.profile, Profile::Toolkit);
+        assert_eq!((a.phase, b.phase), (Phase::Final, Phase::Build));
         assert_eq!(b.check_packs, [PathBuf::from("/inv/packs")]);
         assert_eq!(b.skip, ["a"]);
     }
