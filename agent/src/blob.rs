@@ -12,6 +12,7 @@
 //! thread for that reason.
 
 use std::io::Read as _;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -76,6 +77,41 @@ pub(crate) fn with_retries<T>(
                 sleep(policy.delay(n));
                 n += 1;
             }
+        }
+    }
+}
+
+/// Runs `work` (a whole command's requests) on a thread of its own and waits for it at most
+/// `limit`: each request has its own timeout, but a server that answers every request just
+/// before that timeout (or a body that trickles in a byte at a time) would otherwise stretch a
+/// command to the sum of them (issue 17 item 13: `vhd inspect` of a silent endpoint took 243 s).
+/// Past `limit` the error says what gave up and which flag sets the limit; the thread is left
+/// to the process's exit (it only holds a socket).
+///
+/// # Errors
+/// `work`'s own error, or the deadline.
+pub(crate) fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    flag: &str,
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("blob".into())
+        .spawn(move || {
+            // The receiver is gone only after the deadline: nothing waits for this result.
+            let _ = tx.send(work());
+        })
+        .map_err(|e| anyhow::anyhow!("cannot start a thread for {what}: {e}"))?;
+    match rx.recv_timeout(limit) {
+        Ok(result) => result,
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(anyhow::anyhow!(
+            "{what} did not finish within {} s: the server is not answering or answers too slowly (the limit is {flag})",
+            limit.as_secs_f64()
+        )),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Err(anyhow::anyhow!("{what} stopped: its thread panicked"))
         }
     }
 }

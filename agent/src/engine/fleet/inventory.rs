@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 use serde::Deserialize;
 use toml::Spanned;
-use vmcert_checks::Profile;
+use vmcert_checks::{Phase, Profile};
 
 use crate::engine::config::RunConfig;
 use crate::engine::questionnaire::AskMode;
@@ -31,12 +31,15 @@ struct Settings {
     answers: Option<PathBuf>,
     allow_unanswered: Option<bool>,
     profile: Option<Profile>,
+    phase: Option<Phase>,
     checks: Option<Vec<String>>,
     skip: Option<Vec<String>>,
     check_packs: Option<Vec<PathBuf>>,
     waivers: Option<PathBuf>,
     timeout: Option<u64>,
     update_search_timeout: Option<u64>,
+    /// MiB, as `run --output-budget`.
+    output_budget: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,6 +149,7 @@ pub(crate) fn parse_inventory(
             out: Some(out_dir.join(format!("{name}.zip"))),
             name: Some(name.clone()),
             profile: pick!(profile).unwrap_or_default(),
+            phase: pick!(phase).unwrap_or_default(),
             only: pick!(checks).unwrap_or_default(),
             skip: pick!(skip).unwrap_or_default(),
             check_packs: pick!(check_packs)
@@ -157,6 +161,10 @@ pub(crate) fn parse_inventory(
             timeout: pick!(timeout).unwrap_or(RunConfig::DEFAULT_TIMEOUT),
             update_search_timeout: pick!(update_search_timeout)
                 .unwrap_or(crate::engine::runner::UPDATE_SEARCH_TIMEOUT),
+            output_budget: pick!(output_budget)
+                .map_or(crate::engine::budget::DEFAULT_OUTPUT_BUDGET, |mib| {
+                    mib.saturating_mul(1 << 20)
+                }),
             ask: if pick!(allow_unanswered).unwrap_or(false) {
                 AskMode::AllowUnanswered
             } else {
@@ -184,7 +192,9 @@ mod tests {
              allow_unanswered = true\nskip = [\"a\"]\n\n\
              [[target]]\nname = \"web1\"\ntarget = \"ssh://u@h1\"\n\n\
              [[target]]\nname = \"web2\"\ntarget = \"ssh://u@h2:2222\"\ntimeout = 5\n\
-             update_search_timeout = 900\nprofile = \"toolkit\"\ncheck_packs = [\"packs\"]\n",
+             update_search_timeout = 900\nprofile = \"toolkit\"\ncheck_packs = [\"packs\"]\n\
+             output_budget = 8\n\
+             phase = \"build\"\n",
         )
         .unwrap();
         assert_eq!(entries.len(), 2);
@@ -196,11 +206,16 @@ mod tests {
         assert_eq!(a.target.connect_timeout, 15);
         assert_eq!((a.timeout, b.timeout), (30, 5));
         assert_eq!(
+            (a.output_budget, b.output_budget),
+            (crate::engine::budget::DEFAULT_OUTPUT_BUDGET, 8 << 20)
+        );
+        assert_eq!(
             (a.update_search_timeout, b.update_search_timeout),
             (600, 900)
         );
         assert_eq!(a.out, Some(PathBuf::from("/out/web1.zip")));
         assert_eq!(b.profile, Profile::Toolkit);
+        assert_eq!((a.phase, b.phase), (Phase::Final, Phase::Build));
         assert_eq!(b.check_packs, [PathBuf::from("/inv/packs")]);
         assert_eq!(b.skip, ["a"]);
     }
