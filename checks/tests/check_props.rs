@@ -17,7 +17,9 @@ mod props {
 
     use proptest::prelude::*;
     use vmcert_checks::fixture::{CaseFile, evidence_from};
-    use vmcert_checks::{Check, Evidence, Os, ProbeOutput, Profile, Status, Verdict, registry};
+    use vmcert_checks::{
+        Check, Evidence, Os, Phase, ProbeOutput, Profile, Status, Verdict, registry,
+    };
 
     /// Checks whose probe lists findings (history files, rule files, firewall rules, installed
     /// roles, SQL services): a blank listing means none was found, and may pass.
@@ -160,8 +162,18 @@ mod props {
             )
     }
 
-    fn profile() -> impl Strategy<Value = Profile> {
-        prop_oneof![Just(Profile::Current), Just(Profile::Toolkit)]
+    /// The run's profile and phase: evidence of any of them.
+    fn run() -> impl Strategy<Value = (Profile, Phase)> {
+        (
+            prop_oneof![Just(Profile::Current), Just(Profile::Toolkit)],
+            prop::sample::select(Phase::ALL.to_vec()),
+        )
+    }
+
+    fn evidence((profile, phase): (Profile, Phase)) -> Evidence {
+        let mut ev = Evidence::new(profile);
+        ev.phase = phase;
+        ev
     }
 
     /// The invariants every verdict keeps, whatever the evidence.
@@ -316,10 +328,10 @@ mod props {
         #[test]
         fn any_probe_output_gives_a_sound_verdict(
             outputs in prop::collection::vec(output(), 8),
-            profile in profile(),
+            run in run(),
         ) {
             for c in registry::ALL {
-                let mut ev = Evidence::new(profile);
+                let mut ev = evidence(run);
                 for (p, out) in c.probes().iter().zip(outputs.iter().cycle()) {
                     ev.insert(*p, out.clone());
                 }
@@ -332,10 +344,10 @@ mod props {
         #[test]
         fn garbage_never_passes_a_check_that_needs_evidence(
             stdouts in prop::collection::vec(garbage(), 8),
-            profile in profile(),
+            run in run(),
         ) {
             for c in registry::ALL {
-                let mut ev = Evidence::new(profile);
+                let mut ev = evidence(run);
                 for (p, out) in c.probes().iter().zip(stdouts.iter().cycle()) {
                     ev.insert(*p, ProbeOutput::exited(0, out.clone()));
                 }
@@ -376,11 +388,11 @@ mod props {
         fn another_probes_output_gives_a_sound_verdict(
             c in 0..registry::ALL.len(),
             from in prop::collection::vec(any::<prop::sample::Index>(), 8),
-            profile in profile(),
+            run in run(),
         ) {
             let c = registry::ALL[c];
             let all = fixtures();
-            let mut ev = Evidence::new(profile);
+            let mut ev = evidence(run);
             let mut own = false;
             for (p, i) in c.probes().iter().zip(&from) {
                 let f = &all[i.index(all.len())];
