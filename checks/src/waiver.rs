@@ -88,14 +88,15 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
 
 /// The line starts of one text, found once, so that looking up the line of every entry of a
 /// large file costs a binary search each instead of a count from the start (which made a file
-/// of 20,000 waivers or 30,000 pack checks take seconds to minutes).
-pub(crate) struct Lines {
+/// of 20,000 waivers or 30,000 pack checks take seconds to minutes). The fleet inventory uses it too.
+pub struct Lines {
     newlines: Vec<usize>,
 }
 
 impl Lines {
     /// Indexes `text`.
-    pub(crate) fn new(text: &str) -> Self {
+    #[must_use]
+    pub fn new(text: &str) -> Self {
         Self {
             newlines: text
                 .bytes()
@@ -107,7 +108,8 @@ impl Lines {
     }
 
     /// 1-based line of byte `offset`.
-    pub(crate) fn of(&self, offset: usize) -> usize {
+    #[must_use]
+    pub fn of(&self, offset: usize) -> usize {
         self.newlines.partition_point(|&n| n < offset) + 1
     }
 }

@@ -3,11 +3,13 @@
 //! `vmcert run` takes. Paths are relative to the file; every error names `file:line`, and a bad
 //! inventory is refused before anything connects.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use serde::Deserialize;
 use toml::Spanned;
+use vmcert_checks::waiver::Lines;
 use vmcert_checks::{Phase, Profile};
 
 use crate::engine::config::RunConfig;
@@ -60,12 +62,6 @@ pub(crate) struct Entry {
     pub line: usize,
 }
 
-/// 1-based line of byte `offset` in `text`.
-fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset)
-        .map_or(1, |t| t.matches('\n').count() + 1)
-}
-
 /// Reads the inventory at `path`: targets as `run` options, paths relative to the file's
 /// directory, reports in `out_dir`.
 pub(crate) fn parse_inventory(
@@ -74,8 +70,10 @@ pub(crate) fn parse_inventory(
     out_dir: &Path,
 ) -> anyhow::Result<Vec<Entry>> {
     let file = path.display();
+    let lines = Lines::new(text);
+    let line_of = |offset: usize| lines.of(offset);
     let inv: Inventory = toml::from_str(text).map_err(|e| {
-        let line = e.span().map_or(1, |s| line_of(text, s.start));
+        let line = e.span().map_or(1, |s| line_of(s.start));
         // toml says nothing about some mistakes (a lone carriage return): never an empty problem.
         let message = match e.message().trim_end() {
             "" => "invalid TOML",
@@ -90,7 +88,7 @@ pub(crate) fn parse_inventory(
         if let Some(v) = v {
             bail!(
                 "{file}:{}: `{key}` belongs in a [[target]], not in [defaults]",
-                line_of(text, v.span().start)
+                line_of(v.span().start)
             );
         }
     }
@@ -100,13 +98,15 @@ pub(crate) fn parse_inventory(
     let base = path.parent().unwrap_or(Path::new("."));
     let rel = |p: &Option<PathBuf>| p.as_ref().map(|p| base.join(p));
     let mut entries: Vec<Entry> = Vec::new();
+    // Name -> line of the target that took it: one lookup per target, not a scan of the others.
+    let mut taken: HashMap<String, usize> = HashMap::new();
     for t in &inv.targets {
-        let line = line_of(text, t.span().start);
+        let line = line_of(t.span().start);
         let (t, d) = (t.get_ref(), &inv.defaults);
         let Some(name) = &t.name else {
             bail!("{file}:{line}: this [[target]] has no `name`");
         };
-        let name_line = line_of(text, name.span().start);
+        let name_line = line_of(name.span().start);
         let name = name.get_ref().clone();
         if name.is_empty()
             || !name
@@ -117,11 +117,8 @@ pub(crate) fn parse_inventory(
                 "{file}:{name_line}: target name `{name}`: use letters, digits, `.`, `-`, `_` (it names the report zip)"
             );
         }
-        if let Some(first) = entries.iter().find(|e| e.name == name) {
-            bail!(
-                "{file}:{name_line}: target name `{name}` is already used at line {}",
-                first.line
-            );
+        if let Some(first) = taken.insert(name.clone(), line) {
+            bail!("{file}:{name_line}: target name `{name}` is already used at line {first}");
         }
         let Some(url) = &t.target else {
             bail!("{file}:{line}: target `{name}` has no `target` URL");
