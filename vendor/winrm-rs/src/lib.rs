@@ -84,6 +84,7 @@
 #[cfg(feature = "credssp")]
 mod asn1;
 mod auth;
+mod body;
 mod builder;
 mod client;
 mod command;

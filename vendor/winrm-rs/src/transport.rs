@@ -397,7 +397,7 @@ impl HttpTransport {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("multipart/encrypted"));
-        let resp_bytes = resp.bytes().await.map_err(WinrmError::Http)?;
+        let resp_bytes = crate::body::read_body(resp).await?;
         if status.is_success() {
             return ntlm_auth::unseal_body(session, &resp_bytes);
         }
