@@ -368,8 +368,9 @@ fn cut_before_the_slow_probe(vm: &LabVm, cut: impl Fn(u32)) -> String {
         .pack(&pack_check("slow", "sleep 60; echo done", ""))
         .arg("--checks")
         .arg("os-architecture,root-password-locked,openssl-version,slow");
-    // Fact probes + uname-m + shadow-status + login-user + openssl-version + the pack probe.
-    let total = 9;
+    // Fact probes + uname-m + shadow-status + login-user + waagent-conf (root-password-locked
+    // reads it in the build phase) + openssl-version + the pack probe.
+    let total = 10;
     let mut done_cut = false;
     let done = run.run_watching(|line, pid| {
         if !done_cut && line.contains(&format!("[{}/{total}]", total - 1)) {
