@@ -88,7 +88,7 @@ struct Inventory {
 
 /// One target of the inventory as `vmcert run` options, and where it was declared.
 #[derive(Debug)]
-struct Entry {
+pub(crate) struct Entry {
     name: String,
     config: RunConfig,
     line: usize,
@@ -102,7 +102,11 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 /// Reads the inventory at `path`: targets as `run` options, paths relative to the file's
 /// directory, reports in `out_dir`.
-fn parse_inventory(path: &Path, text: &str, out_dir: &Path) -> anyhow::Result<Vec<Entry>> {
+pub(crate) fn parse_inventory(
+    path: &Path,
+    text: &str,
+    out_dir: &Path,
+) -> anyhow::Result<Vec<Entry>> {
     let file = path.display();
     let inv: Inventory = toml::from_str(text).map_err(|e| {
         let line = e.span().map_or(1, |s| line_of(text, s.start));
