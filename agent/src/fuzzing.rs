@@ -185,7 +185,7 @@ pub fn sas(data: &[u8]) {
 
 /// A fleet inventory (TOML) as `vmcert fleet` reads it.
 pub fn fleet_inventory(data: &[u8]) {
-    let _ = crate::cmd::fleet::parse_inventory(
+    let _ = crate::engine::fleet::inventory::parse_inventory(
         Path::new("/fuzz/fleet.toml"),
         &text(data),
         Path::new("/fuzz/out"),

@@ -7,6 +7,10 @@
 //! report is being written ([`writing`]): then the exit comes right after, so no half-written
 //! `.tmp` file is left behind.
 //!
+//! While the questionnaire is on screen ([`on_request`]), the first signal (or Ctrl-C read as a
+//! key by the prompt, which calls [`request`]) also ends the questionnaire: the report is written
+//! with the answers given so far, as after an interrupted probe run (exit 2).
+//!
 //! `vmcert fleet` handles the signals itself (its own policy over many targets) and does not call
 //! [`watch`]; then the flag is never raised, but its report writes are guarded the same way and
 //! it calls [`close`] before exiting.
@@ -45,13 +49,54 @@ pub(crate) fn watch() -> std::io::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     std::thread::spawn(move || {
         for sig in signals.forever() {
-            if !FLAG.swap(true, Ordering::SeqCst) {
+            if request() {
                 continue;
             }
             exit_when_no_write(128 + sig);
         }
     });
     Ok(())
+}
+
+/// What to call on the first request to stop, besides raising the flag.
+type Hook = Box<dyn Fn() + Send>;
+
+static HOOK: Mutex<Option<Hook>> = Mutex::new(None);
+
+fn hook() -> MutexGuard<'static, Option<Hook>> {
+    HOOK.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Asks the run to stop, as the first SIGINT or SIGTERM does: raises the flag and calls the
+/// [`on_request`] hook. Returns false when the flag was already raised (nothing is called again).
+pub(crate) fn request() -> bool {
+    if FLAG.swap(true, Ordering::SeqCst) {
+        return false;
+    }
+    if let Some(f) = hook().as_ref() {
+        f();
+    }
+    true
+}
+
+/// Calls `f` on the first request to stop (at once when it was already asked for) until the
+/// returned guard is dropped. One hook at a time: a new one replaces the old.
+pub(crate) fn on_request(f: impl Fn() + Send + 'static) -> OnRequest {
+    let mut h = hook();
+    if requested() {
+        f();
+    }
+    *h = Some(Box::new(f));
+    OnRequest(())
+}
+
+/// Removes the [`on_request`] hook when dropped.
+pub(crate) struct OnRequest(());
+
+impl Drop for OnRequest {
+    fn drop(&mut self) {
+        *hook() = None;
+    }
 }
 
 /// Exits with `code` now, or, when reports are being written, right after the last one.

@@ -19,6 +19,7 @@ mod lab_scenarios;
 mod lab_smoke;
 mod qemu_certify;
 mod qemu_smoke;
+mod questionnaire;
 mod report;
 mod run_local;
 mod sas;

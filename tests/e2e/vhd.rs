@@ -374,6 +374,83 @@ fn human_output_and_missing_file() {
     );
 }
 
+/// A fixed VHD of `size` bytes as `vmcert_checks::vhd::build` makes it (qemu-img's footer, so
+/// its creator and time stamp never change), sparse, with one Linux partition at sector 2048
+/// when `partitioned`.
+fn built_vhd(path: &Path, size: u64, partitioned: bool) {
+    use std::io::{Seek as _, SeekFrom, Write as _};
+    use vmcert_checks::vhd::build;
+    let mut f = std::fs::File::create(path).unwrap();
+    f.set_len(size + 512).unwrap();
+    if partitioned {
+        let sectors = u32::try_from(size / 512 - 2048).unwrap();
+        f.write_all(&build::mbr(&[(0x83, 2048, sectors)])).unwrap();
+    }
+    f.seek(SeekFrom::Start(size)).unwrap();
+    f.write_all(&build::footer(2, size)).unwrap();
+}
+
+/// Whether `line` is a Markdown table row of `cells` cells: it starts and ends with `|` and
+/// holds `cells + 1` pipes that are not escaped.
+fn is_row(line: &str, cells: usize) -> bool {
+    let mut pipes = 0;
+    let mut escaped = false;
+    for c in line.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            '|' => pipes += 1,
+            _ => {}
+        }
+    }
+    line.starts_with('|') && line.ends_with('|') && pipes == cells + 1
+}
+
+/// `vhd inspect --format md`: a heading, the facts as a list, the verdict, and one table row per
+/// rule whose cells hold their values whatever they contain; the same exit status as the text.
+#[test]
+fn markdown_output_is_markdown() {
+    let dir = tempfile::tempdir().unwrap();
+    built_vhd(&dir.path().join("os_disk.vhd"), 30 << 30, true);
+    built_vhd(&dir.path().join("bare.vhd"), 1 << 30, false);
+    let md = |name: &str| {
+        let out = Command::new(crate::util::vmcert_bin())
+            .current_dir(dir.path())
+            .args(["vhd", "inspect", name, "--os", "linux", "--format", "md"])
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let (code, text) = md("os_disk.vhd");
+    assert_eq!(code, Some(0), "{text}");
+    insta::assert_snapshot!("vhd_inspect_md_os_disk", text);
+    let (code, bare) = md("bare.vhd");
+    assert_eq!(code, Some(1), "an OS disk without partitions: {bare}");
+    insta::assert_snapshot!("vhd_inspect_md_not_acceptable", bare);
+    for text in [&text, &bare] {
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("## "), "{text}");
+        let header = lines
+            .iter()
+            .position(|l| *l == "| rule | status | message |")
+            .unwrap_or_else(|| panic!("no table: {text}"));
+        assert_eq!(lines[header + 1], "|---|---|---|");
+        let rows = &lines[header + 2..];
+        assert_eq!(rows.len(), 10, "one row per VHD rule: {text}");
+        assert!(rows.iter().all(|r| is_row(r, 3)), "{text}");
+        assert!(
+            lines[1..header]
+                .iter()
+                .all(|l| l.is_empty() || l.starts_with("- ") || l.starts_with("**")),
+            "{text}"
+        );
+    }
+    assert!(is_row("| a \\| b | c |", 2) && !is_row("| a | b | c |", 2));
+}
+
 /// Uploads the fixtures the SAS tests read, once; returns the container name.
 fn vhd_container() -> &'static str {
     static UPLOADED: OnceLock<Result<(), String>> = OnceLock::new();

@@ -190,7 +190,8 @@ fn profile_parser() -> impl clap::builder::TypedValueParser<Value = Profile> {
 pub(crate) struct RunArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Questionnaire answers (TOML, see `vmcert questionnaire template`).
+    /// Questionnaire answers (TOML, see `vmcert questionnaire template`), read and checked before
+    /// connecting.
     #[arg(long, value_name = "FILE", help_heading = "Questionnaire")]
     pub answers: Option<PathBuf>,
     /// Report zip to write (default `<name>_<yyyyMMdd-HHmmss>.zip` in the current directory).
@@ -235,11 +236,12 @@ pub(crate) struct RunArgs {
     /// environment variable, which keeps the signature out of the process list).
     #[arg(long, value_name = "CONTAINER_SAS_URL", help_heading = "Report")]
     pub upload: Option<String>,
-    /// Never prompt; missing answers are an error unless --allow-unanswered.
+    /// Never prompt (no password, no questionnaire); missing answers are an error before
+    /// connecting unless --allow-unanswered.
     #[arg(long, help_heading = "Questionnaire")]
     pub non_interactive: bool,
     /// Save the answers given at the terminal to FILE after each one (the answers file format,
-    /// also the ones from --answers), so none is lost on Ctrl-C; pass it back with --answers.
+    /// with the ones from --answers), so Ctrl-C loses none; pass it back with --answers.
     #[arg(long, value_name = "FILE", help_heading = "Questionnaire")]
     pub save_answers: Option<PathBuf>,
     /// Record unanswered questions as unanswered (Warning) instead of failing.
@@ -333,7 +335,7 @@ pub(crate) enum Command {
     Connect(Box<ConnectArgs>),
     /// Certify one target: run the checks, collect the questionnaire, write the report zip.
     #[command(
-        after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 \\\n      --answers answers.toml\n  PASS=... vmcert run --target winrms://azureuser@10.0.0.6 --password-env PASS \\\n      --ca-file winrm-ca.pem --answers answers.toml\n  vmcert run --local --answers answers.toml --non-interactive \\\n      --sarif vmcert.sarif --junit vmcert.xml --fail-on warning \\\n      --sign-key signing.pem\n\nOutcome (results.json summary.outcome): certified (the whole catalogue ran, no Fail, no Error), failed (a Fail, waived or not), incomplete (an Error, the run interrupted, or --checks/--skip left checks out), pre-check (a disk image, not a VM).\n\nExit codes: 0 nothing at or above --fail-on (default fail) outside a waiver; 1 an unwaived Fail (or Warning with --fail-on warning); 2 an unwaived Error, the run interrupted, or it could not start (bad input, connection, auth)."
+        after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 \\\n      --answers answers.toml\n  PASS=... vmcert run --target winrms://azureuser@10.0.0.6 --password-env PASS \\\n      --ca-file winrm-ca.pem --answers answers.toml\n  vmcert run --local --answers answers.toml --non-interactive \\\n      --sarif vmcert.sarif --junit vmcert.xml --fail-on warning \\\n      --sign-key signing.pem\n\nOutcome (results.json summary.outcome): certified (the whole catalogue ran, no Fail, no Error), failed (a Fail, waived or not), incomplete (an Error, the run interrupted, or --checks/--skip left checks out), pre-check (a disk image, not a VM).\n\nQuestionnaire: at a terminal (stdin and stderr), the questions --answers leaves open are asked after the checks, with their results on screen, and before the report is written; Esc leaves one unanswered (a Warning in the report). Ctrl-C or SIGTERM at a question writes the report with the answers given, the run marked interrupted (exit 2). With --non-interactive or no terminal, an unanswered question is an error before connecting unless --allow-unanswered.\n\nExit codes: 0 nothing at or above --fail-on (default fail) outside a waiver; 1 an unwaived Fail (or Warning with --fail-on warning); 2 an unwaived Error, the run interrupted, or it could not start (bad input, connection, auth)."
     )]
     Run(Box<RunArgs>),
     /// Certify many targets concurrently from an inventory file: one report zip per target and a

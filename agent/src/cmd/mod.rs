@@ -2,6 +2,7 @@
 //! stdout or picks an exit code; it turns flags into plain configurations for the engine
 //! (`crate::engine`) and the targets (`crate::target`), and their results into output.
 
+pub(crate) mod ask;
 pub(crate) mod checks;
 pub(crate) mod cli;
 pub(crate) mod completions;

@@ -1,8 +1,9 @@
 //! `vmcert run`: the command-line side of a certification run. It turns the flags into the
 //! engine's [`RunConfig`], lets the [`Plan`] read and check every input and run the probes once
-//! through the target's transport, shows the progress on stderr, prints the summary, uploads the
-//! zip when asked, and picks the exit status: 0 (no Fail, no Error), 1 (a Fail) or 2 (an Error,
-//! or the run could not complete).
+//! through the target's transport, shows the progress on stderr, then, at a terminal, shows the
+//! check results and asks the questions the answers file left open (`crate::cmd::ask`), and
+//! writes the report, prints the summary, uploads the zip when asked, and picks the exit status:
+//! 0 (no Fail, no Error), 1 (a Fail) or 2 (an Error, or the run could not complete).
 
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
@@ -21,7 +22,7 @@ use crate::engine::plan::{Plan, Watch};
 use crate::engine::questionnaire::AskMode;
 use crate::report::ReportBundle;
 use crate::report::ci::{Ci, annotations};
-use crate::report::model::RunReport;
+use crate::report::model::{CheckResult, RunReport, TargetInfo};
 use crate::report::write::Copies;
 use crate::target::script::ProbeResult;
 
@@ -32,9 +33,43 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             .context("--upload")?;
     }
     let plan = Plan::prepare(&config(args))?;
-    // From here on Ctrl-C keeps what finished (see `interrupt`); the questionnaire is behind us.
+    // From here on Ctrl-C keeps what finished (see `interrupt`), during the probes and during
+    // the questionnaire alike.
     crate::interrupt::watch().context("cannot watch for Ctrl-C")?;
-    let done = plan.execute(&RunWatch::default())?;
+    let checked = plan.check(&RunWatch::default())?;
+    let mut shown = false;
+    // After a stop at a question, the terminal is given back once more when `run` returns,
+    // whichever way (see `ask::give_back_the_terminal`).
+    let mut _give_back = None;
+    let (answers, stopped) = match plan.questionnaire() {
+        Some(session) if !crate::interrupt::requested() => {
+            // The results first, on the terminal the questions are asked on.
+            let heading = heading(plan.name(), checked.target(), plan.profile().as_str());
+            eprint!(
+                "{}",
+                crate::report::render::terminal_safe(&checks_text(
+                    &heading,
+                    checked.checks(),
+                    checked.interrupted()
+                ))
+            );
+            shown = true;
+            let asked = crate::cmd::ask::ask(session, checked.checks());
+            if let Some(e) = &asked.error {
+                eprintln!("vmcert: {e}; the remaining questions stay unanswered");
+            }
+            _give_back = asked.interrupted.then_some(crate::cmd::ask::GiveBack);
+            let stopped = asked.interrupted.then(|| {
+                format!(
+                    "{} during the questionnaire (the checks had all run)",
+                    crate::interrupt::CAUSE
+                )
+            });
+            (asked.answers, stopped)
+        }
+        _ => (plan.answers().clone(), None),
+    };
+    let done = checked.finish(&answers, stopped);
     // The report's path only when it was written (a full disk must not print a `Report:` line).
     let report = done.written.is_ok().then_some(done.out.as_path());
     let text = match args.format {
@@ -50,6 +85,11 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                 |p| format!("Report zip: `{}`", p.display())
             )
         ),
+        // The check lines are not repeated when they are on the same terminal above the
+        // questionnaire.
+        Format::Table if shown && std::io::stdout().is_terminal() => {
+            tail_text(&done.bundle.results, report)
+        }
         Format::Table => summary_text(&done.bundle.results, report),
     };
     // The summary holds the target's own strings (os-release, hostname): no escape sequence.
@@ -120,7 +160,10 @@ pub(crate) fn ci_commands(bundle: &ReportBundle, json_on_stdout: bool) -> anyhow
 fn config(args: &RunArgs) -> RunConfig {
     let mut target = args.target.options();
     target.no_prompt |= args.non_interactive;
-    let ask = if std::io::stdin().is_terminal() && !args.non_interactive {
+    let ask = if std::io::stdin().is_terminal()
+        && std::io::stderr().is_terminal()
+        && !args.non_interactive
+    {
         AskMode::Prompt
     } else if args.allow_unanswered {
         AskMode::AllowUnanswered
@@ -204,15 +247,20 @@ pub(crate) fn probe_outcome(r: &ProbeResult) -> String {
     }
 }
 
-fn summary_text(r: &RunReport, out: Option<&Path>) -> String {
+/// The first line of the summary: the run, the target, its OS and the profile.
+fn heading(name: &str, target: &TargetInfo, profile: &str) -> String {
+    format!(
+        "vmcert run `{name}` on {} ({}, profile {profile})",
+        target.host, target.os
+    )
+}
+
+/// The heading and one line per check (and why the probe run stopped, when it did).
+fn checks_text(heading: &str, checks: &[CheckResult], interrupted: Option<&str>) -> String {
     let mut t = String::new();
-    let w = r.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
-    let _ = writeln!(
-        t,
-        "vmcert run `{}` on {} ({}, profile {})",
-        r.run.name, r.target.host, r.target.os, r.run.profile
-    );
-    for c in &r.checks {
+    let w = checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    let _ = writeln!(t, "{heading}");
+    for c in checks {
         let status = match c.status {
             Status::NotApplicable => "N/A",
             s => s.as_str(),
@@ -225,6 +273,21 @@ fn summary_text(r: &RunReport, out: Option<&Path>) -> String {
         };
         let _ = writeln!(t, "  {status:<8} {:<w$}  {detail}{waived}", c.id);
     }
+    if let Some(why) = interrupted {
+        let _ = writeln!(t, "Run interrupted: {why}");
+    }
+    t
+}
+
+fn summary_text(r: &RunReport, out: Option<&Path>) -> String {
+    let heading = heading(&r.run.name, &r.target, &r.run.profile);
+    checks_text(&heading, &r.checks, None) + &tail_text(r, out)
+}
+
+/// The summary after the check lines: why the run stopped early, the questionnaire's warnings,
+/// the counts, why not certified, and the report's path.
+fn tail_text(r: &RunReport, out: Option<&Path>) -> String {
+    let mut t = String::new();
     if let Some(why) = &r.run.interrupted_reason {
         let _ = writeln!(t, "Run interrupted: {why}");
     }

@@ -17,48 +17,71 @@ use crate::sas::{SasUrl, redact};
 use crate::vhd::source::{Blob, LocalFile, Source};
 use crate::vhd::{Inspection, inspect};
 
+/// What was read off the disk, as (name, value) lines: the same for the text and the Markdown.
+fn facts(i: &Inspection) -> Vec<(&'static str, String)> {
+    let mut format = i.format.as_str().to_string();
+    if let Some(c) = &i.creator {
+        let _ = write!(format, ", created by {c}");
+    }
+    if let Some(t) = i.footer.as_ref().and_then(|f| f.timestamp_utc.as_deref()) {
+        let _ = write!(format, " at {t}");
+    }
+    let mut facts = vec![("format", format)];
+    facts.push((
+        "virtual size",
+        match i.virtual_size {
+            Some(v) if rules::size(v).ends_with("bytes)") => rules::size(v),
+            Some(v) => format!("{} ({v} bytes)", rules::size(v)),
+            None => "unknown".to_owned(),
+        },
+    ));
+    facts.push(("length", format!("{} bytes", i.file_size)));
+    if let Some(t) = &i.partition_table {
+        facts.push((
+            "partitions",
+            match t.first_start() {
+                Some(s) => format!("{}, first at sector {s}", t.scheme()),
+                None if *t == Table::None => "no partition table".to_owned(),
+                None => format!("{}, no partitions", t.scheme()),
+            },
+        ));
+    }
+    if let Some(b) = &i.blob_type {
+        facts.push(("blob type", b.clone()));
+    }
+    facts
+}
+
+fn reads(i: &Inspection) -> String {
+    format!("{} read{}", i.reads, if i.reads == 1 { "" } else { "s" })
+}
+
 fn human(i: &Inspection) -> Result<String, std::fmt::Error> {
     let mut out = String::new();
     writeln!(out, "{}", i.path)?;
-    let mut format = i.format.as_str().to_string();
-    if let Some(c) = &i.creator {
-        write!(format, ", created by {c}")?;
-    }
-    if let Some(t) = i.footer.as_ref().and_then(|f| f.timestamp_utc.as_deref()) {
-        write!(format, " at {t}")?;
-    }
-    writeln!(out, "  format        {format}")?;
-    match i.virtual_size {
-        Some(v) if rules::size(v).ends_with("bytes)") => {
-            writeln!(out, "  virtual size  {}", rules::size(v))?
-        }
-        Some(v) => writeln!(out, "  virtual size  {} ({v} bytes)", rules::size(v))?,
-        None => writeln!(out, "  virtual size  unknown")?,
-    }
-    writeln!(out, "  length        {} bytes", i.file_size)?;
-    if let Some(t) = &i.partition_table {
-        match t.first_start() {
-            Some(s) => writeln!(out, "  partitions    {}, first at sector {s}", t.scheme())?,
-            None if *t == Table::None => writeln!(out, "  partitions    no partition table")?,
-            None => writeln!(out, "  partitions    {}, no partitions", t.scheme())?,
-        }
-    }
-    if let Some(b) = &i.blob_type {
-        writeln!(out, "  blob type     {b}")?;
+    for (name, value) in facts(i) {
+        writeln!(out, "  {name:<13} {value}")?;
     }
     write_rules(&mut out, &i.rules)?;
     writeln!(
         out,
-        "{} ({} read{})",
+        "{} ({})",
         if i.acceptable {
             "acceptable"
         } else {
             "NOT acceptable"
         },
-        i.reads,
-        if i.reads == 1 { "" } else { "s" }
+        reads(i)
     )?;
     Ok(out)
+}
+
+/// The Markdown of `--format md`: the path as a heading, the facts as a list, the verdict and
+/// a table of the rules, every value escaped so that it stays in its cell.
+fn markdown(i: &Inspection) -> String {
+    let mut facts = facts(i);
+    facts.push(("reads", i.reads.to_string()));
+    results_markdown(&i.path, &facts, &i.rules, i.acceptable)
 }
 
 /// The rules' intent from the command line: `--os` without `--role` means an OS disk.
@@ -93,20 +116,7 @@ pub(crate) fn run(target: &str, intent: Intent, format: OutputFormat) -> anyhow:
     );
     let text = match format {
         OutputFormat::Json => serde_json::to_string_pretty(&inspection)? + "\n",
-        OutputFormat::Md => {
-            let i = &inspection;
-            let mut facts = vec![("format", i.format.as_str().to_string())];
-            if let Some(c) = &i.creator {
-                facts.push(("created by", c.clone()));
-            }
-            facts.push((
-                "virtual size",
-                i.virtual_size
-                    .map_or_else(|| "unknown".to_owned(), rules::size),
-            ));
-            facts.push(("length", format!("{} bytes", i.file_size)));
-            results_markdown(&i.path, &facts, &i.rules, i.acceptable)
-        }
+        OutputFormat::Md => markdown(&inspection),
         OutputFormat::Table => human(&inspection)?,
     };
     print!("{}", redact(&text));

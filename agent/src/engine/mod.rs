@@ -3,6 +3,7 @@
 //! checks, and summarises the run for the report. It knows no clap type and prints nothing.
 
 pub(crate) mod config;
+pub(crate) mod fleet;
 pub(crate) mod input;
 pub(crate) mod plan;
 pub(crate) mod questionnaire;

@@ -1,8 +1,11 @@
 //! One target's run from start to finish: every input read and checked first (check packs,
-//! waivers, check ids, the report path, the answers and the questionnaire, the target's locator
-//! and secrets), so bad input costs nothing and is one line; then connect, gather the probes once
-//! ([`crate::engine::runner`]), evaluate, and write the report zip. `vmcert run` executes one
-//! plan, `vmcert fleet` one per target, each watching it through a [`Watch`].
+//! waivers, check ids, the report path, the answers file, the target's locator and secrets), so
+//! bad input costs nothing and is one line; then connect, gather the probes once
+//! ([`crate::engine::runner`]) and evaluate ([`Plan::check`], which disconnects), and write the
+//! report zip with the questionnaire's answers ([`Checked::finish`]). Between the two,
+//! `vmcert run` asks the questions the answers file left open, with the results on screen;
+//! `vmcert fleet` executes one plan per target in one go ([`Plan::execute`]), each watched
+//! through a [`Watch`].
 //!
 //! A failed connection ends the plan without a report; any run that connected writes one, and a
 //! report that could not be written is returned beside the finished result, never instead of it.
@@ -18,16 +21,16 @@ use vmcert_checks::{Check as _, Os, Profile, fixture};
 
 use crate::engine::config::RunConfig;
 use crate::engine::questionnaire;
-use crate::engine::runner::{self, FailOn, RunLog};
+use crate::engine::runner::{self, FailOn, Gathered, RunLog};
 use crate::report::ReportBundle;
-use crate::report::model::{self, QuestionResult, RunInfo, RunReport, Tool};
+use crate::report::model::{self, CheckResult, RunInfo, RunReport, TargetInfo, Tool};
 use crate::report::sign::ReportSigner;
 use crate::report::write::write_zip_signed;
 use crate::target::open::{Connected, TargetSpec, open};
 use crate::target::script::ProbeResult;
 
 /// One target's run with every input read and checked (check packs, waivers, check ids, the
-/// report path, the questionnaire, the target's URL and secrets); nothing is connected yet.
+/// report path, the answers file, the target's URL and secrets); nothing is connected yet.
 /// `vmcert run` executes one, `vmcert fleet` one per target.
 pub(crate) struct Plan {
     spec: Box<dyn TargetSpec>,
@@ -40,8 +43,9 @@ pub(crate) struct Plan {
     waivers: Vec<Waiver>,
     only: Vec<String>,
     skip: Vec<String>,
-    questions: Vec<QuestionResult>,
-    notes: String,
+    answers: questionnaire::Answers,
+    ask: questionnaire::AskMode,
+    save_answers: Option<PathBuf>,
     record: Option<PathBuf>,
     fail_on: FailOn,
     signer: Option<ReportSigner>,
@@ -73,8 +77,9 @@ pub(crate) trait Watch {
 }
 
 impl Plan {
-    /// Reads and checks everything `config` names. Prompts (questionnaire, password) only when
-    /// the configuration allows it and stdin is a terminal.
+    /// Reads and checks everything `config` names. Prompts (for a password) only when the
+    /// configuration allows it and stdin is a terminal; the questionnaire comes after the checks
+    /// ([`Plan::questionnaire`]).
     ///
     /// # Errors
     /// Bad input of any kind, as one line.
@@ -126,8 +131,7 @@ impl Plan {
             .transpose()
             .context("--sign-key")?;
         let answers = questionnaire::load_answers(args.answers.as_deref(), os)?;
-        let (questions, notes) =
-            questionnaire::complete(answers, os, args.ask, args.save_answers.as_deref())?;
+        questionnaire::check_complete(&answers, os, args.ask)?;
         Ok(Self {
             spec,
             name,
@@ -139,8 +143,9 @@ impl Plan {
             waivers,
             only: args.only.clone(),
             skip: args.skip.clone(),
-            questions,
-            notes,
+            answers,
+            ask: args.ask,
+            save_answers: args.save_answers.clone(),
             record: args.record.clone(),
             fail_on: args.fail_on,
             signer,
@@ -158,13 +163,43 @@ impl Plan {
         self.spec.describe()
     }
 
-    /// Connects, runs the probes once, evaluates the checks and writes the report zip.
+    /// The threshold profile.
+    pub(crate) fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// The answers of the answers file (none without one).
+    pub(crate) fn answers(&self) -> &questionnaire::Answers {
+        &self.answers
+    }
+
+    /// The questions to ask once the checks have run, when the run asks them at all (at a
+    /// terminal, and a required one is unanswered).
+    pub(crate) fn questionnaire(&self) -> Option<questionnaire::Session> {
+        questionnaire::session(
+            &self.answers,
+            self.spec.os(),
+            self.ask,
+            self.save_answers.as_deref(),
+        )
+    }
+
+    /// Connects, runs the probes once, evaluates the checks and writes the report zip with the
+    /// answers file's answers: [`Plan::check`] then [`Checked::finish`].
+    ///
+    /// # Errors
+    /// As [`Plan::check`].
+    pub(crate) fn execute(&self, watch: &dyn Watch) -> anyhow::Result<Done> {
+        Ok(self.check(watch)?.finish(&self.answers, None))
+    }
+
+    /// Connects, runs the probes once, evaluates the checks and disconnects; the report is
+    /// written by [`Checked::finish`].
     ///
     /// # Errors
     /// The target could not be reached or logged in to (no report then), or `--record` could not
-    /// be written. A report that could not be written is in [`Done::written`] instead, so the
-    /// finished result is still shown.
-    pub(crate) fn execute(&self, watch: &dyn Watch) -> anyhow::Result<Done> {
+    /// be written.
+    pub(crate) fn check(&self, watch: &dyn Watch) -> anyhow::Result<Checked<'_>> {
         let os = self.spec.os();
         let profile = self.profile;
         let name = self.name.clone();
@@ -232,28 +267,13 @@ impl Plan {
         );
         watch.gathered();
         let checks = runner::evaluate(&selected, &gathered, &self.waivers, today, &mut log);
-        let interrupted = gathered.interrupted.is_some();
-        let scope = runner::scope(os, &self.skip, &checks);
-        let summary = runner::summarize(
-            &checks,
-            &self.questions,
-            &scope,
-            &target.transport,
-            interrupted,
-        );
-        let code = runner::exit_code(&summary, interrupted, self.fail_on);
         target.facts = match os {
             Os::Windows => runner::windows_facts(&gathered.evidence, &mut log),
             Os::Linux => runner::linux_facts(&gathered.evidence, &mut log),
         };
-        // Disconnects (SSH) before the report is written: nothing else goes to the target.
+        // Disconnects (SSH) before the questionnaire and the report: nothing else goes to the
+        // target, and no connection is held open while someone answers.
         drop(transport);
-        let finished = Utc::now();
-        log.line(format!(
-            "finished in {} ms: {}; exit {code}",
-            (finished - started).num_milliseconds(),
-            summary.line()
-        ));
 
         if let Some(dir) = &self.record {
             // Only what the chosen checks read: a fixture case holds no probe that its check
@@ -269,7 +289,84 @@ impl Plan {
             )?;
             log.line(format!("raw evidence recorded in {}", dir.display()));
         }
+        Ok(Checked {
+            plan: self,
+            started,
+            target,
+            gathered,
+            checks,
+            log,
+        })
+    }
+}
 
+/// A run whose checks have been evaluated and whose report is still to be written (the
+/// questionnaire may be asked meanwhile).
+pub(crate) struct Checked<'a> {
+    plan: &'a Plan,
+    started: DateTime<Utc>,
+    target: TargetInfo,
+    gathered: Gathered,
+    checks: Vec<CheckResult>,
+    log: RunLog,
+}
+
+impl Checked<'_> {
+    /// Every check's result, in selection order.
+    pub(crate) fn checks(&self) -> &[CheckResult] {
+        &self.checks
+    }
+
+    /// The target as the report describes it.
+    pub(crate) fn target(&self) -> &TargetInfo {
+        &self.target
+    }
+
+    /// Why the probe run stopped early, if it did.
+    pub(crate) fn interrupted(&self) -> Option<&str> {
+        self.gathered.interrupted.as_deref()
+    }
+
+    /// Writes the report zip with `answers`. `stopped` says why the run was stopped after the
+    /// checks (Ctrl-C during the questionnaire): the run is then marked interrupted with that
+    /// reason, as one stopped during the probes is.
+    pub(crate) fn finish(self, answers: &questionnaire::Answers, stopped: Option<String>) -> Done {
+        let Self {
+            plan,
+            started,
+            target,
+            gathered,
+            checks,
+            mut log,
+        } = self;
+        let os = plan.spec.os();
+        let (questions, notes) = questionnaire::results(answers, os);
+        let unanswered = questions
+            .iter()
+            .filter(|q| q.answer.is_none() && q.status == vmcert_checks::Status::Warning)
+            .count();
+        log.line(format!(
+            "questionnaire: {} question(s), {unanswered} required one(s) unanswered",
+            questions.len()
+        ));
+        let interrupted_reason = gathered.interrupted.clone().or(stopped);
+        if let Some(why) = interrupted_reason
+            .as_deref()
+            .filter(|_| gathered.interrupted.is_none())
+        {
+            log.line(format!("the run was stopped after the checks: {why}"));
+        }
+        let interrupted = interrupted_reason.is_some();
+        let scope = runner::scope(os, &plan.skip, &checks);
+        let summary =
+            runner::summarize(&checks, &questions, &scope, &target.transport, interrupted);
+        let code = runner::exit_code(&summary, interrupted, plan.fail_on);
+        let finished = Utc::now();
+        log.line(format!(
+            "finished in {} ms: {}; exit {code}",
+            (finished - started).num_milliseconds(),
+            summary.line()
+        ));
         let results = RunReport {
             schema: model::SCHEMA.to_string(),
             tool: Tool {
@@ -278,41 +375,41 @@ impl Plan {
             },
             run: RunInfo {
                 id: uuid::Uuid::new_v4().to_string(),
-                name,
+                name: plan.name.clone(),
                 started: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 finished: finished.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                profile: profile.as_str().to_string(),
-                interrupted: gathered.interrupted.is_some(),
-                interrupted_reason: gathered.interrupted.clone(),
+                profile: plan.profile.as_str().to_string(),
+                interrupted,
+                interrupted_reason,
             },
             target,
             scope,
             summary,
             checks,
-            questionnaire: self.questions.clone(),
+            questionnaire: questions,
         };
-        if let Some(s) = &self.signer {
+        if let Some(s) = &plan.signer {
             log.line(format!("the report is signed with key {}", s.fingerprint()));
         }
         let bundle = ReportBundle {
             results,
             evidence: gathered.evidence,
             probe_logs: gathered.probe_logs,
-            notes: self.notes.clone(),
+            notes,
             run_log: log.into_text(),
         };
-        let written = write_zip_signed(&self.out, &bundle, self.signer.as_ref()).map_err(|e| {
+        let written = write_zip_signed(&plan.out, &bundle, plan.signer.as_ref()).map_err(|e| {
             e.context(format!(
                 "the run finished but the report could not be written to {}",
-                self.out.display()
+                plan.out.display()
             ))
         });
-        Ok(Done {
+        Done {
             bundle,
             code,
-            out: self.out.clone(),
+            out: plan.out.clone(),
             written,
-        })
+        }
     }
 }
 

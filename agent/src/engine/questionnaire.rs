@@ -1,24 +1,31 @@
-//! The questionnaire on the agent's side: reading the answers file, asking the missing questions
-//! on the terminal, and turning the answers into the report's `questionnaire[]` and `notes.txt`.
+//! The questionnaire on the agent's side: reading the answers file, the order and progress of
+//! the questions still to ask and the saving of each answer ([`Session`]), asking them on another
+//! thread so that a stop request ends the questionnaire at once with what was answered
+//! ([`ask`]), and turning the answers into the report's `questionnaire[]` and `notes.txt`.
 //! The catalogue, the answers file format and the statuses are the pure
-//! `vmcert_checks::questionnaire`; this module only adds files and the terminal
-//! (`vmcert questionnaire template` is `crate::cmd::questionnaire`).
+//! `vmcert_checks::questionnaire`; the terminal prompts are `crate::cmd::ask`, and
+//! `vmcert questionnaire template` is `crate::cmd::questionnaire`.
+//!
+//! `vmcert run` asks after the checks have run, as Microsoft's tool does: the answers file is
+//! read and checked before connecting ([`load_answers`], [`check_complete`]), the questions it
+//! leaves open are asked once the results are on screen, and the report is written after.
 
-use std::io::{BufRead, IsTerminal as _, Write};
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context as _, bail};
 use vmcert_checks::Os;
-/// The validated answers (`load_answers` gives them, `complete` takes them).
+/// The validated answers (`load_answers` gives them, `results` takes them).
 pub(crate) use vmcert_checks::questionnaire::Answers;
-use vmcert_checks::questionnaire::{self, Answer, Kind, Question};
+use vmcert_checks::questionnaire::{self, Answer, Kind, Question, Tab};
 
 use crate::report::model::QuestionResult;
-
 /// What to do about questions the answers file leaves unanswered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AskMode {
-    /// Ask them on the terminal (stdin must be a TTY).
+    /// Ask them on the terminal once the checks have run (stdin and stderr are terminals).
     Prompt,
     /// Refuse to go on, listing the unanswered ids (exit 2).
     RequireAll,
@@ -41,43 +48,17 @@ pub(crate) fn load_answers(path: Option<&Path>, os: Os) -> anyhow::Result<Answer
         .map_err(|e| anyhow::anyhow!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message))
 }
 
-/// Completes the answers according to `mode` and returns the report's questionnaire entries
-/// (every question asked for `os`, answered or not, with its status) and the text of
-/// `notes.txt`.
+/// Refuses to go on when `mode` is [`AskMode::RequireAll`] and a required question is
+/// unanswered (before connecting, so that a missing answer costs nothing).
 ///
 /// # Errors
-/// `RequireAll` with unanswered questions (the message lists their ids), `Prompt` without a
-/// terminal on stdin, or a terminal read error.
-pub(crate) fn complete(
-    mut answers: Answers,
-    os: Os,
-    mode: AskMode,
-    save: Option<&Path>,
-) -> anyhow::Result<(Vec<QuestionResult>, String)> {
-    let missing = questionnaire::unanswered(&answers, os);
-    if !missing.is_empty() {
-        match mode {
-            AskMode::AllowUnanswered => {}
-            AskMode::RequireAll => bail!("{}", missing_message(&missing, os)),
-            AskMode::Prompt => {
-                if !std::io::stdin().is_terminal() {
-                    bail!(
-                        "{} (no terminal to ask them on)",
-                        missing_message(&missing, os)
-                    );
-                }
-                let stdin = std::io::stdin();
-                prompt(
-                    &mut answers,
-                    os,
-                    save,
-                    &mut stdin.lock(),
-                    &mut std::io::stderr(),
-                )?;
-            }
-        }
+/// The unanswered ids, and how to answer them.
+pub(crate) fn check_complete(answers: &Answers, os: Os, mode: AskMode) -> anyhow::Result<()> {
+    let missing = questionnaire::unanswered(answers, os);
+    if mode == AskMode::RequireAll && !missing.is_empty() {
+        bail!("{}", missing_message(&missing, os));
     }
-    Ok(results(&answers, os))
+    Ok(())
 }
 
 fn missing_message(missing: &[&Question], os: Os) -> String {
@@ -89,7 +70,8 @@ fn missing_message(missing: &[&Question], os: Os) -> String {
     )
 }
 
-/// The report's entries and the notes text for these answers.
+/// The report's entries (every question asked for `os`, answered or not, with its status) and
+/// the text of `notes.txt` for these answers.
 pub(crate) fn results(answers: &Answers, os: Os) -> (Vec<QuestionResult>, String) {
     let entries = questionnaire::assess(answers, os)
         .into_iter()
@@ -104,62 +86,6 @@ pub(crate) fn results(answers: &Answers, os: Os) -> (Vec<QuestionResult>, String
         })
         .collect();
     (entries, questionnaire::notes_text(answers, os))
-}
-
-/// Asks every required unanswered question (and, when none were given, the exceptions) on
-/// `output`, reading lines from `input`. An empty line leaves a question unanswered; a bad answer
-/// is asked again; end of input leaves the rest unanswered.
-fn prompt(
-    answers: &mut Answers,
-    os: Os,
-    save: Option<&Path>,
-    input: &mut dyn BufRead,
-    output: &mut dyn Write,
-) -> anyhow::Result<()> {
-    let missing = questionnaire::unanswered(answers, os).len();
-    writeln!(
-        output,
-        "Questionnaire: {missing} question(s) unanswered. Press Enter to leave one unanswered \
-         (a Warning in the report)."
-    )?;
-    let mut tab = None;
-    let to_ask = |q: &Question, answers: &Answers| match q.kind {
-        Kind::Exceptions => answers.get(q.id).is_none(),
-        _ => q.is_required(answers) && answers.get(q.id).is_none(),
-    };
-    // "3 of 16": asked so far plus what is left to ask, recounted at each question, since an
-    // answer can make another question required (KC1 `custom` -> KC2).
-    let all: Vec<&Question> = questionnaire::for_os(os).collect();
-    let mut asked = 0;
-    for (i, &q) in all.iter().enumerate() {
-        // Asked in order, so KC2 becomes required as soon as KC1 is answered `custom`.
-        if !to_ask(q, answers) {
-            continue;
-        }
-        if tab != Some(q.tab) {
-            tab = Some(q.tab);
-            writeln!(output, "\n{}", q.tab.as_str())?;
-        }
-        asked += 1;
-        let left = all[i + 1..].iter().filter(|q| to_ask(q, answers)).count();
-        let progress = format!("{asked} of {}", asked + left);
-        let more = if q.kind == Kind::Exceptions {
-            ask_exceptions(answers, os, q, &progress, input, output)?
-        } else {
-            ask_one(answers, os, q, &progress, input, output)?
-        };
-        if let Some(path) = save {
-            save_answers(path, answers)?;
-        }
-        if !more {
-            writeln!(
-                output,
-                "\n(end of input: the remaining questions stay unanswered)"
-            )?;
-            break;
-        }
-    }
-    Ok(())
 }
 
 /// Writes `answers` to `path` as an answers file, atomically (a temporary file renamed over it),
@@ -186,150 +112,343 @@ pub(crate) fn save_answers(path: &Path, answers: &Answers) -> anyhow::Result<()>
     write().with_context(|| format!("--save-answers {}: cannot write it", path.display()))
 }
 
-/// Reads one line; `None` at end of input.
-fn read_line(input: &mut dyn BufRead) -> anyhow::Result<Option<String>> {
-    let mut line = String::new();
-    if input
-        .read_line(&mut line)
-        .context("reading the answer from the terminal")?
-        == 0
-    {
-        return Ok(None);
+/// `true`/`false` in the forms a person types: t, true, y, yes, f, false, n, no, in any case.
+pub(crate) fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "t" | "true" | "y" | "yes" => Some(true),
+        "f" | "false" | "n" | "no" => Some(false),
+        _ => None,
     }
-    Ok(Some(line.trim().to_owned()))
 }
 
-/// Asks `q` until it gets a valid answer or an empty line. Returns false at end of input.
-fn ask_one(
-    answers: &mut Answers,
-    os: Os,
-    q: &Question,
-    progress: &str,
-    input: &mut dyn BufRead,
-    output: &mut dyn Write,
-) -> anyhow::Result<bool> {
-    writeln!(output, "  ({progress}) {}  {}", q.id, q.text)?;
-    let hint = match q.kind {
-        Kind::Bool => "true/false (t/f)".to_owned(),
-        Kind::Choice(choices) => {
-            for (i, c) in choices.iter().enumerate() {
-                writeln!(output, "      {}) {:<12} {}", i + 1, c.value, c.label)?;
-            }
-            format!("1-{} or the value", choices.len())
-        }
-        Kind::Text | Kind::Exceptions => "text".to_owned(),
+/// How well the typed `input` matches choice number `index` (from 0) with this `value` and
+/// `label`, higher first; `None` hides it. Nothing typed keeps every choice in catalogue order;
+/// its number or its value in any case is the best match, then a value that starts with the
+/// input, then a value or label that contains it.
+pub(crate) fn choice_score(input: &str, index: usize, value: &str, label: &str) -> Option<i64> {
+    let input = input.trim().to_ascii_lowercase();
+    let rank = i64::try_from(index).unwrap_or(i64::MAX / 4);
+    if input.is_empty() {
+        return Some(-rank);
+    }
+    let value = value.to_ascii_lowercase();
+    if value == input || input.parse::<usize>().ok() == index.checked_add(1) {
+        Some(3000)
+    } else if value.starts_with(&input) {
+        Some(2000 - rank)
+    } else if value.contains(&input) || label.to_ascii_lowercase().contains(&input) {
+        Some(1000 - rank)
+    } else {
+        None
+    }
+}
+
+/// One `check-id: explanation` line of the exceptions question, validated.
+///
+/// # Errors
+/// No colon, a malformed check id or an empty explanation, as the message to show.
+pub(crate) fn parse_exception(line: &str) -> Result<Answer, String> {
+    let Some((id, why)) = line.split_once(':') else {
+        return Err("write it as `check-id: explanation`".to_owned());
     };
+    let mut one = std::collections::BTreeMap::new();
+    one.insert(id.trim().to_owned(), why.trim().to_owned());
+    let answer = Answer::Exceptions(one);
+    let q = questionnaire::find("NOTES-EXCEPTIONS").ok_or("NOTES-EXCEPTIONS is missing")?;
+    q.validate(&answer)?;
+    Ok(answer)
+}
+
+/// The session that asks what `answers` leaves open, when `mode` is [`AskMode::Prompt`] and a
+/// required question is unanswered; `None` when nothing is to be asked.
+pub(crate) fn session(
+    answers: &Answers,
+    os: Os,
+    mode: AskMode,
+    save: Option<&Path>,
+) -> Option<Session> {
+    (mode == AskMode::Prompt && !questionnaire::unanswered(answers, os).is_empty())
+        .then(|| Session::new(answers.clone(), os, save.map(Path::to_path_buf)))
+}
+
+/// One question to put on screen, with the progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Step {
+    /// The question.
+    pub question: &'static Question,
+    /// Its place among the questions asked in this session (from 1).
+    pub number: usize,
+    /// How many this session asks, as far as known now: an answer can add one (KC1 `custom`
+    /// makes KC2 required).
+    pub total: usize,
+    /// The first question of its tab in this session.
+    pub new_tab: bool,
+    /// The exceptions question again, after an exception was given (one a time, until none).
+    pub again: bool,
+}
+
+/// What was replied to a [`Step`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// An answer (validated by the prompt; stored after validation again).
+    Answer(Answer),
+    /// Left unanswered (for the exceptions: no more).
+    Skip,
+    /// The user asked to stop (Ctrl-C): nothing more is asked.
+    Interrupted,
+}
+
+/// The questions one run still has to ask, in catalogue order, and the answers so far, saved
+/// to the `--save-answers` file after every reply. Pure apart from that file: the prompts are
+/// elsewhere (an [`Asker`]).
+#[derive(Debug)]
+pub(crate) struct Session {
+    answers: Answers,
+    os: Os,
+    save: Option<PathBuf>,
+    /// Index in `questionnaire::for_os(os)` of the first question not yet dealt with.
+    pos: usize,
+    /// Questions dealt with (the exceptions count once however many are given).
+    asked: usize,
+    /// The exceptions are still to be asked: not in the answers file and not ended.
+    exceptions_open: bool,
+    /// The tab of the last question dealt with.
+    tab: Option<Tab>,
+    /// An exception was given and the exceptions question is asked again.
+    again: bool,
+}
+
+impl Session {
+    /// A session asking what `answers` leaves open for an image of `os` (the exceptions only
+    /// when the answers give none), saving to `save` after every reply.
+    pub(crate) fn new(answers: Answers, os: Os, save: Option<PathBuf>) -> Self {
+        let exceptions_open = answers.get("NOTES-EXCEPTIONS").is_none();
+        Self {
+            answers,
+            os,
+            save,
+            pos: 0,
+            asked: 0,
+            exceptions_open,
+            tab: None,
+            again: false,
+        }
+    }
+
+    /// The answers so far.
+    pub(crate) fn answers(&self) -> &Answers {
+        &self.answers
+    }
+
+    fn to_ask(&self, q: &Question) -> bool {
+        match q.kind {
+            Kind::Exceptions => self.exceptions_open,
+            _ => q.is_required(&self.answers) && self.answers.get(q.id).is_none(),
+        }
+    }
+
+    /// The next question to ask, or `None` when every one has been dealt with.
+    pub(crate) fn step(&self) -> Option<Step> {
+        let all: Vec<&'static Question> = questionnaire::for_os(self.os).collect();
+        let i = (self.pos..all.len()).find(|&i| self.to_ask(all[i]))?;
+        let question = all[i];
+        let left = all[i + 1..].iter().filter(|q| self.to_ask(q)).count();
+        Some(Step {
+            question,
+            number: self.asked + 1,
+            total: self.asked + 1 + left,
+            new_tab: self.tab != Some(question.tab),
+            again: self.again,
+        })
+    }
+
+    /// Records the reply to `step` (from [`Session::step`]) and saves the answers.
+    ///
+    /// # Errors
+    /// An invalid answer (the prompt validates first, so a bug), or the file cannot be written.
+    pub(crate) fn reply(&mut self, step: &Step, reply: Reply) -> anyhow::Result<()> {
+        let q = step.question;
+        let pos = questionnaire::for_os(self.os)
+            .position(|x| x.id == q.id)
+            .context("the question is not asked for this OS")?;
+        let mut advance = true;
+        match reply {
+            Reply::Answer(Answer::Exceptions(one)) if q.kind == Kind::Exceptions => {
+                let mut all = self.answers.exceptions();
+                all.extend(one);
+                self.answers.set(self.os, q.id, Answer::Exceptions(all))?;
+                advance = false;
+            }
+            Reply::Answer(answer) => self.answers.set(self.os, q.id, answer)?,
+            Reply::Skip if q.kind == Kind::Exceptions => self.exceptions_open = false,
+            Reply::Skip | Reply::Interrupted => {}
+        }
+        self.tab = Some(q.tab);
+        self.again = !advance;
+        if advance {
+            self.pos = pos + 1;
+            self.asked += 1;
+        }
+        if let Some(path) = &self.save {
+            save_answers(path, &self.answers)?;
+        }
+        Ok(())
+    }
+}
+
+/// Puts one question on screen and returns the reply (`crate::cmd::ask` on a terminal).
+pub(crate) trait Asker: Send {
+    /// Asks `step`.
+    ///
+    /// # Errors
+    /// The terminal could not be read or written.
+    fn ask(&mut self, step: &Step) -> anyhow::Result<Reply>;
+}
+
+/// What [`ask`] hears: the questionnaire ended, or a stop was asked for (the first Ctrl-C or
+/// SIGTERM, from `crate::interrupt`'s hook, or Ctrl-C read by the prompt).
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// Every question was dealt with, or the prompt failed (the error).
+    Ended(Option<String>),
+    /// Stop now.
+    Interrupted,
+}
+
+/// How a questionnaire session ended.
+#[derive(Debug)]
+pub(crate) struct Asked {
+    /// The answers given (with those of the answers file): exactly what was saved last.
+    pub answers: Answers,
+    /// It was stopped by Ctrl-C or SIGTERM.
+    pub interrupted: bool,
+    /// The prompt failed (a terminal error): the rest stays unanswered.
+    pub error: Option<String>,
+}
+
+struct Shared {
+    session: Session,
+    /// No reply is taken any more: the report is being written with what the session holds.
+    closed: bool,
+}
+
+/// Asks `session`'s questions through `asker` on a thread of their own and waits on `events`
+/// (`tx` is their sender, also given to whatever else may stop the run). On `Interrupted` it
+/// returns at once, while the question may still be on screen: a reply that comes later is
+/// neither kept nor saved, so the answers returned are the ones in the `--save-answers` file.
+pub(crate) fn ask(
+    session: Session,
+    mut asker: Box<dyn Asker>,
+    tx: Sender<Event>,
+    events: &Receiver<Event>,
+) -> Asked {
+    let shared = Arc::new(Mutex::new(Shared {
+        session,
+        closed: false,
+    }));
+    let theirs = Arc::clone(&shared);
+    std::thread::spawn(move || {
+        let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ask_all(&theirs, asker.as_mut())
+        }));
+        let _ = tx.send(match ended {
+            Ok(Ok(true)) => Event::Ended(None),
+            Ok(Ok(false)) => Event::Interrupted,
+            Ok(Err(e)) => Event::Ended(Some(format!("{e:#}"))),
+            Err(_) => Event::Ended(Some("the prompt panicked (a bug in vmcert)".to_owned())),
+        });
+    });
+    // The thread holds a sender until it ends, so this returns.
+    let event = events
+        .recv()
+        .unwrap_or_else(|_| Event::Ended(Some("the prompt thread vanished".to_owned())));
+    let mut s = shared.lock().unwrap_or_else(PoisonError::into_inner);
+    s.closed = true;
+    let (interrupted, error) = match event {
+        Event::Interrupted => (true, None),
+        Event::Ended(error) => (false, error),
+    };
+    Asked {
+        answers: s.session.answers().clone(),
+        interrupted,
+        error,
+    }
+}
+
+/// Asks until the session is done (`true`), stopped (`false`) or an error.
+fn ask_all(shared: &Mutex<Shared>, asker: &mut dyn Asker) -> anyhow::Result<bool> {
+    let lock = || shared.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
-        write!(output, "      {} [{hint}]: ", q.id)?;
-        output.flush()?;
-        let Some(line) = read_line(input)? else {
+        let step = {
+            let s = lock();
+            if s.closed {
+                return Ok(false);
+            }
+            match s.session.step() {
+                Some(step) => step,
+                None => return Ok(true),
+            }
+        };
+        let reply = asker.ask(&step)?;
+        let mut s = lock();
+        if s.closed || reply == Reply::Interrupted {
             return Ok(false);
-        };
-        if line.is_empty() {
-            return Ok(true);
         }
-        let answer = match q.kind {
-            Kind::Bool => match line.to_ascii_lowercase().as_str() {
-                "t" | "true" | "y" | "yes" => Answer::Bool(true),
-                "f" | "false" | "n" | "no" => Answer::Bool(false),
-                _ => {
-                    writeln!(output, "      please answer true or false")?;
-                    continue;
-                }
-            },
-            Kind::Choice(choices) => {
-                // By number, or by value in any case (`LIS` is `lis`).
-                let picked = line
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|n| n.checked_sub(1))
-                    .and_then(|i| choices.get(i))
-                    .or_else(|| choices.iter().find(|c| c.value.eq_ignore_ascii_case(&line)));
-                Answer::Choice(picked.map_or(line, |c| c.value.to_owned()))
-            }
-            Kind::Text | Kind::Exceptions => Answer::Text(line),
-        };
-        match answers.set(os, q.id, answer) {
-            Ok(()) => return Ok(true),
-            Err(e) => writeln!(output, "      {e}")?,
-        }
+        s.session.reply(&step, reply)?;
     }
-}
-
-/// Asks for `check-id: explanation` lines until an empty line. Returns false at end of input.
-fn ask_exceptions(
-    answers: &mut Answers,
-    os: Os,
-    q: &Question,
-    progress: &str,
-    input: &mut dyn BufRead,
-    output: &mut dyn Write,
-) -> anyhow::Result<bool> {
-    writeln!(output, "  ({progress}) {}  {}", q.id, q.text)?;
-    writeln!(
-        output,
-        "      One `check-id: explanation` a line; an empty line ends (none: just Enter)."
-    )?;
-    let mut map = std::collections::BTreeMap::new();
-    let more = loop {
-        write!(output, "      exception: ")?;
-        output.flush()?;
-        let Some(line) = read_line(input)? else {
-            break false;
-        };
-        if line.is_empty() {
-            break true;
-        }
-        let Some((id, why)) = line.split_once(':') else {
-            writeln!(output, "      write it as `check-id: explanation`")?;
-            continue;
-        };
-        let mut one = std::collections::BTreeMap::new();
-        one.insert(id.trim().to_owned(), why.trim().to_owned());
-        match q.validate(&Answer::Exceptions(one)) {
-            Ok(()) => {
-                map.insert(id.trim().to_owned(), why.trim().to_owned());
-            }
-            Err(e) => writeln!(output, "      {e}")?,
-        }
-    };
-    if !map.is_empty() {
-        answers.set(os, q.id, Answer::Exceptions(map))?;
-    }
-    Ok(more)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::VecDeque;
+    use std::sync::mpsc;
     use vmcert_checks::Status;
 
-    #[test]
-    fn answers_are_saved_after_each_question_and_read_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("answers.toml");
-        let mut answers = Answers::default();
-        let mut out = Vec::new();
-        // Two answers, then the input ends (as a closed terminal or Ctrl-C would leave it).
-        prompt(
-            &mut answers,
-            Os::Windows,
-            Some(&file),
-            &mut "t\nf\n".as_bytes(),
-            &mut out,
-        )
-        .unwrap();
-        let saved = std::fs::read_to_string(&file).unwrap();
-        let back = Answers::parse(&saved, Os::Windows).unwrap();
-        assert_eq!(back, answers, "{saved}");
-        assert_eq!(back.get("GA1"), Some(&Answer::Bool(true)));
-        assert_eq!(back.get("GA2"), Some(&Answer::Bool(false)));
+    /// Replies from a list, recording each step it was asked.
+    struct Script {
+        replies: VecDeque<Reply>,
+        seen: Arc<Mutex<Vec<Step>>>,
     }
 
-    fn prompt_with(answers: &mut Answers, os: Os, typed: &str) -> String {
-        let mut out = Vec::new();
-        prompt(answers, os, None, &mut typed.as_bytes(), &mut out).unwrap();
-        String::from_utf8(out).unwrap()
+    impl Asker for Script {
+        fn ask(&mut self, step: &Step) -> anyhow::Result<Reply> {
+            self.seen.lock().unwrap().push(*step);
+            self.replies
+                .pop_front()
+                .ok_or_else(|| anyhow::anyhow!("the script ran out"))
+        }
+    }
+
+    fn script(replies: Vec<Reply>) -> (Box<dyn Asker>, Arc<Mutex<Vec<Step>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let asker = Script {
+            replies: replies.into(),
+            seen: Arc::clone(&seen),
+        };
+        (Box::new(asker), seen)
+    }
+
+    fn run(session: Session, replies: Vec<Reply>) -> (Asked, Vec<Step>) {
+        let (asker, seen) = script(replies);
+        let (tx, rx) = mpsc::channel();
+        let asked = ask(session, asker, tx, &rx);
+        let seen = seen.lock().unwrap().clone();
+        (asked, seen)
+    }
+
+    fn yes() -> Reply {
+        Reply::Answer(Answer::Bool(true))
+    }
+
+    fn all_ga(os: Os, except: &[&str]) -> Answers {
+        let mut a = Answers::default();
+        for q in questionnaire::for_os(os).filter(|q| q.kind == Kind::Bool) {
+            if !except.contains(&q.id) {
+                a.set(os, q.id, Answer::Bool(true)).unwrap();
+            }
+        }
+        a
     }
 
     #[test]
@@ -368,7 +487,7 @@ mod tests {
     #[test]
     fn require_all_lists_the_unanswered_ids() {
         let answers = Answers::parse("[general]\nGA1 = true\n", Os::Windows).unwrap();
-        let err = complete(answers, Os::Windows, AskMode::RequireAll, None)
+        let err = check_complete(&answers, Os::Windows, AskMode::RequireAll)
             .unwrap_err()
             .to_string();
         assert!(
@@ -378,13 +497,16 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("--allow-unanswered"), "{err}");
+        check_complete(&answers, Os::Windows, AskMode::AllowUnanswered).unwrap();
+        check_complete(&answers, Os::Windows, AskMode::Prompt).unwrap();
+        let full = all_ga(Os::Windows, &[]);
+        check_complete(&full, Os::Windows, AskMode::RequireAll).unwrap();
     }
 
     #[test]
-    fn allow_unanswered_records_warnings_and_notes() {
+    fn unanswered_questions_are_warnings_in_the_report() {
         let answers = Answers::parse("[general]\nGA1 = false\n", Os::Linux).unwrap();
-        let (entries, notes) =
-            complete(answers, Os::Linux, AskMode::AllowUnanswered, None).unwrap();
+        let (entries, notes) = results(&answers, Os::Linux);
         let ga1 = entries.iter().find(|e| e.id == "GA1").unwrap();
         assert_eq!(
             (ga1.status, ga1.answer.clone()),
@@ -405,80 +527,217 @@ mod tests {
     }
 
     #[test]
-    fn complete_answers_need_no_terminal() {
-        let t: String = questionnaire::template(Os::Windows)
-            .lines()
-            .map(|l| {
-                if l.starts_with("# GA") && l.contains(" = ") {
-                    &l[2..]
-                } else {
-                    l
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        let answers = Answers::parse(&t, Os::Windows).unwrap();
-        // Prompt mode with everything answered never touches the terminal.
-        let (entries, _) = complete(answers, Os::Windows, AskMode::Prompt, None).unwrap();
-        assert!(
-            entries
-                .iter()
-                .filter(|e| e.tab == "General Assessment")
-                .all(|e| e.status == Status::Pass)
+    fn a_session_only_when_prompting_and_something_is_missing() {
+        let full = all_ga(Os::Windows, &[]);
+        assert!(session(&full, Os::Windows, AskMode::Prompt, None).is_none());
+        let part = all_ga(Os::Windows, &["GA3"]);
+        assert!(session(&part, Os::Windows, AskMode::RequireAll, None).is_none());
+        assert!(session(&part, Os::Windows, AskMode::AllowUnanswered, None).is_none());
+        let s = session(&part, Os::Windows, AskMode::Prompt, None).unwrap();
+        let step = s.step().unwrap();
+        // GA3, then the exceptions (none given): 2 to ask.
+        assert_eq!(
+            (step.question.id, step.number, step.total, step.new_tab),
+            ("GA3", 1, 2, true)
         );
     }
 
     #[test]
-    fn prompt_asks_missing_questions_and_re_asks_bad_answers() {
-        let mut answers = Answers::parse(
-            "[general]\nGA1 = true\nGA2 = true\nGA3 = true\nGA4 = true\nGA5 = true\nGA6 = true\nGA7 = true\nGA8 = true\nGA9 = true\nGA11 = true\n",
-            Os::Linux,
-        )
-        .unwrap();
-        // GA12: "maybe" is refused, then f. KC1: choice 3 (custom), so KC2 is asked. KC3 by value,
-        // KC4 bad value then 1, KC5 skipped, NOTES-SSH text, one exception with a bad id first.
-        let typed = "maybe\nf\n3\nbased on 6.1\nLIS\nbogus\n1\n\nazureuser, port 22\nNot An Id: x\nssh-client-alive-interval: 120 on purpose\n\n";
-        let out = prompt_with(&mut answers, Os::Linux, typed);
-        assert!(out.contains("please answer true or false"), "{out}");
-        assert!(out.contains("KC4: `bogus` is not one of"), "{out}");
-        // Progress: 7 to ask at first; KC2 joins when KC1 is answered custom.
-        assert!(out.contains("  (1 of 7) GA12  "), "{out}");
-        assert!(out.contains("  (2 of 7) KC1  "), "{out}");
-        assert!(out.contains("  (3 of 8) KC2  "), "{out}");
-        assert!(out.contains("  (8 of 8) NOTES-EXCEPTIONS  "), "{out}");
-        assert!(out.contains("`Not An Id` is not a check id"), "{out}");
+    fn bools_choices_and_exception_lines_as_typed() {
+        for (typed, want) in [
+            ("YES", Some(true)),
+            (" t ", Some(true)),
+            ("True", Some(true)),
+            ("y", Some(true)),
+            ("N", Some(false)),
+            ("false", Some(false)),
+            ("maybe", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_bool(typed), want, "{typed:?}");
+        }
+        let kc3 = ["built-in", "lis", "backported"];
+        let best = |typed: &str| {
+            kc3.iter()
+                .enumerate()
+                .filter_map(|(i, v)| choice_score(typed, i, v, "label").map(|s| (s, i)))
+                .max_by_key(|&(s, i)| (s, std::cmp::Reverse(i)))
+                .map(|(_, i)| kc3[i])
+        };
+        assert_eq!(best("LIS"), Some("lis"));
+        assert_eq!(best("3"), Some("backported"));
+        assert_eq!(best("Back"), Some("backported"));
+        assert_eq!(best("in"), Some("built-in"), "contains, first in order");
+        assert_eq!(best("zzz"), None);
+        assert_eq!(best(""), Some("built-in"), "nothing typed: first");
+        assert!(choice_score("", 0, "a", "") > choice_score("", 1, "b", ""));
+        assert_eq!(choice_score("x", 0, "stock", "lanes"), None);
+        assert!(choice_score("tuned", 1, "azure-tuned", "").is_some());
+        assert!(choice_score("integration", 1, "lis", "Linux Integration Services").is_some());
+
+        let mut one = std::collections::BTreeMap::new();
+        one.insert("bash-history-cleared".to_owned(), "on purpose".to_owned());
+        assert_eq!(
+            parse_exception(" bash-history-cleared :  on purpose "),
+            Ok(Answer::Exceptions(one))
+        );
+        assert_eq!(
+            parse_exception("no colon"),
+            Err("write it as `check-id: explanation`".to_owned())
+        );
         assert!(
-            !out.contains("GA1 "),
-            "answered questions are not asked again:\n{out}"
+            parse_exception("Not An Id: x")
+                .unwrap_err()
+                .contains("`Not An Id` is not a check id")
         );
-        assert_eq!(answers.get("GA12"), Some(&Answer::Bool(false)));
-        assert_eq!(answers.get("KC1"), Some(&Answer::Choice("custom".into())));
-        assert_eq!(
-            answers.get("KC2"),
-            Some(&Answer::Text("based on 6.1".into()))
-        );
-        assert_eq!(answers.get("KC3"), Some(&Answer::Choice("lis".into())));
-        assert_eq!(answers.get("KC4"), Some(&Answer::Choice("yes".into())));
-        assert_eq!(answers.get("KC5"), None);
-        assert_eq!(
-            answers.get("NOTES-SSH"),
-            Some(&Answer::Text("azureuser, port 22".into()))
-        );
-        assert_eq!(
-            answers
-                .exceptions()
-                .get("ssh-client-alive-interval")
-                .map(String::as_str),
-            Some("120 on purpose")
+        assert!(
+            parse_exception("ssh-x:  ")
+                .unwrap_err()
+                .contains("is empty")
         );
     }
 
     #[test]
-    fn prompt_stops_at_end_of_input() {
-        let mut answers = Answers::default();
-        let out = prompt_with(&mut answers, Os::Windows, "t\n");
-        assert!(out.contains("end of input"), "{out}");
-        assert_eq!(answers.get("GA1"), Some(&Answer::Bool(true)));
-        assert_eq!(questionnaire::unanswered(&answers, Os::Windows).len(), 11);
+    fn progress_follows_the_answers_and_each_reply_is_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("answers.toml");
+        let answers = all_ga(Os::Linux, &["GA12"]);
+        let session = Session::new(answers, Os::Linux, Some(file.clone()));
+        let choice = |v: &str| Reply::Answer(Answer::Choice(v.into()));
+        let text = |v: &str| Reply::Answer(Answer::Text(v.into()));
+        let exception = |line: &str| Reply::Answer(parse_exception(line).unwrap());
+        let replies = vec![
+            Reply::Answer(Answer::Bool(false)),
+            choice("custom"),
+            text("based on 6.1"),
+            choice("lis"),
+            choice("yes"),
+            Reply::Skip,
+            text("azureuser, port 22"),
+            exception("ssh-client-alive-interval: 120 on purpose"),
+            exception("bash-history-cleared: a fixture"),
+            Reply::Skip,
+        ];
+        let (asked, seen) = run(session, replies);
+        assert_eq!((asked.interrupted, asked.error.as_deref()), (false, None));
+        let progress: Vec<(&str, usize, usize, bool, bool)> = seen
+            .iter()
+            .map(|s| (s.question.id, s.number, s.total, s.new_tab, s.again))
+            .collect();
+        // 7 to ask at first; KC2 joins when KC1 is answered custom; the exceptions are asked
+        // again after each one given, at the same place.
+        assert_eq!(
+            progress,
+            [
+                ("GA12", 1, 7, true, false),
+                ("KC1", 2, 7, true, false),
+                ("KC2", 3, 8, false, false),
+                ("KC3", 4, 8, false, false),
+                ("KC4", 5, 8, false, false),
+                ("KC5", 6, 8, false, false),
+                ("NOTES-SSH", 7, 8, true, false),
+                ("NOTES-EXCEPTIONS", 8, 8, false, false),
+                ("NOTES-EXCEPTIONS", 8, 8, false, true),
+                ("NOTES-EXCEPTIONS", 8, 8, false, true),
+            ]
+        );
+        let a = &asked.answers;
+        assert_eq!(a.get("GA12"), Some(&Answer::Bool(false)));
+        assert_eq!(a.get("KC2"), Some(&Answer::Text("based on 6.1".into())));
+        assert_eq!(a.get("KC5"), None, "skipped");
+        assert_eq!(a.exceptions().len(), 2);
+        let saved = Answers::parse(&std::fs::read_to_string(&file).unwrap(), Os::Linux).unwrap();
+        assert_eq!(
+            &saved, a,
+            "the file holds every answer, with the answers file's"
+        );
+    }
+
+    /// Blocks on the question after `answer_first` replies until the test lets it go, and says
+    /// when that question is on screen.
+    struct Stuck {
+        first: VecDeque<Reply>,
+        on_screen: mpsc::Sender<&'static str>,
+        release: mpsc::Receiver<Reply>,
+    }
+
+    impl Asker for Stuck {
+        fn ask(&mut self, step: &Step) -> anyhow::Result<Reply> {
+            if let Some(r) = self.first.pop_front() {
+                return Ok(r);
+            }
+            self.on_screen.send(step.question.id)?;
+            Ok(self.release.recv()?)
+        }
+    }
+
+    #[test]
+    fn a_stop_keeps_the_answers_given_and_ignores_a_late_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("saved.toml");
+        let session = Session::new(Answers::default(), Os::Windows, Some(file.clone()));
+        let (screen_tx, screen_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel();
+        let asker = Stuck {
+            first: vec![yes(), Reply::Answer(Answer::Bool(false))].into(),
+            on_screen: screen_tx,
+            release: release_rx,
+        };
+        let (tx, rx) = mpsc::channel();
+        let stop = tx.clone();
+        let stopper = std::thread::spawn(move || {
+            // As the interrupt hook does, once GA3 is on screen.
+            let id = screen_rx.recv().unwrap();
+            stop.send(Event::Interrupted).unwrap();
+            id
+        });
+        let asked = ask(session, Box::new(asker), tx, &rx);
+        assert_eq!(stopper.join().unwrap(), "GA3");
+        assert!(asked.interrupted);
+        assert_eq!(asked.answers.get("GA1"), Some(&Answer::Bool(true)));
+        assert_eq!(asked.answers.get("GA2"), Some(&Answer::Bool(false)));
+        assert_eq!(asked.answers.get("GA3"), None);
+        // The question still on screen is answered after the stop: neither kept nor saved.
+        let before = std::fs::read_to_string(&file).unwrap();
+        release_tx.send(yes()).unwrap();
+        // The prompt thread ends on its own (it sends its own Interrupted when it sees the
+        // session closed).
+        assert!(matches!(rx.recv().unwrap(), Event::Interrupted));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+        assert_eq!(Answers::parse(&before, Os::Windows).unwrap(), asked.answers);
+    }
+
+    #[test]
+    fn ctrl_c_at_the_prompt_and_a_terminal_error_end_the_session() {
+        let session = Session::new(Answers::default(), Os::Windows, None);
+        let (asked, seen) = run(session, vec![yes(), Reply::Interrupted]);
+        assert!(asked.interrupted);
+        assert_eq!(seen.len(), 2);
+        assert_eq!(asked.answers.get("GA1"), Some(&Answer::Bool(true)));
+        assert_eq!(
+            questionnaire::unanswered(&asked.answers, Os::Windows).len(),
+            11
+        );
+
+        let session = Session::new(Answers::default(), Os::Windows, None);
+        let (asked, _) = run(session, vec![yes()]);
+        assert!(!asked.interrupted);
+        assert_eq!(asked.error.as_deref(), Some("the script ran out"));
+        assert_eq!(asked.answers.get("GA1"), Some(&Answer::Bool(true)));
+    }
+
+    #[test]
+    fn a_save_file_that_cannot_be_written_is_an_error_naming_it() {
+        let session = Session::new(
+            Answers::default(),
+            Os::Windows,
+            Some(PathBuf::from("/proc/no/answers.toml")),
+        );
+        let (asked, _) = run(session, vec![yes()]);
+        let e = asked.error.unwrap();
+        assert!(
+            e.starts_with("--save-answers /proc/no/answers.toml: cannot write it"),
+            "{e}"
+        );
     }
 }

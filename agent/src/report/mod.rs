@@ -6,6 +6,7 @@ use vmcert_checks::Evidence;
 
 pub(crate) mod ci;
 pub(crate) mod consistency;
+pub(crate) mod fleet;
 pub(crate) mod junit;
 pub(crate) mod logs;
 pub(crate) mod manifest;
