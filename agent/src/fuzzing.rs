@@ -152,7 +152,8 @@ pub fn vhd(data: &[u8]) {
 }
 
 /// A SAS URL as `vhd inspect`, `sas check` and `--upload` take it: parsed, checked against the
-/// rules, and every printed form redacted. No form that vmcert prints may hold the signature.
+/// rules, and redacted. No form of the URL that vmcert prints (the redacted URL, its parameters,
+/// any text through `redact`) may hold the signature, whatever the encoding of its key.
 pub fn sas(data: &[u8]) {
     let input = text(data);
     let redacted = crate::sas::redact(&input);
@@ -167,14 +168,35 @@ pub fn sas(data: &[u8]) {
     let Ok(url) = crate::sas::SasUrl::parse(&input) else {
         unreachable!("check parsed it")
     };
-    let printed = serde_json::to_string(&report).expect("a SAS report serializes");
-    let sig = url
+    serde_json::to_string(&report).expect("a SAS report serializes");
+    // The forms that carry the URL's text (the rules' messages hold fixed examples that a short
+    // "signature" can be part of).
+    let params = format!("{:?}", url.params_redacted());
+    // Each `sig` value, as written and decoded; one that also appears elsewhere in the input (a
+    // date, another parameter) may show there.
+    let sigs = url
         .secret_url()
-        .query_pairs()
-        .find(|(k, _)| k == "sig")
-        .map(|(_, v)| v.into_owned());
-    if let Some(sig) = sig.filter(|s| s.len() >= 8) {
-        for shown in [&printed, &url.redacted(), &redacted] {
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            let key = percent_encoding::percent_decode_str(k).decode_utf8_lossy();
+            (key == "sig").then(|| {
+                let decoded = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
+                [v.to_owned(), decoded.into_owned()]
+            })
+        });
+    let whole = url.secret_url().as_str();
+    let decoded = percent_encoding::percent_decode_str(whole).decode_utf8_lossy();
+    for sig in sigs.flatten() {
+        let elsewhere = [&input, whole, &decoded]
+            .iter()
+            .any(|h| h.matches(sig.as_str()).count() > 1);
+        if sig.len() < 8 || elsewhere {
+            continue;
+        }
+        for shown in [&params, &url.redacted(), &redacted] {
             assert!(
                 !shown.contains(&sig),
                 "the signature {sig:?} shows in {shown:?}"

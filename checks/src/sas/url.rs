@@ -115,6 +115,13 @@ pub enum SasUrlError {
     /// The path names no account (path-style URLs) or no container.
     #[error("the URL names no storage container: {0}")]
     NoContainer(String),
+    /// A `sig` value with a character where [`redact`] ends a value in text (white space, a quote,
+    /// an angle bracket): no SAS signature (base64) has one, and its tail would show wherever the
+    /// URL is quoted. The message quotes nothing of the URL.
+    #[error(
+        "the signature (`sig`) holds white space, a quote or an angle bracket, which no SAS signature has: copy the SAS URL again"
+    )]
+    SignatureText,
 }
 
 /// A blob service URL with its SAS query, taken apart.
@@ -155,6 +162,15 @@ impl SasUrl {
             reason: e.to_string(),
             redacted: redact(input),
         })?;
+        // Percent-decoding only (not form decoding: a `+` stays a `+`, as redaction reads it).
+        let text_ends_sig = url.query().unwrap_or("").split('&').any(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            decode(k) == "sig"
+                && decode(v).contains(|c: char| c.is_whitespace() || "\"'<>".contains(c))
+        });
+        if text_ends_sig {
+            return Err(SasUrlError::SignatureText);
+        }
         let host = match url.host() {
             Some(h) if matches!(url.scheme(), "http" | "https") => h,
             _ => return Err(SasUrlError::NoHost(redact(input))),
@@ -269,6 +285,31 @@ mod tests {
     use super::*;
 
     const SIG: &str = "OKth8EMV6Hp%2B%2FkXGo%2FBs1%2BWeE%2FubvhaCuaP95HOVqnU%3D";
+
+    /// Found by the fuzzer (fuzz/corpus/sas/regression-sig-with-*): a signature starting with a
+    /// space or `<` parsed, and `redact` (which ends a value there) printed its tail.
+    #[test]
+    fn a_signature_that_redaction_would_cut_is_refused_without_quoting_it() {
+        for sig in [
+            "%20ECRETSECRETSECRET",
+            "<ECRETSECRETSECRET",
+            "AB%22CDEFGHIJ",
+            "ABCD'EFGH",
+            "ABCD%3EEFGH",
+        ] {
+            for key in ["sig", "s%69g", "%73ig"] {
+                let input = format!("https://a.blob.core.windows.net/c/b.vhd?sp=r&{key}={sig}");
+                let err = SasUrl::parse(&input).unwrap_err();
+                assert_eq!(err, SasUrlError::SignatureText, "{input}");
+                assert!(!err.to_string().contains("ECRET"), "{err}");
+            }
+        }
+        let plus = format!("https://a.blob.core.windows.net/c/b.vhd?sp=r&sig=ab+cd{SIG}");
+        assert!(
+            SasUrl::parse(&plus).is_ok(),
+            "a raw + is not white space here"
+        );
+    }
 
     #[test]
     fn redacts_the_signature_of_a_url() {
