@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Runs vmcert's hostile-input tests (issue 17) longer than CI does: first the property tests
-# (proptest) of the frame parsers (sh and PowerShell), the SAS redaction and the report zip
-# reader, CASES cases each (default 20000; `cargo test` runs a few hundred), then the
-# coverage-guided fuzzer (fuzz/afl.sh: AFL++ through cargo-afl) on every target for SECONDS each
-# (default 60; CI runs 8). A property failure prints the smallest input proptest found; a fuzzer
-# crash prints the input. Make either a regression test in the crate that owns the parser (and
-# save a fuzzer's input as fuzz/corpus/<target>/regression-<what>), then fix the bug.
+# Runs vmcert's hostile-input tests (issue 17) longer than CI does. First the property tests,
+# CASES cases each (default 20000; `cargo test` runs a few dozen to a few hundred): every test
+# named `props::...`. In vmcert-checks: every check's parser of probe output (tests/check_props.rs),
+# the check packs, waivers and questionnaire answers (tests/toml_props.rs), the VHD footer, MBR,
+# GPT and rules (src/vhd/props.rs), versions, SAS URLs and redaction. In the agent: the frame
+# parsers (sh and PowerShell), the report zip reader, the fleet inventory, known_hosts, key files,
+# the ssh:// and winrm:// targets, host key fingerprints, sudo's output and the blob service's
+# error replies. Then the coverage-guided fuzzer (fuzz/afl.sh: AFL++ through cargo-afl) on every
+# target for SECONDS each (default 60; CI runs 8).
+#
+# A property failure prints the smallest input proptest found, a fuzzer crash the input: make it
+# a regression test in the crate that owns the parser (and save a fuzzer's input as
+# fuzz/corpus/<target>/regression-<what>), then fix the bug.
 #
 # Usage: bash fuzz/run.sh [SECONDS] [CASES]
 set -euo pipefail

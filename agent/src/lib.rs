@@ -70,10 +70,12 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             os,
             profile,
             format,
+            deadline,
         }) => cmd::vhd::run(
             &sas::url_arg(&target)?,
             cmd::vhd::intent(role, os, profile),
             format,
+            std::time::Duration::from_secs(deadline),
         ),
         Command::Vhd(VhdCommand::Rules { format }) => {
             cmd::rules::list(&vmcert_checks::vhd::rules::RULES, format)

@@ -24,6 +24,10 @@ use crate::sas::{SasUrl, redact};
 /// silent endpoint.
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Default overall limit of an upload (`report upload --deadline`, and `run --upload`), in
+/// seconds: the Put Blob of the largest zip at its own timeout, and its check.
+pub(crate) const DEFAULT_DEADLINE: u64 = 600;
+
 /// Largest zip uploaded (one Put Blob; reports are a few MiB).
 const MAX_ZIP: u64 = 256 << 20;
 
@@ -84,15 +88,19 @@ impl std::fmt::Display for UploadOutcome {
 /// Create and Write permission, e.g. `https://ACCOUNT.blob.core.windows.net/CONTAINER?sv=...&sig=...`)
 /// as a block blob named after the zip's file name, then verifies it.
 ///
-/// Blocking (a few seconds at most: bounded retries on timeouts and 5xx). Safe to call from any
-/// thread, including inside a Tokio runtime: the HTTP work runs on a thread of its own. Errors
-/// are one line without the signature (403: wrong permission, expired or tampered signature;
-/// 404: no such container); the zip is never modified.
-pub(crate) fn upload_report(zip: &Path, container_sas_url: &str) -> anyhow::Result<UploadOutcome> {
-    std::thread::scope(|s| {
-        s.spawn(|| upload_blocking(zip, container_sas_url))
-            .join()
-            .unwrap_or_else(|_| Err(anyhow!("the upload thread panicked")))
+/// Blocking, at most `deadline` in all (bounded retries on 5xx; a request that times out is not
+/// retried). Safe to call from any thread, including inside a Tokio runtime: the HTTP work runs
+/// on a thread of its own. Errors are one line without the signature (403: wrong permission,
+/// expired or tampered signature; 404: no such container; the deadline); the zip is never
+/// modified.
+pub(crate) fn upload_report(
+    zip: &Path,
+    container_sas_url: &str,
+    deadline: Duration,
+) -> anyhow::Result<UploadOutcome> {
+    let (zip, url) = (zip.to_owned(), container_sas_url.to_owned());
+    crate::blob::within(deadline, "the upload", "--deadline", move || {
+        upload_blocking(&zip, &url)
     })
 }
 
@@ -248,8 +256,12 @@ fn explain(r: &Reply, sas: &SasUrl, now: chrono::DateTime<chrono::Utc>) -> Strin
 }
 
 /// Runs `vmcert report upload`: 0 uploaded (or already there, identical), 2 on any error.
-pub(crate) fn run(zip: &Path, container_sas_url: &str) -> anyhow::Result<ExitCode> {
-    let outcome = upload_report(zip, container_sas_url)?;
+pub(crate) fn run(
+    zip: &Path,
+    container_sas_url: &str,
+    deadline: Duration,
+) -> anyhow::Result<ExitCode> {
+    let outcome = upload_report(zip, container_sas_url, deadline)?;
     println!("{}", redact(&outcome.to_string()));
     Ok(ExitCode::SUCCESS)
 }

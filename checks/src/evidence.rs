@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::phase::Phase;
 use crate::profile::{Profile, Thresholds};
 use crate::verdict::Verdict;
 
@@ -74,11 +75,14 @@ impl From<Unevaluable> for Verdict {
     }
 }
 
-/// All probe outputs of one target, plus the threshold profile the run uses.
+/// All probe outputs of one target, plus the threshold profile and the phase of the run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Evidence {
     /// Threshold profile of the run.
     pub profile: Profile,
+    /// When in the image's life the run looks at it (build VM or deployed VM).
+    #[serde(default)]
+    pub phase: Phase,
     /// Outputs by probe id.
     pub outputs: BTreeMap<String, ProbeOutput>,
 }
@@ -89,8 +93,16 @@ impl Evidence {
     pub fn new(profile: Profile) -> Self {
         Self {
             profile,
+            phase: Phase::default(),
             outputs: BTreeMap::new(),
         }
+    }
+
+    /// The same evidence seen in `phase`.
+    #[must_use]
+    pub fn in_phase(mut self, phase: Phase) -> Self {
+        self.phase = phase;
+        self
     }
 
     /// The same evidence with only the probes whose id `keep` accepts (e.g. the probes of the

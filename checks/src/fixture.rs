@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::{Evidence, ProbeOutput};
+use crate::phase::Phase;
 use crate::profile::Profile;
 use crate::verdict::Status;
 
@@ -24,6 +25,9 @@ pub struct CaseFile {
     /// Threshold profile for the evaluation.
     #[serde(default)]
     pub profile: Profile,
+    /// Phase of the run (`build` for a build-VM recording; absent: final).
+    #[serde(default, skip_serializing_if = "Phase::is_final")]
+    pub phase: Phase,
     /// Where the outputs come from (a lab scenario, a documented sample, ...).
     #[serde(default)]
     pub source: String,
@@ -62,7 +66,7 @@ fn is_zero(v: &u64) -> bool {
 /// (keyed by file name).
 #[must_use]
 pub fn evidence_from(case: &CaseFile, files: &BTreeMap<String, Vec<u8>>) -> Evidence {
-    let mut ev = Evidence::new(case.profile);
+    let mut ev = Evidence::new(case.profile).in_phase(case.phase);
     let mut ids: Vec<&str> = files
         .keys()
         .filter_map(|name| {
@@ -102,6 +106,7 @@ pub fn to_files(ev: &Evidence, source: &str) -> (CaseFile, BTreeMap<String, Vec<
     let mut case = CaseFile {
         expect: None,
         profile: ev.profile,
+        phase: ev.phase,
         source: source.to_string(),
         probe: BTreeMap::new(),
     };
@@ -131,7 +136,7 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let mut ev = Evidence::new(Profile::Toolkit);
+        let mut ev = Evidence::new(Profile::Toolkit).in_phase(Phase::Build);
         ev.insert("a", ProbeOutput::exited(0, "x\n"));
         let mut b = ProbeOutput::exited(127, "");
         b.stderr = b"nope\n".to_vec();
@@ -149,5 +154,6 @@ mod tests {
         let ev2 = evidence_from(&back, &files);
         assert_eq!(ev2.outputs, ev.outputs);
         assert_eq!(ev2.profile, Profile::Toolkit);
+        assert_eq!(ev2.phase, Phase::Build);
     }
 }

@@ -13,6 +13,7 @@ pub mod fixture;
 pub mod linux;
 pub mod meta;
 pub mod pack;
+pub mod phase;
 pub mod probe;
 pub mod profile;
 pub mod questionnaire;
@@ -26,6 +27,7 @@ pub mod windows;
 
 pub use evidence::{Evidence, ProbeOutput, Unevaluable};
 pub use meta::{Meta, Os, Severity};
+pub use phase::Phase;
 pub use probe::{Probe, ProbeId};
 pub use profile::{Profile, Thresholds};
 pub use verdict::{Status, Verdict};

@@ -88,14 +88,15 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
 
 /// The line starts of one text, found once, so that looking up the line of every entry of a
 /// large file costs a binary search each instead of a count from the start (which made a file
-/// of 20,000 waivers or 30,000 pack checks take seconds to minutes).
-pub(crate) struct Lines {
+/// of 20,000 waivers or 30,000 pack checks take seconds to minutes). The fleet inventory uses it too.
+pub struct Lines {
     newlines: Vec<usize>,
 }
 
 impl Lines {
     /// Indexes `text`.
-    pub(crate) fn new(text: &str) -> Self {
+    #[must_use]
+    pub fn new(text: &str) -> Self {
         Self {
             newlines: text
                 .bytes()
@@ -107,7 +108,8 @@ impl Lines {
     }
 
     /// 1-based line of byte `offset`.
-    pub(crate) fn of(&self, offset: usize) -> usize {
+    #[must_use]
+    pub fn of(&self, offset: usize) -> usize {
         self.newlines.partition_point(|&n| n < offset) + 1
     }
 }
@@ -123,6 +125,10 @@ pub(crate) fn toml_error(text: &str, err: &toml::de::Error) -> (usize, String) {
         .map(str::trim)
         .collect::<Vec<_>>()
         .join(" ");
+    // toml says nothing about some mistakes (a lone carriage return): never an empty problem.
+    if message.trim().is_empty() {
+        return (line, "invalid TOML".to_string());
+    }
     (line, message)
 }
 
@@ -310,6 +316,20 @@ expires = 2025-01-31
         assert_eq!(w[1].expires, day("2025-01-31"));
         assert_eq!(w[1].line, 8);
         assert_eq!(w[1].file, "w.toml");
+    }
+
+    /// Found by the property tests (issue 17): toml gives no message for a lone carriage
+    /// return, and the error said `w.toml:1: ` and nothing more.
+    #[test]
+    fn a_toml_error_without_a_message_still_says_what_is_wrong() {
+        assert_eq!(
+            parse("w.toml", "\r").unwrap_err().to_string(),
+            "w.toml:1: invalid TOML"
+        );
+        assert_eq!(
+            crate::pack::parse("p.toml", "\r").unwrap_err().to_string(),
+            "p.toml:1: invalid TOML"
+        );
     }
 
     #[test]

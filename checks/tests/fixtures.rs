@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use vmcert_checks::fixture::{CaseFile, evidence_from};
-use vmcert_checks::{Os, Status, Verdict, registry};
+use vmcert_checks::{Os, ProbeOutput, Status, Verdict, registry};
 
 struct Case {
     os: Os,
@@ -119,6 +119,50 @@ fn every_case_gives_its_expected_status() {
         );
     }
     assert!(wrong.is_empty(), "wrong statuses:\n{}", wrong.join("\n"));
+}
+
+/// Issue 17 item 10: a probe whose output was cut (at its cap or at the run's output budget) is
+/// never read as a finding. In every recorded case, with each of the check's probes in turn cut
+/// in half and marked truncated, the check is Error, or gives exactly its verdict on the whole
+/// evidence (it decided without reading that probe), or its verdict when that probe did not run
+/// at all (an optional source the check does without).
+#[test]
+fn a_truncated_probe_gives_error_or_the_verdict_that_did_not_read_it() {
+    let mut wrong = Vec::new();
+    for case in cases() {
+        let check = registry::by_id(case.os, &case.check).expect("the case's check");
+        let ev = evidence_from(&case.file, &files_of(&case.dir));
+        let whole = check.evaluate(&ev);
+        for id in ev.outputs.keys() {
+            let mut cut = ev.clone();
+            let out = cut.outputs.get_mut(id).expect("the probe");
+            out.stdout.truncate(out.stdout.len() / 2);
+            out.truncated = true;
+            let v = check.evaluate(&cut);
+            let mut absent = ev.clone();
+            absent.insert(
+                id.clone(),
+                ProbeOutput {
+                    error: Some("not run".into()),
+                    ..ProbeOutput::default()
+                },
+            );
+            // `actual` may say why the optional source is missing, in the probe's own words.
+            let without = check.evaluate(&absent);
+            let as_without = (v.status, &v.message) == (without.status, &without.message);
+            if v.status != Status::Error && v != whole && !as_without {
+                wrong.push(format!(
+                    "{} {}/{} with {id} truncated: {} ({})",
+                    case.os, case.check, case.name, v.status, v.message
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "verdicts on truncated output:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]

@@ -271,6 +271,19 @@ fn bad_images_end_in_a_clear_error_or_a_verdict_never_a_panic() {
     let vhd = disk.convert("vpc", &["subformat=fixed,force_size=on"], "fixed.vhd");
     let out = run_image(vhd.to_str().unwrap(), &zip, &[]);
     assert_eq!(statuses(&out)["bash-history-cleared"], "Fail");
+    // A captured disk is past deprovisioning: the build phase is refused, before any report.
+    let build = Command::new(vmcert_bin())
+        .args(["run", "--image", vhd.to_str().unwrap(), "--phase", "build"])
+        .args(["--non-interactive", "--allow-unanswered", "--out"])
+        .arg(out_dir.path().join("build.zip"))
+        .output()
+        .expect("run vmcert");
+    assert_clear_exit_2(
+        &build,
+        "--phase build of an image",
+        "--phase build is for a run inside the build VM",
+    );
+    assert!(!out_dir.path().join("build.zip").exists());
 
     let dir = disk.dir.path();
     let random = dir.join("random.bin");
@@ -486,7 +499,12 @@ fn gpt_image_with_boot_on_its_own_partition_and_a_swap_partition_from_fstab() {
     let results = &files["results.json"];
     assert!(results.contains("swap partition /dev/sda4"), "{results}");
     assert_eq!(got["hyperv-drivers-present"], "Fail");
-    let hv = &files["logs/hyperv-drivers-present.log"];
+    let check_log = &files["logs/hyperv-drivers-present.log"];
+    assert!(
+        check_log.contains("bytes, in probes/hyperv-modules.log"),
+        "the check's log names its probe's log: {check_log}"
+    );
+    let hv = &files["probes/hyperv-modules.log"];
     assert!(
         hv.contains("hv_vmbus builtin")
             && hv.contains("hv_netvsc available")

@@ -17,6 +17,7 @@ mod image;
 mod lab_checks;
 mod lab_scenarios;
 mod lab_smoke;
+mod packer;
 mod qemu_certify;
 mod qemu_smoke;
 mod questionnaire;

@@ -75,7 +75,7 @@ fn intact_report_verifies() {
         text(&out.stderr)
     );
     assert!(
-        text(&out.stdout).starts_with("manifest consistent: the 15 other files of ")
+        text(&out.stdout).starts_with("manifest consistent: the 23 other files of ")
             && text(&out.stdout).contains("\ncontents consistent: ")
             && text(&out.stdout).contains("\nnot signed: "),
         "{}",

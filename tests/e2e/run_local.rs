@@ -690,3 +690,121 @@ fn sigterm_interrupts_a_local_run_and_the_report_is_written() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// Issue 17 item 10: probes printing a lot. The run keeps at most `--output-budget` of output in
+/// all: past it the probes are cut and marked truncated, and their checks are Error, never Pass
+/// or Fail on part of the output; a small output arriving later still has its evidence; each
+/// output is stored once in the zip (`probes/<id>.log`, named by the check logs); the report
+/// stays small and verifies.
+#[test]
+fn the_output_budget_bounds_the_report_and_truncated_evidence_is_error() {
+    const FLOODS: usize = 6;
+    const BUDGET_MIB: u64 = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let mut pack = String::new();
+    for i in 0..FLOODS {
+        // 1.5 MB of stdout and of stderr each, incompressible enough for a realistic zip size.
+        pack.push_str(&format!(
+            "[[check]]\nid = \"flood-{i}\"\ntitle = \"flood {i}\"\nos = \"linux\"\n\
+             command = \"base64 /dev/urandom | head -c 1500000; base64 /dev/urandom | head -c 1500000 >&2\"\n\n"
+        ));
+    }
+    // Runs after the floods: its output is a few bytes, which the budget's reserve keeps.
+    pack.push_str(
+        "[[check]]\nid = \"small-after\"\ntitle = \"small\"\nos = \"linux\"\n\
+         command = \"sleep 2; echo ok\"\nstdout_matches = '^ok$'\n",
+    );
+    let pack_path = dir.path().join("flood.toml");
+    fs::write(&pack_path, pack).unwrap();
+    let ids: Vec<String> = (0..FLOODS)
+        .map(|i| format!("flood-{i}"))
+        .chain(["small-after".to_string(), "os-architecture".to_string()])
+        .collect();
+    let zip_path = dir.path().join("r.zip");
+    let out = run_local(
+        dir.path(),
+        &[
+            "--check-pack",
+            pack_path.to_str().unwrap(),
+            "--checks",
+            &ids.join(","),
+            "--output-budget",
+            &BUDGET_MIB.to_string(),
+            "--out",
+            zip_path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let r = results(&zip_path);
+    assert_eq!(check(&r, "small-after")["status"], "Pass", "{r:#}");
+    assert_eq!(check(&r, "os-architecture")["status"], "Pass", "{r:#}");
+    let mut errors = 0;
+    for i in 0..FLOODS {
+        let c = check(&r, &format!("flood-{i}"));
+        match c["status"].as_str().unwrap() {
+            "Pass" => {}
+            "Error" => {
+                errors += 1;
+                assert_eq!(
+                    c["message"],
+                    format!(
+                        "probe `pack-flood-{i}` printed more than the output cap; its output was truncated"
+                    )
+                );
+            }
+            other => panic!("flood-{i} is {other}: {c:#}"),
+        }
+    }
+    // 18 MB were printed, 4 MiB kept: most floods are cut.
+    assert!(errors >= FLOODS - 2, "{errors} floods cut");
+
+    let file = fs::File::open(&zip_path).unwrap();
+    let mut zip = zip::ZipArchive::new(file).unwrap();
+    let mut total = 0u64;
+    let mut run_log = String::new();
+    let mut kept_output = 0u64;
+    for i in 0..zip.len() {
+        let mut e = zip.by_index(i).unwrap();
+        let name = e.name().to_owned();
+        total += e.size();
+        if name.starts_with("logs/") && name != "logs/run.log" {
+            // Small outputs are shown in the check logs too (at most 8 KiB per stream); the floods only
+            // in their probe logs.
+            assert!(e.size() < 40 * 1024, "{name}: {} bytes", e.size());
+        }
+        if name == "logs/run.log" {
+            e.read_to_string(&mut run_log).unwrap();
+        }
+        if name.starts_with("probes/") {
+            let mut text = Vec::new();
+            e.read_to_end(&mut text).unwrap();
+            let text = String::from_utf8_lossy(&text);
+            for line in text.lines().filter(|l| l.starts_with("--- std")) {
+                let n: u64 = line
+                    .split(['(', ' '])
+                    .nth(3)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| panic!("{name}: {line}"));
+                kept_output += n;
+            }
+        }
+    }
+    let budget = BUDGET_MIB << 20;
+    assert!(kept_output <= budget, "{kept_output} bytes of output kept");
+    assert!(
+        kept_output > budget / 2,
+        "{kept_output} bytes of output kept"
+    );
+    // The output once, report.html's excerpts (64 KiB per stream) and the small files.
+    assert!(total < budget + (3 << 20), "{total} bytes in the zip");
+    assert!(
+        run_log.contains("bytes of output kept: the run's output budget of 4194304 bytes is spent"),
+        "{run_log}"
+    );
+    let verify = Command::new(vmcert_bin())
+        .args(["report", "verify"])
+        .arg(&zip_path)
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+}

@@ -714,18 +714,20 @@ fn ssh_run_remote_command_lines_hold_no_secret() {
         message_of(&r, "root-password-locked").contains("needs root: sudo requires a password"),
         "{r:#}"
     );
-    // The wrapper (sudo takes the password, refuses `sh`), then plain `sh -s`.
+    // The wrapper (sudo takes the password, refuses `sh`), then plain `sh -s`, both under a
+    // clean environment.
+    const CLEAN: &str = "env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=\"$HOME\" LANG=C LC_ALL=C ";
     let commands = sshd.commands();
     assert_eq!(commands.len(), 2, "{commands:?}\n{}", sshd.log());
     assert!(
-        commands[0].starts_with("sh -c 'IFS= read -r pw || exit 125; "),
+        commands[0].starts_with(&format!("{CLEAN}sh -c 'IFS= read -r pw || exit 125; ")),
         "{commands:?}"
     );
     assert!(
         commands[0].contains("| sudo -k -S -p \"\" sh -s;"),
         "{commands:?}"
     );
-    assert_eq!(commands[1], "sh -s");
+    assert_eq!(commands[1], format!("{CLEAN}sh -s"));
     let log = done.run_log();
     assert!(
         log.contains("sudo did not start the probe script (exit status 1: "),
@@ -853,4 +855,148 @@ fn ssh_run_on_a_keyboard_interactive_server_answers_its_prompt_with_the_password
         done.run_log()
     );
     done.assert_secrets_hidden(&[PASSWORD]);
+}
+
+/// The names of the variables in `env` output.
+fn env_names(env: &[u8]) -> std::collections::BTreeSet<String> {
+    String::from_utf8_lossy(env)
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k.to_owned()))
+        .collect()
+}
+
+/// Issue 17 item 6 over SSH: the probes start from a clean, minimal environment, not the login
+/// shell's (sshd's `SSH_CONNECTION`, `SSH_CLIENT`, `USER`, `MAIL`...), and nothing of vmcert's
+/// own crosses the connection. As the login user: `PATH`, `HOME`, `LANG=C`, `LC_ALL=C` and what
+/// `sh` sets itself; under sudo, what sudo's env_reset adds.
+#[test]
+fn ssh_run_probes_get_a_clean_minimal_environment() {
+    const CANARY: &str = "vmcert-env-canary-5a1c";
+    let vm = LabVm::start("golden");
+    let as_user: std::collections::BTreeSet<&str> = [
+        "PATH", "HOME", "LANG", "LC_ALL", "PWD", "SHLVL", "_", "OLDPWD",
+    ]
+    .into();
+    for sudo in [false, true] {
+        let mut run = SshRun::new(&vm);
+        let record = run.dir().join("recorded");
+        if sudo {
+            run.password(vm.password.as_deref().expect("golden has a password"));
+        } else {
+            run.key(&vm.key_ed25519);
+        }
+        run.pack(&pack_check("env-dump", "env", ""))
+            .arg("--checks")
+            // root-password-locked has a root probe: with the password, the script runs under sudo.
+            .arg(if sudo {
+                "env-dump,root-password-locked"
+            } else {
+                "env-dump"
+            })
+            .arg("--record")
+            .arg(&record);
+        run.cmd
+            .env("VMCERT_CANARY", CANARY)
+            .env("LC_ALL", "fr_FR.UTF-8")
+            .env("SSH_CLIENT", CANARY);
+        let done = run.run();
+        let r = done.results();
+        assert_eq!(status_of(&r, "env-dump"), "Pass", "{}", done.show());
+        let env = fs::read(record.join("pack-env-dump.stdout")).expect("the recorded env");
+        let text = String::from_utf8_lossy(&env);
+        let names = env_names(&env);
+        for gone in ["SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY", "VMCERT_CANARY"] {
+            assert!(
+                !names.contains(gone),
+                "sudo {sudo}: {gone} reached the probe:\n{text}"
+            );
+        }
+        assert!(!text.contains(CANARY), "sudo {sudo}:\n{text}");
+        assert!(
+            text.lines().any(|l| l == "LC_ALL=C"),
+            "sudo {sudo}:\n{text}"
+        );
+        // sudo's env_reset sets these for the target user (MAIL and HOME are root's then).
+        let by_sudo = [
+            "SUDO_USER",
+            "SUDO_UID",
+            "SUDO_GID",
+            "SUDO_COMMAND",
+            "SUDO_HOME",
+            "USER",
+            "LOGNAME",
+            "HOME",
+            "MAIL",
+            "SHELL",
+            "TERM",
+        ];
+        let extra: Vec<&String> = names
+            .iter()
+            .filter(|n| !(as_user.contains(n.as_str()) || sudo && by_sudo.contains(&n.as_str())))
+            .collect();
+        assert!(
+            extra.is_empty(),
+            "sudo {sudo}: {extra:?} reached the probe:\n{text}"
+        );
+        if sudo {
+            assert!(
+                text.lines().any(|l| l == format!("SUDO_USER={}", vm.user)),
+                "the script ran under sudo:\n{text}"
+            );
+        } else {
+            assert!(text.lines().any(|l| l == "LANG=C"), "{text}");
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:")),
+                "{text}"
+            );
+            assert!(
+                text.lines().any(|l| l.starts_with("HOME=/")),
+                "the login's HOME is kept:\n{text}"
+            );
+        }
+    }
+}
+
+/// Issue 17 item 2 over SSH: a probe leaves a process holding the script's own stdout (the
+/// pipe or socket to sshd, opened through /proc from the script's shell). The reader ends at the
+/// script's `done` line: the run finishes with every probe, not at the script's deadline.
+#[test]
+fn ssh_run_is_not_held_open_by_a_process_keeping_the_output() {
+    let vm = LabVm::start("golden");
+    let holder = r#"p=$$
+while :; do
+  p=$(sed 's/.*) //' /proc/$p/stat | cut -d' ' -f2)
+  case $(readlink /proc/$p/fd/1) in pipe:*|socket:*) break ;; esac
+  [ "$p" -gt 1 ] || exit 1
+done
+sleep 600 </dev/null >/proc/$p/fd/1 2>/dev/null &
+echo held"#;
+    let mut run = SshRun::new(&vm);
+    run.key(&vm.key_ed25519)
+        .pack(&format!(
+            "{}{}",
+            pack_check("holder", holder, "stdout_matches = '^held$'"),
+            pack_check("after", "sleep 1; echo ok", "stdout_matches = '^ok$'")
+        ))
+        .arg("--checks")
+        .arg("os-architecture,holder,after")
+        .arg("--timeout")
+        .arg("30");
+    let done = run.run();
+    assert_eq!(done.code(), Some(0), "{}", done.show());
+    let r = done.results();
+    assert_eq!(r["run"]["interrupted"], false, "{r:#}");
+    for id in ["os-architecture", "holder", "after"] {
+        assert_eq!(status_of(&r, id), "Pass", "{id}: {}", message_of(&r, id));
+    }
+    assert!(
+        runs_in_netns(&vm.netns, "sleep 600"),
+        "the holder was meant to outlive the script"
+    );
+    let log = done.run_log();
+    assert!(
+        log.contains("the target kept the probe script's channel open after its `done` line"),
+        "the holder did not hold the output:\n{log}"
+    );
 }

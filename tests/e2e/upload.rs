@@ -328,3 +328,33 @@ fn run_refuses_a_blob_url_as_upload_target_before_running() {
     );
     assert!(!zip.exists(), "bad input is refused before the run");
 }
+
+/// Issue 17 item 13: an upload to an endpoint that accepts connections and never answers took
+/// 20 minutes (4 attempts of 300 s). A request that times out is no longer retried, and the whole
+/// upload has a deadline: exit 2, one line naming the flag, the zip kept, no signature.
+#[test]
+fn upload_to_a_silent_endpoint_gives_up_at_the_deadline() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let zip = report_zip(dir.path(), "r.zip", "silent");
+    let before = std::fs::read(&zip).expect("read zip");
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let url = format!("http://127.0.0.1:{port}/acct/reports?sp=cw&sig=SILENTSECRET");
+    let out = vmcert(&[
+        "report",
+        "upload",
+        zip.to_str().expect("utf-8"),
+        &url,
+        "--deadline",
+        "2",
+    ]);
+    drop(silent);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(
+        error_line(&out),
+        "vmcert: error: the upload did not finish within 2 s: the server is not answering or answers too slowly (the limit is --deadline)"
+    );
+    assert!(!err.contains("SILENTSECRET"));
+    assert_eq!(std::fs::read(&zip).expect("read zip"), before);
+}

@@ -552,3 +552,31 @@ fn unreadable_sas_exits_2_with_one_line() {
         );
     }
 }
+
+/// Issue 17 item 13: over a SAS endpoint that accepts connections and never answers, each request
+/// has its own timeout but the command took 243 s in all. `--deadline` bounds the whole
+/// inspection: exit 2, one clear line naming the flag, no signature anywhere.
+#[test]
+fn inspect_of_a_silent_endpoint_gives_up_at_the_deadline() {
+    // Bound and listening but never accepting: the kernel completes the connections, nobody
+    // ever answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let url = format!("http://127.0.0.1:{port}/acct/vhds/os.vhd?sp=rl&sig=SILENTSECRET");
+    let out = vmcert(&["vhd", "inspect", &url, "--deadline", "2"]);
+    drop(silent);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        err.trim(),
+        "vmcert: error: vhd inspect did not finish within 2 s: the server is not answering or answers too slowly (the limit is --deadline)"
+    );
+    assert!(!err.contains("SILENTSECRET"));
+    let zero = vmcert(&["vhd", "inspect", &url, "--deadline", "0"]);
+    assert_eq!(
+        zero.status.code(),
+        Some(2),
+        "a zero deadline is a usage error"
+    );
+}

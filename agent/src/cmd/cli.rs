@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use vmcert_checks::{Os, Profile};
+use vmcert_checks::{Os, Phase, Profile};
 
 use crate::engine::config::RunConfig;
 use crate::target::options::{TargetOptions, WinrmAuth};
@@ -185,6 +185,13 @@ fn profile_parser() -> impl clap::builder::TypedValueParser<Value = Profile> {
         .try_map(|name| name.parse::<Profile>())
 }
 
+/// `--phase`: the names of [`Phase`] with what each means, listed in `--help`.
+fn phase_parser() -> impl clap::builder::TypedValueParser<Value = Phase> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    PossibleValuesParser::new(Phase::ALL.map(|p| PossibleValue::new(p.as_str()).help(p.help())))
+        .try_map(|name| name.parse::<Phase>())
+}
+
 /// Options of `vmcert run`.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct RunArgs {
@@ -203,6 +210,11 @@ pub(crate) struct RunArgs {
     /// Threshold profile.
     #[arg(long, default_value_t, value_parser = profile_parser(), help_heading = "Checks")]
     pub profile: Profile,
+    /// When the run happens: `final` on a VM deployed from the finished image, or `build` inside
+    /// the build VM (e.g. a Packer provisioner) before deprovisioning, a pre-check that is never
+    /// certified.
+    #[arg(long, default_value_t, value_parser = phase_parser(), help_heading = "Checks")]
+    pub phase: Phase,
     /// Run only these checks (comma-separated ids).
     #[arg(
         long,
@@ -232,6 +244,13 @@ pub(crate) struct RunArgs {
     /// first online scan takes minutes. Started first, beside the other probes.
     #[arg(long, value_name = "SECS", default_value_t = crate::engine::runner::UPDATE_SEARCH_TIMEOUT)]
     pub update_search_timeout: u64,
+    /// MiB of probe output (stdout and stderr of all probes together) the run keeps: output past
+    /// it is dropped and the checks reading it are Error, so a target printing without end
+    /// cannot make a report too large to verify or upload (at most 128). Each probe is also
+    /// capped at 8 MiB of stdout and of stderr.
+    #[arg(long, value_name = "MIB", default_value_t = crate::engine::budget::DEFAULT_OUTPUT_BUDGET >> 20,
+          value_parser = clap::value_parser!(u64).range(1..=crate::engine::budget::MAX_OUTPUT_BUDGET >> 20), help_heading = "Checks")]
+    pub output_budget: u64,
     /// Upload the report zip to this Azure Blob container (SAS URL, or env:VAR to read it from an
     /// environment variable, which keeps the signature out of the process list).
     #[arg(long, value_name = "CONTAINER_SAS_URL", help_heading = "Report")]
@@ -335,13 +354,13 @@ pub(crate) enum Command {
     Connect(Box<ConnectArgs>),
     /// Certify one target: run the checks, collect the questionnaire, write the report zip.
     #[command(
-        after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 \\\n      --answers answers.toml\n  PASS=... vmcert run --target winrms://azureuser@10.0.0.6 --password-env PASS \\\n      --ca-file winrm-ca.pem --answers answers.toml\n  vmcert run --local --answers answers.toml --non-interactive \\\n      --sarif vmcert.sarif --junit vmcert.xml --fail-on warning \\\n      --sign-key signing.pem\n\nOutcome (results.json summary.outcome): certified (the whole catalogue ran, no Fail, no Error), failed (a Fail, waived or not), incomplete (an Error, the run interrupted, or --checks/--skip left checks out), pre-check (a disk image, not a VM).\n\nQuestionnaire: at a terminal (stdin and stderr), the questions --answers leaves open are asked after the checks, with their results on screen, and before the report is written; Esc leaves one unanswered (a Warning in the report). Ctrl-C or SIGTERM at a question writes the report with the answers given, the run marked interrupted (exit 2). With --non-interactive or no terminal, an unanswered question is an error before connecting unless --allow-unanswered.\n\nExit codes: 0 nothing at or above --fail-on (default fail) outside a waiver; 1 an unwaived Fail (or Warning with --fail-on warning); 2 an unwaived Error, the run interrupted, or it could not start (bad input, connection, auth)."
+        after_help = "Examples:\n  vmcert run --local --answers answers.toml --non-interactive\n  vmcert run --target ssh://azureuser@10.0.0.5 --identity ~/.ssh/id_ed25519 \\\n      --answers answers.toml\n  PASS=... vmcert run --target winrms://azureuser@10.0.0.6 --password-env PASS \\\n      --ca-file winrm-ca.pem --answers answers.toml\n  vmcert run --local --answers answers.toml --non-interactive \\\n      --sarif vmcert.sarif --junit vmcert.xml --fail-on warning \\\n      --sign-key signing.pem\n\nOutcome (results.json summary.outcome): certified (the whole catalogue ran, no Fail, no Error), failed (a Fail, waived or not), incomplete (an Error, the run interrupted, or --checks/--skip left checks out), pre-check (a disk image, or --phase build: the build VM before deprovisioning).\n\nQuestionnaire: at a terminal (stdin and stderr), the questions --answers leaves open are asked after the checks, with their results on screen, and before the report is written; Esc leaves one unanswered (a Warning in the report). Ctrl-C or SIGTERM at a question writes the report with the answers given, the run marked interrupted (exit 2). With --non-interactive or no terminal, an unanswered question is an error before connecting unless --allow-unanswered.\n\nExit codes: 0 nothing at or above --fail-on (default fail) outside a waiver; 1 an unwaived Fail (or Warning with --fail-on warning); 2 an unwaived Error, the run interrupted, or it could not start (bad input, connection, auth)."
     )]
     Run(Box<RunArgs>),
     /// Certify many targets concurrently from an inventory file: one report zip per target and a
     /// fleet summary. Exit code: the worst over all targets.
     #[command(
-        after_help = "Inventory (TOML; paths relative to the file; secrets only as environment variable NAMES):\n  [defaults]\n  identity = \"keys/id_ed25519\"\n  known_hosts = \"known_hosts\"\n  answers = \"answers.toml\"\n  timeout = 60\n\n  [[target]]\n  name = \"web1\"\n  target = \"ssh://azureuser@10.0.0.5\"\n\n  [[target]]\n  name = \"db1\"\n  target = \"ssh://azureuser@10.0.0.6:2222\"\n  password_env = \"DB1_PASSWORD\"\n  skip = [\"omi-version\"]\n\nKeys of [defaults] and [[target]]: identity, password_env, passphrase_env, sudo_password_env,\nknown_hosts, host_key, accept_new_host_key, connect_timeout, answers, allow_unanswered, profile,\nchecks, skip, check_packs, waivers, timeout, update_search_timeout; [[target]] also name and target.\n\nExample:\n  vmcert fleet --inventory fleet.toml --jobs 8 --out-dir reports \\\n      --junit fleet.xml --sarif fleet.sarif\n\nExit codes: the worst target's, as for `run` (0, 1, 2); 2 also when a target could not be reached."
+        after_help = "Inventory (TOML; paths relative to the file; secrets only as environment variable NAMES):\n  [defaults]\n  identity = \"keys/id_ed25519\"\n  known_hosts = \"known_hosts\"\n  answers = \"answers.toml\"\n  timeout = 60\n\n  [[target]]\n  name = \"web1\"\n  target = \"ssh://azureuser@10.0.0.5\"\n\n  [[target]]\n  name = \"db1\"\n  target = \"ssh://azureuser@10.0.0.6:2222\"\n  password_env = \"DB1_PASSWORD\"\n  skip = [\"omi-version\"]\n\nKeys of [defaults] and [[target]]: identity, password_env, passphrase_env, sudo_password_env,\nknown_hosts, host_key, accept_new_host_key, connect_timeout, answers, allow_unanswered, profile,\nphase, checks, skip, check_packs, waivers, timeout, update_search_timeout; [[target]] also name and target.\n\nExample:\n  vmcert fleet --inventory fleet.toml --jobs 8 --out-dir reports \\\n      --junit fleet.xml --sarif fleet.sarif\n\nExit codes: the worst target's, as for `run` (0, 1, 2); 2 also when a target could not be reached."
     )]
     Fleet(Box<FleetArgs>),
     /// The built-in check catalogue.
@@ -401,6 +420,11 @@ pub(crate) enum VhdCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// Give up (exit 2) when the whole inspection has not finished after this many seconds
+        /// (a SAS endpoint that accepts connections and answers slowly or never).
+        #[arg(long, value_name = "SECS", default_value_t = crate::cmd::vhd::DEFAULT_DEADLINE,
+              value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        deadline: u64,
     },
     /// List the VHD rules `vhd inspect` applies: id, title, rule and remedy.
     #[command(after_help = "Example:\n  vmcert vhd rules --format md")]
@@ -540,6 +564,11 @@ pub(crate) enum ReportCommand {
         /// Container SAS URL with Create and Write permission (quote it in the shell), or env:VAR
         /// to read it from an environment variable.
         container_sas_url: String,
+        /// Give up (exit 2) when the upload and its check have not finished after this many
+        /// seconds (an endpoint that accepts connections and answers slowly or never).
+        #[arg(long, value_name = "SECS", default_value_t = crate::upload::DEFAULT_DEADLINE,
+              value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        deadline: u64,
     },
     /// Compare two reports check by check. Exit 0, or with --exit-code 1 when a check got worse;
     /// 2 when a report cannot be read.

@@ -25,7 +25,12 @@ pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
         ReportCommand::Upload {
             report,
             container_sas_url,
-        } => crate::upload::run(report, &crate::sas::url_arg(container_sas_url)?),
+            deadline,
+        } => crate::upload::run(
+            report,
+            &crate::sas::url_arg(container_sas_url)?,
+            std::time::Duration::from_secs(*deadline),
+        ),
         // Everything printed below comes from report files: no escape sequence reaches the
         // terminal (a name could otherwise rewrite the screen to say "valid").
         ReportCommand::Show { report, format } => {
@@ -328,8 +333,8 @@ fn header(o: &mut String, r: &RunReport) {
         .unwrap_or_default();
     let _ = writeln!(
         o,
-        "Run       {} ({}), profile {}, {} .. {}",
-        r.run.name, r.run.id, r.run.profile, r.run.started, r.run.finished
+        "Run       {} ({}), profile {}, {} phase, {} .. {}",
+        r.run.name, r.run.id, r.run.profile, r.scope.phase, r.run.started, r.run.finished
     );
     if r.run.interrupted {
         let _ = writeln!(

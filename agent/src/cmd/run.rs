@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use vmcert_checks::Status;
+use vmcert_checks::{Phase, Status};
 
 use crate::cmd::cli::{Format, RunArgs};
 use crate::engine::config::RunConfig;
@@ -44,7 +44,12 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let (answers, stopped) = match plan.questionnaire() {
         Some(session) if !crate::interrupt::requested() => {
             // The results first, on the terminal the questions are asked on.
-            let heading = heading(plan.name(), checked.target(), plan.profile().as_str());
+            let heading = heading(
+                plan.name(),
+                checked.target(),
+                plan.profile().as_str(),
+                plan.phase(),
+            );
             eprint!(
                 "{}",
                 crate::report::render::terminal_safe(&checks_text(
@@ -109,7 +114,12 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(url) = &args.upload {
         // The zip is complete on disk before the upload starts; a failed upload leaves it there.
         let url = crate::sas::url_arg(url).context("--upload")?;
-        let outcome = crate::upload::upload_report(&done.out, &url).with_context(|| {
+        let outcome = crate::upload::upload_report(
+            &done.out,
+            &url,
+            std::time::Duration::from_secs(crate::upload::DEFAULT_DEADLINE),
+        )
+        .with_context(|| {
             format!(
                 "the report is kept at {} but could not be uploaded",
                 done.out.display()
@@ -175,6 +185,7 @@ fn config(args: &RunArgs) -> RunConfig {
         name: args.name.clone(),
         out: args.out.clone(),
         profile: args.profile,
+        phase: args.phase,
         only: args.checks.clone(),
         skip: args.skip.clone(),
         check_packs: args.check_pack.clone(),
@@ -183,6 +194,7 @@ fn config(args: &RunArgs) -> RunConfig {
         ask,
         timeout: args.timeout,
         update_search_timeout: args.update_search_timeout,
+        output_budget: args.output_budget << 20,
         record: args.record.clone(),
         fail_on: args.fail_on,
         sign_key: args.sign_key.clone(),
@@ -247,10 +259,10 @@ pub(crate) fn probe_outcome(r: &ProbeResult) -> String {
     }
 }
 
-/// The first line of the summary: the run, the target, its OS and the profile.
-fn heading(name: &str, target: &TargetInfo, profile: &str) -> String {
+/// The first line of the summary: the run, the target, its OS, the profile and the phase.
+fn heading(name: &str, target: &TargetInfo, profile: &str, phase: Phase) -> String {
     format!(
-        "vmcert run `{name}` on {} ({}, profile {profile})",
+        "vmcert run `{name}` on {} ({}, profile {profile}, {phase} phase)",
         target.host, target.os
     )
 }
@@ -280,7 +292,7 @@ fn checks_text(heading: &str, checks: &[CheckResult], interrupted: Option<&str>)
 }
 
 fn summary_text(r: &RunReport, out: Option<&Path>) -> String {
-    let heading = heading(&r.run.name, &r.target, &r.run.profile);
+    let heading = heading(&r.run.name, &r.target, &r.run.profile, r.scope.phase);
     checks_text(&heading, &r.checks, None) + &tail_text(r, out)
 }
 

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use vmcert_checks::vhd::partition::Table;
 use vmcert_checks::vhd::rules::{self, Intent, Role};
@@ -98,16 +99,29 @@ pub(crate) fn intent(role: Option<RoleArg>, os: Option<OsArg>, profile: Profile)
     }
 }
 
-/// Runs `vmcert vhd inspect`.
-pub(crate) fn run(target: &str, intent: Intent, format: OutputFormat) -> anyhow::Result<ExitCode> {
-    let is_url = target.starts_with("https://") || target.starts_with("http://");
-    let mut src: Box<dyn Source> = if is_url {
-        Box::new(Blob::open(SasUrl::parse(target)?)?)
-    } else {
-        Box::new(LocalFile::open(Path::new(target))?)
-    };
+/// Default of `vhd inspect --deadline`, in seconds: a few ranged reads take seconds even on a
+/// slow link; each request also has its own 60 s timeout.
+pub(crate) const DEFAULT_DEADLINE: u64 = 120;
+
+/// Runs `vmcert vhd inspect`; the whole inspection (opening included) must end within
+/// `deadline`, else it is an error (exit 2).
+pub(crate) fn run(
+    target: &str,
+    intent: Intent,
+    format: OutputFormat,
+    deadline: Duration,
+) -> anyhow::Result<ExitCode> {
+    let target = target.to_owned();
     let started = std::time::Instant::now();
-    let inspection = inspect(src.as_mut(), intent)?;
+    let inspection = crate::blob::within(deadline, "vhd inspect", "--deadline", move || {
+        let is_url = target.starts_with("https://") || target.starts_with("http://");
+        let mut src: Box<dyn Source> = if is_url {
+            Box::new(Blob::open(SasUrl::parse(&target)?)?)
+        } else {
+            Box::new(LocalFile::open(Path::new(&target))?)
+        };
+        inspect(src.as_mut(), intent)
+    })?;
     tracing::info!(
         "inspected {} in {:?} with {} reads",
         inspection.path,

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use vmcert_checks::Profile;
+use vmcert_checks::{Phase, Profile};
 
 use crate::engine::questionnaire::AskMode;
 use crate::engine::runner::FailOn;
@@ -21,6 +21,8 @@ pub(crate) struct RunConfig {
     pub out: Option<PathBuf>,
     /// Threshold profile.
     pub profile: Profile,
+    /// The build VM before deprovisioning, or a VM deployed from the finished image.
+    pub phase: Phase,
     /// Run only these check ids (empty: every check of the target's OS).
     pub only: Vec<String>,
     /// Skip these check ids.
@@ -37,6 +39,8 @@ pub(crate) struct RunConfig {
     pub timeout: u64,
     /// Seconds the Windows Update search may take (Windows targets).
     pub update_search_timeout: u64,
+    /// Bytes of probe output the run keeps in all (see `crate::engine::budget`).
+    pub output_budget: u64,
     /// Save the raw probe outputs here as a fixture case.
     pub record: Option<PathBuf>,
     /// The lowest status that makes the exit status non-zero.
@@ -58,6 +62,7 @@ impl RunConfig {
             name: None,
             out: None,
             profile: Profile::default(),
+            phase: Phase::default(),
             only: Vec::new(),
             skip: Vec::new(),
             check_packs: Vec::new(),
@@ -66,6 +71,7 @@ impl RunConfig {
             ask: AskMode::RequireAll,
             timeout: Self::DEFAULT_TIMEOUT,
             update_search_timeout: crate::engine::runner::UPDATE_SEARCH_TIMEOUT,
+            output_budget: crate::engine::budget::DEFAULT_OUTPUT_BUDGET,
             record: None,
             fail_on: FailOn::default(),
             sign_key: None,

@@ -2,6 +2,7 @@
 //! union of their probes once per target through a `crate::target` transport, evaluates the
 //! checks, and summarises the run for the report. It knows no clap type and prints nothing.
 
+pub(crate) mod budget;
 pub(crate) mod config;
 pub(crate) mod fleet;
 pub(crate) mod input;

@@ -17,7 +17,7 @@ use anyhow::{Context as _, bail};
 use chrono::{DateTime, Local, Utc};
 use vmcert_checks::pack::{self, PackCheck};
 use vmcert_checks::waiver::{self, Waiver};
-use vmcert_checks::{Check as _, Os, Profile, fixture};
+use vmcert_checks::{Check as _, Os, Phase, Profile, fixture};
 
 use crate::engine::config::RunConfig;
 use crate::engine::questionnaire;
@@ -37,8 +37,10 @@ pub(crate) struct Plan {
     name: String,
     out: PathBuf,
     profile: Profile,
+    phase: Phase,
     timeout: u64,
     update_search_timeout: u64,
+    output_budget: u64,
     packs: Vec<PackCheck>,
     waivers: Vec<Waiver>,
     only: Vec<String>,
@@ -103,7 +105,19 @@ impl Plan {
                 );
             }
         }
+        if !(1 << 20..=crate::engine::budget::MAX_OUTPUT_BUDGET).contains(&args.output_budget) {
+            bail!(
+                "--output-budget must be between 1 and {} MiB",
+                crate::engine::budget::MAX_OUTPUT_BUDGET >> 20
+            );
+        }
         let os = spec.os();
+        if args.phase == Phase::Build && spec.is_disk_image() {
+            bail!(
+                "--phase build is for a run inside the build VM before deprovisioning; a disk \
+                 image is already captured (leave --phase at final)"
+            );
+        }
         let launched = Local::now();
         let packs = load_packs(&args.check_packs)?;
         let waivers = load_waivers(args.waivers.as_deref())?;
@@ -137,8 +151,10 @@ impl Plan {
             name,
             out,
             profile: args.profile,
+            phase: args.phase,
             timeout: args.timeout,
             update_search_timeout: args.update_search_timeout,
+            output_budget: args.output_budget,
             packs,
             waivers,
             only: args.only.clone(),
@@ -166,6 +182,11 @@ impl Plan {
     /// The threshold profile.
     pub(crate) fn profile(&self) -> Profile {
         self.profile
+    }
+
+    /// The phase: the build VM or a VM deployed from the finished image.
+    pub(crate) fn phase(&self) -> Phase {
+        self.phase
     }
 
     /// The answers of the answers file (none without one).
@@ -217,9 +238,10 @@ impl Plan {
         let started = Utc::now();
         let today = self.launched.date_naive();
         log.line(format!(
-            "vmcert {} run `{name}` on {}, {os}, profile {profile}, per-probe timeout {} s",
+            "vmcert {} run `{name}` on {}, {os}, profile {profile}, phase {}, per-probe timeout {} s",
             env!("CARGO_PKG_VERSION"),
             self.spec.describe(),
+            self.phase,
             self.timeout
         ));
         for line in connect_log {
@@ -262,6 +284,8 @@ impl Plan {
             transport.as_mut(),
             &specs,
             profile,
+            self.output_budget,
+            self.phase,
             &mut log,
             &mut |r, done, total| watch.probe(r, done, total),
         );
@@ -357,7 +381,7 @@ impl Checked<'_> {
             log.line(format!("the run was stopped after the checks: {why}"));
         }
         let interrupted = interrupted_reason.is_some();
-        let scope = runner::scope(os, &plan.skip, &checks);
+        let scope = runner::scope(os, &plan.skip, &checks, plan.phase);
         let summary =
             runner::summarize(&checks, &questions, &scope, &target.transport, interrupted);
         let code = runner::exit_code(&summary, interrupted, plan.fail_on);

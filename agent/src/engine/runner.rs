@@ -14,8 +14,9 @@ use anyhow::{Context as _, bail};
 use chrono::NaiveDate;
 use vmcert_checks::pack::PackCheck;
 use vmcert_checks::waiver::{self, Applied, Waiver};
-use vmcert_checks::{Check, Evidence, Os, Profile, Status, Verdict, probe, registry};
+use vmcert_checks::{Check, Evidence, Os, Phase, Profile, Status, Verdict, probe, registry};
 
+use crate::engine::budget::OutputBudget;
 use crate::report::ProbeLog;
 use crate::report::model::{
     CheckResult, Outcome, QuestionResult, Scope, SkipReason, Skipped, Summary, Waived,
@@ -224,10 +225,20 @@ struct Collector<'a> {
     specs: &'a [ProbeSpec],
     log: &'a mut RunLog,
     progress: &'a mut dyn FnMut(&ProbeResult, usize, usize),
+    budget: OutputBudget,
 }
 
 impl ProbeSink for Collector<'_> {
-    fn result(&mut self, r: ProbeResult) {
+    fn result(&mut self, mut r: ProbeResult) {
+        if let Some(cut) = self.budget.admit(&mut r.output) {
+            self.log.line(format!(
+                "probe {}: only {} of its {} bytes of output kept: the run's output budget of {} bytes is spent (--output-budget); the checks reading it are Error",
+                r.id,
+                cut.kept,
+                cut.kept + cut.dropped,
+                self.budget.limit()
+            ));
+        }
         let o = &r.output;
         let outcome = match (&o.error, o.timed_out, o.exit_code) {
             (Some(e), _, _) => format!("not run: {e}"),
@@ -269,17 +280,20 @@ impl ProbeSink for Collector<'_> {
     }
 }
 
-/// Runs `specs` once through `transport`. `progress` sees each probe as it arrives with the
+/// Runs `specs` once through `transport`, keeping at most `output_budget` bytes of probe output
+/// in all (see [`crate::engine::budget`]). `progress` sees each probe as it arrives with the
 /// number done so far and the total.
 pub(crate) fn gather(
     transport: &mut dyn Transport,
     specs: &[ProbeSpec],
     profile: Profile,
+    output_budget: u64,
+    phase: Phase,
     log: &mut RunLog,
     progress: &mut dyn FnMut(&ProbeResult, usize, usize),
 ) -> Gathered {
     let mut gathered = Gathered {
-        evidence: Evidence::new(profile),
+        evidence: Evidence::new(profile).in_phase(phase),
         probe_logs: BTreeMap::new(),
         interrupted: None,
     };
@@ -299,8 +313,15 @@ pub(crate) fn gather(
             specs,
             log,
             progress,
+            budget: OutputBudget::new(output_budget),
         };
-        transport.run_probes(specs, &mut sink)
+        let result = transport.run_probes(specs, &mut sink);
+        sink.log.line(format!(
+            "probe output kept: {} bytes of the run's budget of {}",
+            sink.budget.used(),
+            sink.budget.limit()
+        ));
+        result
     };
     if let Err(e) = result {
         let reason = e.to_string();
@@ -405,8 +426,8 @@ pub(crate) fn evaluate(
 }
 
 /// What the run covered: the checks that ran, the catalogue checks left out (by `--checks`,
-/// `--skip` or because they are for the other OS) and the checks a waiver covers.
-pub(crate) fn scope(os: Os, skip: &[String], results: &[CheckResult]) -> Scope {
+/// `--skip` or because they are for the other OS), the checks a waiver covers, and the phase.
+pub(crate) fn scope(os: Os, skip: &[String], results: &[CheckResult], phase: Phase) -> Scope {
     let ran = |id: &str| results.iter().any(|r| r.id == id);
     let skipped: Vec<Skipped> = registry::ALL
         .iter()
@@ -432,13 +453,15 @@ pub(crate) fn scope(os: Os, skip: &[String], results: &[CheckResult]) -> Scope {
             .filter(|r| r.waived.is_some())
             .map(|r| r.id.clone())
             .collect(),
+        phase,
     }
 }
 
 /// Counts per status and the run's one conclusion ([`Outcome`]):
 /// - `failed` when any check failed, waived or not (a waiver accepts a Fail, it does not turn it
 ///   into a Pass; the waiver is shown next to it);
-/// - else `pre-check` when the target is a disk image read without booting it;
+/// - else `pre-check` when the target is a disk image read without booting it, or the run is of
+///   the build VM before deprovisioning (`--phase build`);
 /// - else `incomplete` when a check is in Error (waived or not), the run was interrupted, or not
 ///   every catalogue check of the target's OS ran;
 /// - else `certified`.
@@ -459,7 +482,7 @@ pub(crate) fn summarize(
     let (fail, error) = (count(Status::Fail), count(Status::Error));
     let outcome = if fail > 0 {
         Outcome::Failed
-    } else if transport == "image" {
+    } else if transport == "image" || scope.phase == Phase::Build {
         Outcome::PreCheck
     } else if error > 0 || interrupted || !scope.full_catalogue {
         Outcome::Incomplete
@@ -805,6 +828,8 @@ command = 'sleep 1; t=$(dirname "$0"); kill -KILL $(ps -o ppid= -p $(ps -o ppid=
             &mut t,
             &specs,
             Profile::Current,
+            crate::engine::budget::DEFAULT_OUTPUT_BUDGET,
+            Phase::Final,
             &mut log,
             &mut |r, n, total| seen.push((r.id.clone(), n, total)),
         );
@@ -894,7 +919,7 @@ command = 'sleep 1; t=$(dirname "$0"); kill -KILL $(ps -o ppid= -p $(ps -o ppid=
 
     #[test]
     fn outcome_is_certified_only_for_a_full_clean_run() {
-        let full = |results: &[CheckResult]| scope(Os::Linux, &[], results);
+        let full = |results: &[CheckResult]| scope(Os::Linux, &[], results, Phase::Final);
         let linux: Vec<CheckResult> = registry::for_os(Os::Linux)
             .map(|c| result(c.meta().id, Status::Pass, false))
             .collect();
@@ -911,6 +936,15 @@ command = 'sleep 1; t=$(dirname "$0"); kill -KILL $(ps -o ppid= -p $(ps -o ppid=
         assert_eq!((s.outcome, s.certified), (Outcome::Incomplete, false));
         let s = summarize(&linux, &[], &full(&linux), "image", false);
         assert_eq!((s.outcome, s.certified), (Outcome::PreCheck, false));
+        // A clean full run of the build VM (--phase build) is a pre-check too; a Fail fails it.
+        let build = scope(Os::Linux, &[], &linux, Phase::Build);
+        assert_eq!(build.phase, Phase::Build);
+        let s = summarize(&linux, &[], &build, "local", false);
+        assert_eq!((s.outcome, s.certified), (Outcome::PreCheck, false));
+        let mut failing = linux.clone();
+        failing[0] = result(&linux[0].id, Status::Fail, false);
+        let s = summarize(&failing, &[], &build, "local", false);
+        assert_eq!(s.outcome, Outcome::Failed);
         // A waived Fail is a Fail; a waived Error leaves the run incomplete.
         let mut waived = linux.clone();
         waived[0] = result(&linux[0].id, Status::Fail, true);
@@ -926,7 +960,7 @@ command = 'sleep 1; t=$(dirname "$0"); kill -KILL $(ps -o ppid= -p $(ps -o ppid=
         // Part of the catalogue: incomplete, and the scope says which were left out and why.
         let part = &linux[..1];
         let skip = vec![linux[1].id.clone()];
-        let sc = scope(Os::Linux, &skip, part);
+        let sc = scope(Os::Linux, &skip, part, Phase::Final);
         assert!(!sc.full_catalogue);
         assert_eq!(sc.checks_run, [linux[0].id.clone()]);
         let reason = |id: &str| sc.skipped.iter().find(|k| k.id == id).map(|k| k.reason);

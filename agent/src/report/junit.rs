@@ -95,6 +95,7 @@ fn suite(x: &mut String, id: usize, report: &RunReport) {
         ("run.name", report.run.name.as_str()),
         ("outcome", report.summary.outcome.as_str()),
         ("profile", report.run.profile.as_str()),
+        ("phase", report.scope.phase.as_str()),
         ("os", t.os.as_str()),
         ("tool.version", report.tool.version.as_str()),
     ];

@@ -3,6 +3,7 @@
 //! it is not a signature (whoever edits a file can rewrite the manifest too).
 
 use serde::{Deserialize, Serialize};
+#[cfg(test)]
 use sha2::{Digest as _, Sha256};
 
 /// Schema name written into `manifest.json`.
@@ -35,6 +36,7 @@ pub(crate) struct Entry {
 
 impl Entry {
     /// The entry describing `content` stored at `path`.
+    #[cfg(test)]
     pub(crate) fn of(path: &str, content: &[u8]) -> Self {
         Self {
             path: path.to_owned(),
@@ -45,23 +47,33 @@ impl Entry {
 }
 
 /// Lower-case hex SHA-256.
+#[cfg(test)]
 pub(crate) fn sha256_hex(content: &[u8]) -> String {
+    hex(&Sha256::digest(content))
+}
+
+/// Lower-case hex of a digest.
+pub(crate) fn hex(digest: &[u8]) -> String {
     use std::fmt::Write as _;
-    Sha256::digest(content)
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    digest.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 impl Manifest {
     /// The manifest of these files.
+    #[cfg(test)]
     pub(crate) fn of<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Self {
+        Self::from_entries(files.into_iter().map(|(p, c)| Entry::of(p, c)).collect())
+    }
+
+    /// The manifest listing `files` (hashed as they were written).
+    pub(crate) fn from_entries(files: Vec<Entry>) -> Self {
         Self {
             schema: SCHEMA.to_owned(),
             algorithm: "sha256".to_owned(),
-            files: files.into_iter().map(|(p, c)| Entry::of(p, c)).collect(),
+            files,
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use vmcert_checks::{Os, Severity, Status};
+use vmcert_checks::{Os, Phase, Severity, Status};
 
 /// Schema name written into `results.json`.
 pub(crate) const SCHEMA: &str = "vmcert.report/v1";
@@ -90,6 +90,10 @@ pub(crate) struct Scope {
     pub waived: Vec<String>,
     /// Every built-in check for the target's OS ran (`--checks`/`--skip` left none out).
     pub full_catalogue: bool,
+    /// `final` (a VM deployed from the finished image) or `build` (the build VM before
+    /// deprovisioning: a pre-check). Reports written before phases existed are `final`.
+    #[serde(default)]
+    pub phase: Phase,
 }
 
 /// One entry of `scope.skipped`.
@@ -129,7 +133,8 @@ pub(crate) enum Outcome {
     /// only part of the catalogue run.
     #[default]
     Incomplete,
-    /// The disk image was read without booting it (`--image`): a pre-check, never certified.
+    /// A pre-check, never certified: the disk image was read without booting it (`--image`), or
+    /// the run looked at the build VM before deprovisioning (`--phase build`).
     PreCheck,
 }
 

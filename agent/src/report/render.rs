@@ -7,13 +7,14 @@
 //! tab and newline become their Unicode "control picture" (ESC shows as `␛`); the raw bytes are in
 //! `logs/<check-id>.log`. HTML escaping is handlebars' own; Markdown escaping is [`md_escape`].
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use anyhow::Context as _;
 use handlebars::Handlebars;
 use serde::Serialize;
-use vmcert_checks::Status;
 use vmcert_checks::questionnaire;
+use vmcert_checks::{Phase, Status};
 
 use super::ReportBundle;
 use super::model::{CheckResult, Outcome, QuestionResult, RunReport, SkipReason, Skipped, Waived};
@@ -88,6 +89,11 @@ pub(crate) fn outcome_reason(r: &RunReport) -> Option<String> {
             }
             Some(t)
         }
+        Outcome::PreCheck if r.scope.phase == Phase::Build => Some(
+            "a build-phase run (--phase build) of the build VM before deprovisioning: a pre-check, \
+             never a certification; certify a VM deployed from the captured image"
+                .to_owned(),
+        ),
         Outcome::PreCheck => Some(
             "the disk image was read without booting it: a pre-check, never a certification"
                 .to_owned(),
@@ -129,7 +135,12 @@ pub(crate) fn scope_text(r: &RunReport) -> String {
         .iter()
         .filter(|k| k.reason != SkipReason::Os)
         .collect();
-    let mut t = format!("{} check(s) ran", sc.checks_run.len());
+    let mut t = if sc.phase == Phase::Build {
+        "build phase, before deprovisioning (what deprovisioning removes is a Warning): ".to_owned()
+    } else {
+        String::new()
+    };
+    t.push_str(&format!("{} check(s) ran", sc.checks_run.len()));
     if sc.full_catalogue {
         t.push_str(&format!(", the whole {} catalogue", r.target.os));
     } else {
@@ -175,21 +186,32 @@ const fn status_label(s: Status) -> &'static str {
     }
 }
 
-/// Bytes of each probe stream shown in `report.html`: the whole output is in the check's log,
+/// Bytes of each probe stream shown in `report.html`: the whole output is in the probe's log,
 /// and a page holding megabytes per probe (escaped, so larger still) helps no reader and made a
 /// report of large outputs several times their size (issue 17 item 10).
 pub(crate) const HTML_SHOWN: usize = 64 * 1024;
 
-/// [`display_text`] of the first [`HTML_SHOWN`] bytes, saying how much more the log holds.
-fn shown_text(bytes: &[u8]) -> String {
-    if bytes.len() <= HTML_SHOWN {
-        return display_text(bytes);
+/// Bytes of probe output shown in the whole of `report.html` (a probe is shown under every
+/// check that reads it, and a run may have thousands of pack probes): past it, streams are
+/// only named, so the page stays a few MiB whatever the run printed.
+pub(crate) const HTML_TOTAL: usize = 4 * 1024 * 1024;
+
+/// [`display_text`] of the first [`HTML_SHOWN`] bytes, or fewer if the page's `left` allows
+/// fewer, saying how much more the probe's log (`path`) holds; `left` is charged.
+fn shown_text(bytes: &[u8], left: &mut usize, path: &str) -> String {
+    let shown = bytes.len().min(HTML_SHOWN).min(*left);
+    *left -= shown;
+    let mut t = display_text(&bytes[..shown]);
+    if shown < bytes.len() {
+        if shown > 0 {
+            t.push('\n');
+        }
+        let more = if shown == 0 { "" } else { " more" };
+        t.push_str(&format!(
+            "[... {}{more} bytes: the whole output is in {path}]",
+            bytes.len() - shown
+        ));
     }
-    let mut t = display_text(&bytes[..HTML_SHOWN]);
-    t.push_str(&format!(
-        "\n[... {} more bytes: the whole output is in the check's log file]",
-        bytes.len() - HTML_SHOWN
-    ));
     t
 }
 
@@ -261,6 +283,8 @@ struct View<'a> {
     run_id: &'a str,
     tool: String,
     profile: &'a str,
+    /// `final` or `build`.
+    phase: &'static str,
     started: &'a str,
     finished: &'a str,
     interrupted: Option<String>,
@@ -409,11 +433,13 @@ impl<'a> View<'a> {
                 r.target.os
             )
         });
+        let probe_paths = super::logs::probe_paths(bundle);
+        let mut left = HTML_TOTAL;
         let checks: Vec<CheckView<'a>> = r
             .checks
             .iter()
             .zip(log_paths)
-            .map(|(c, log)| CheckView::of(bundle, c, log))
+            .map(|(c, log)| CheckView::of(bundle, c, log, &probe_paths, &mut left))
             .collect();
         // What a reviewer must look at, worst first: Fail, Error, Warning; waived ones after the
         // open ones of their status; catalogue order otherwise (the sort is stable).
@@ -436,6 +462,7 @@ impl<'a> View<'a> {
             run_id: &r.run.id,
             tool: format!("{} {}", r.tool.name, r.tool.version),
             profile: &r.run.profile,
+            phase: r.scope.phase.as_str(),
             started: &r.run.started,
             finished: &r.run.finished,
             interrupted: r.run.interrupted.then(|| {
@@ -474,7 +501,13 @@ impl<'a> View<'a> {
 }
 
 impl<'a> CheckView<'a> {
-    fn of(bundle: &'a ReportBundle, c: &'a CheckResult, log: &'a str) -> Self {
+    fn of(
+        bundle: &'a ReportBundle,
+        c: &'a CheckResult,
+        log: &'a str,
+        probe_paths: &BTreeMap<String, String>,
+        left: &mut usize,
+    ) -> Self {
         let test = match (&c.test_id, &c.test_case_name) {
             (Some(id), Some(name)) => format!("{id} {name}"),
             (Some(id), None) => id.clone(),
@@ -507,7 +540,10 @@ impl<'a> CheckView<'a> {
             probes: c
                 .probes
                 .iter()
-                .map(|id| ProbeView::of(bundle, id))
+                .map(|id| {
+                    let path = probe_paths.get(id).map_or("its probe log", String::as_str);
+                    ProbeView::of(bundle, id, path, left)
+                })
                 .collect(),
         }
     }
@@ -526,7 +562,7 @@ fn anchor_safe(id: &str) -> String {
 }
 
 impl<'a> ProbeView<'a> {
-    fn of(bundle: &'a ReportBundle, id: &'a str) -> Self {
+    fn of(bundle: &'a ReportBundle, id: &'a str, path: &str, left: &mut usize) -> Self {
         let log = bundle.probe_logs.get(id);
         let out = bundle.evidence.outputs.get(id);
         let problem = match out {
@@ -560,8 +596,12 @@ impl<'a> ProbeView<'a> {
                 .and_then(|o| o.exit_code)
                 .map_or_else(|| "none".to_owned(), |c| c.to_string()),
             problem,
-            stdout: out.map(|o| shown_text(&o.stdout)).unwrap_or_default(),
-            stderr: out.map(|o| shown_text(&o.stderr)).unwrap_or_default(),
+            stdout: out
+                .map(|o| shown_text(&o.stdout, left, path))
+                .unwrap_or_default(),
+            stderr: out
+                .map(|o| shown_text(&o.stderr, left, path))
+                .unwrap_or_default(),
             stdout_bytes: out.map_or(0, |o| o.stdout.len()),
             stderr_bytes: out.map_or(0, |o| o.stderr.len()),
             lossy,
@@ -646,7 +686,12 @@ mod tests {
             q.status = Status::Pass;
             q.message.clear();
         }
-        let scope = crate::engine::runner::scope(vmcert_checks::Os::Linux, &[], &b.results.checks);
+        let scope = crate::engine::runner::scope(
+            vmcert_checks::Os::Linux,
+            &[],
+            &b.results.checks,
+            Phase::Final,
+        );
         b.results.summary = crate::engine::runner::summarize(
             &b.results.checks,
             &b.results.questionnaire,
@@ -941,6 +986,37 @@ document.body.setAttribute('data-layout', JSON.stringify(layout));
         b.evidence.outputs.get_mut("uname-m").unwrap().stdout = big.into_bytes();
         let html = html(&b, &log_paths(&b.results.checks)).unwrap();
         assert!(html.len() < 1_000_000, "{} bytes", html.len());
-        assert!(html.contains("2934464 more bytes: the whole output is in the check"));
+        assert!(html.contains("2934464 more bytes: the whole output is in probes/uname-m.log"));
+    }
+
+    /// Issue 17 item 10: the page shows at most [`HTML_TOTAL`] bytes of output in all, whatever
+    /// the number of large outputs; the rest are named.
+    #[test]
+    fn html_shows_at_most_a_total_of_output() {
+        let mut b = bundle();
+        for o in b.evidence.outputs.values_mut() {
+            o.stdout = vec![b'x'; 3 * HTML_SHOWN];
+            o.stderr = vec![b'y'; 3 * HTML_SHOWN];
+        }
+        let probe_reads: usize = b.results.checks.iter().map(|c| c.probes.len()).sum();
+        // Enough reads of large outputs to spend the total many times over.
+        let mut c = b.results.checks[0].clone();
+        c.probes = b.evidence.outputs.keys().cloned().collect();
+        for i in 0..(HTML_TOTAL / HTML_SHOWN) {
+            let mut more = c.clone();
+            more.id = format!("many-{i}");
+            b.results.checks.push(more);
+        }
+        assert!(probe_reads > 0);
+        let html = html(&b, &log_paths(&b.results.checks)).unwrap();
+        assert!(
+            html.len() < HTML_TOTAL + 2 * 1024 * 1024,
+            "{} bytes",
+            html.len()
+        );
+        assert!(html.contains(&format!(
+            "[... {} bytes: the whole output is in probes/",
+            3 * HTML_SHOWN
+        )));
     }
 }

@@ -93,6 +93,7 @@ fn run(r: &RunReport) -> Value {
             "target": clean(&target),
             "os": r.target.os.as_str(),
             "profile": clean(&r.run.profile),
+            "phase": r.scope.phase.as_str(),
         },
         "results": results,
     })

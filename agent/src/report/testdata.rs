@@ -255,6 +255,7 @@ pub(crate) fn bundle() -> ReportBundle {
             .collect(),
         waived: vec!["ssh-client-alive-interval".to_owned()],
         full_catalogue: false,
+        phase: vmcert_checks::Phase::Final,
     };
     let summary = crate::engine::runner::summarize(&checks, &questionnaire, &scope, "ssh", false);
     let results = RunReport {

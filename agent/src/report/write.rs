@@ -1,15 +1,19 @@
-//! Writing the report zip: every file of the interface's layout rendered in memory from the
-//! bundle, then stored in a zip that appears atomically at its path (temporary file in the same
-//! directory, fsync, rename, fsync of the directory), so a crash never leaves a half-written
-//! report where a finished one is expected, and an existing report is replaced only by a
-//! complete one.
+//! Writing the report zip: every file of the interface's layout rendered from the bundle and
+//! stored in a zip that appears atomically at its path (temporary file in the same directory,
+//! fsync, rename, fsync of the directory), so a crash never leaves a half-written report where a
+//! finished one is expected, and an existing report is replaced only by a complete one.
+//!
+//! The small files are rendered in memory; each probe's output goes straight from the evidence
+//! into its `probes/<id>.log` entry, hashed for the manifest on the way, so writing a report
+//! costs no copy of the outputs (issue 17 item 10: a run of large outputs peaked at 3.6 GB).
 
 use std::fs::File;
-use std::io::{BufWriter, Write as _};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::Context as _;
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 use zip::write::SimpleFileOptions;
 
 use super::ReportBundle;
@@ -17,12 +21,62 @@ use super::manifest::{self, Manifest};
 use super::sign::{self, ReportSigner};
 use super::{junit, logs, render, sarif, selftest};
 
-/// One file of the zip.
+/// One file of the zip, rendered in memory.
 pub(crate) struct ZipFile {
     /// Path inside the zip.
     pub path: String,
     /// Content.
     pub content: Vec<u8>,
+}
+
+/// One file of the zip as the writer plans it.
+enum Planned {
+    /// Rendered in memory.
+    File(ZipFile),
+    /// `probes/<id>.log` of probe `id`, written from the evidence as it is stored.
+    Probe {
+        /// Path inside the zip.
+        path: String,
+        /// Probe id.
+        id: String,
+    },
+}
+
+impl Planned {
+    fn path(&self) -> &str {
+        match self {
+            Self::File(f) => &f.path,
+            Self::Probe { path, .. } => path,
+        }
+    }
+
+    /// Writes the content into `out`.
+    fn write_to(&self, bundle: &ReportBundle, out: &mut dyn Write) -> std::io::Result<()> {
+        match self {
+            Self::File(f) => out.write_all(&f.content),
+            Self::Probe { id, .. } => logs::write_probe_log(out, bundle, id),
+        }
+    }
+}
+
+/// A writer that hashes and counts what passes through it, for the manifest.
+struct Hashing<W> {
+    inner: W,
+    sha: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// `questionnaire.json`: every question with its id, tab, text, answer (null when unanswered),
@@ -37,13 +91,14 @@ struct QuestionEntry<'a> {
     message: &'a str,
 }
 
-/// Every file of the report, in zip order, `manifest.json` last.
+/// Every file of the report but the manifest, in zip order.
 ///
 /// # Errors
 /// A template fails to render (a bug: the templates are compiled in and tested).
-pub(crate) fn files(bundle: &ReportBundle) -> anyhow::Result<Vec<ZipFile>> {
+fn plan(bundle: &ReportBundle) -> anyhow::Result<Vec<Planned>> {
     let r = &bundle.results;
     let log_paths = logs::log_paths(&r.checks);
+    let probe_paths = logs::probe_paths(bundle);
     let questionnaire: Vec<QuestionEntry<'_>> = r
         .questionnaire
         .iter()
@@ -56,7 +111,7 @@ pub(crate) fn files(bundle: &ReportBundle) -> anyhow::Result<Vec<ZipFile>> {
             message: &q.message,
         })
         .collect();
-    let mut files = vec![
+    let mut files: Vec<Planned> = [
         file("results.json", pretty(r)?),
         file("selftest.json", pretty(&selftest::envelope(r)?)?),
         file(
@@ -72,11 +127,37 @@ pub(crate) fn files(bundle: &ReportBundle) -> anyhow::Result<Vec<ZipFile>> {
         file("questionnaire.json", pretty(&questionnaire)?),
         file("notes.txt", bundle.notes.clone().into_bytes()),
         file("logs/run.log", bundle.run_log.clone().into_bytes()),
-    ];
+    ]
+    .into_iter()
+    .map(Planned::File)
+    .collect();
+    let mut inline_left = logs::INLINE_TOTAL;
     for (check, path) in r.checks.iter().zip(log_paths) {
-        files.push(ZipFile {
+        files.push(Planned::File(ZipFile {
             path,
-            content: logs::check_log(bundle, check),
+            content: logs::check_log(bundle, check, &probe_paths, &mut inline_left),
+        }));
+    }
+    for (id, path) in probe_paths {
+        files.push(Planned::Probe { path, id });
+    }
+    Ok(files)
+}
+
+/// Every file of the report, in zip order, `manifest.json` last, all in memory (the tests
+/// compare them with what the streaming writer stores).
+///
+/// # Errors
+/// As [`plan`].
+#[cfg(test)]
+pub(crate) fn files(bundle: &ReportBundle) -> anyhow::Result<Vec<ZipFile>> {
+    let mut files = Vec::new();
+    for p in plan(bundle)? {
+        let mut content = Vec::new();
+        p.write_to(bundle, &mut content)?;
+        files.push(ZipFile {
+            path: p.path().to_owned(),
+            content,
         });
     }
     let manifest = Manifest::of(
@@ -174,16 +255,38 @@ pub(crate) fn write_zip_signed(
     bundle: &ReportBundle,
     signer: Option<&ReportSigner>,
 ) -> anyhow::Result<()> {
-    let mut files = files(bundle)?;
-    if let Some(signer) = signer {
-        let manifest = files
-            .last()
-            .filter(|f| f.path == manifest::PATH)
-            .context("the manifest is not the last file (a bug)")?;
-        let sig = signer.sign(&manifest.content)?;
-        files.push(file(sign::PATH, pretty(&sig)?));
-    }
-    write_files(path, &files, &bundle.results.run.finished)
+    let planned = plan(bundle)?;
+    let finished = &bundle.results.run.finished;
+    persist_zip(path, "write", |zip| {
+        let options = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .unix_permissions(0o644)
+            .last_modified_time(zip_time(finished));
+        let mut entries = Vec::with_capacity(planned.len());
+        for p in &planned {
+            zip.start_file(p.path(), options)?;
+            let mut out = Hashing {
+                inner: &mut *zip,
+                sha: Sha256::new(),
+                size: 0,
+            };
+            p.write_to(bundle, &mut out)?;
+            entries.push(manifest::Entry {
+                path: p.path().to_owned(),
+                size: out.size,
+                sha256: manifest::hex(&out.sha.finalize()),
+            });
+        }
+        let manifest = pretty(&Manifest::from_entries(entries))?;
+        zip.start_file(manifest::PATH, options)?;
+        zip.write_all(&manifest)?;
+        if let Some(signer) = signer {
+            let sig = signer.sign(&manifest)?;
+            zip.start_file(sign::PATH, options)?;
+            zip.write_all(&pretty(&sig)?)?;
+        }
+        Ok(())
+    })
 }
 
 /// Rewrites the zip at `path` atomically with every entry but `name` copied as it is (raw, not
@@ -209,24 +312,6 @@ pub(crate) fn rewrite_with(path: &Path, name: &str, content: &[u8]) -> anyhow::R
             .unix_permissions(0o644);
         zip.start_file(name, options)?;
         zip.write_all(content)?;
-        Ok(())
-    })
-}
-
-/// Stores `files` as a zip at `path`, atomically. Entry times are `finished` (RFC 3339).
-///
-/// # Errors
-/// As [`write_zip`].
-pub(crate) fn write_files(path: &Path, files: &[ZipFile], finished: &str) -> anyhow::Result<()> {
-    persist_zip(path, "write", |zip| {
-        let options = SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated)
-            .unix_permissions(0o644)
-            .last_modified_time(zip_time(finished));
-        for f in files {
-            zip.start_file(f.path.as_str(), options)?;
-            zip.write_all(&f.content)?;
-        }
         Ok(())
     })
 }
@@ -316,6 +401,14 @@ mod tests {
         "logs/ssh-client-alive-interval.log",
         "logs/root-password-locked.log",
         "logs/acme-motd-branded.log",
+        "probes/acme-motd.log",
+        "probes/history-files.log",
+        "probes/os-release.log",
+        "probes/shadow-status.log",
+        "probes/sshd-config.log",
+        "probes/sshd-effective.log",
+        "probes/uname-m.log",
+        "probes/waagent-version.log",
         "manifest.json",
     ];
 
@@ -367,6 +460,46 @@ mod tests {
             .unwrap()
             .content;
         insta::assert_snapshot!(String::from_utf8(results.clone()).unwrap());
+    }
+
+    /// A build-phase run (`--phase build`) says so in results.json, report.html, report.md,
+    /// JUnit and SARIF, and concludes "pre-check", never "certified".
+    #[test]
+    fn every_file_shows_the_build_phase() {
+        let mut b = bundle();
+        b.results.scope.phase = vmcert_checks::Phase::Build;
+        let r = &b.results;
+        b.results.summary =
+            crate::engine::runner::summarize(&r.checks, &r.questionnaire, &r.scope, "ssh", false);
+        let files = files(&b).unwrap();
+        let text = |name: &str| {
+            let f = files.iter().find(|f| f.path == name).unwrap();
+            String::from_utf8(f.content.clone()).unwrap()
+        };
+        let json: serde_json::Value = serde_json::from_str(&text("results.json")).unwrap();
+        assert_eq!(json["scope"]["phase"], "build");
+        let html = text("report.html");
+        assert!(html.contains("build phase"), "report.html");
+        assert!(html.contains("<td>build</td>"), "report.html facts");
+        assert!(text("report.md").contains("| Phase | build |"), "report.md");
+        assert!(
+            text("junit.xml").contains(r#"<property name="phase" value="build"/>"#),
+            "junit.xml"
+        );
+        let sarif: serde_json::Value = serde_json::from_str(&text("report.sarif")).unwrap();
+        assert_eq!(sarif["runs"][0]["properties"]["phase"], "build");
+        // The testdata run fails a check, so it is `failed`; without the Fail it is a pre-check.
+        assert_eq!(json["summary"]["outcome"], "failed");
+        b.results
+            .checks
+            .retain(|c| c.status != vmcert_checks::Status::Fail);
+        let r = &b.results;
+        let s =
+            crate::engine::runner::summarize(&r.checks, &r.questionnaire, &r.scope, "ssh", false);
+        assert_eq!(s.outcome, crate::report::model::Outcome::PreCheck);
+        b.results.summary = s;
+        let why = crate::report::render::outcome_reason(&b.results).unwrap();
+        assert!(why.starts_with("a build-phase run"), "{why}");
     }
 
     #[test]

@@ -101,6 +101,9 @@ fn signal(pid: u32, signal: &str) {
 /// the output open for ever.
 const GRACE: Duration = Duration::from_secs(5);
 
+/// Chunks of the script's output (64 KiB each) read ahead of the parser at most.
+const QUEUED_CHUNKS: usize = 16;
+
 /// How often a wait for the script's output looks at the interrupt flag.
 const SIGNAL_CHECK: Duration = Duration::from_millis(200);
 
@@ -264,7 +267,11 @@ impl Transport for LocalTransport {
             ));
         };
 
-        let (tx, rx) = mpsc::channel::<Event>();
+        // Bounded: when the parser is slower than the script prints (a probe flooding its
+        // output), the reader waits and the script with it, instead of queueing the whole
+        // output in memory (issue 17 item 10: a run of 30 probes of 8+8 MB peaked at 700 MB
+        // with a bounded evidence).
+        let (tx, rx) = mpsc::sync_channel::<Event>(QUEUED_CHUNKS);
         let out_tx = tx.clone();
         // Blocked for ever when a process left behind holds the output: it is then left behind
         // too, never waited for.

@@ -36,6 +36,10 @@ pub(crate) trait TargetSpec: Send + Sync {
     fn describe(&self) -> String;
     /// How the run was asked for, for the `source` of a `--record`ed fixture case.
     fn record_source(&self) -> String;
+    /// The target is a captured disk image read offline (no live system, no build phase).
+    fn is_disk_image(&self) -> bool {
+        false
+    }
     /// Connects and logs in.
     ///
     /// # Errors

@@ -3,7 +3,9 @@
 
 use crate::evidence::Evidence;
 use crate::linux::accounts::login_user;
+use crate::linux::deprovision::{ROOT_BASH_HISTORY, RUN_IT, removes_account};
 use crate::meta::{Meta, Os, Severity};
+use crate::phase::Phase;
 use crate::probe::ProbeId;
 use crate::verdict::{Status, Verdict};
 use crate::{Check, Unevaluable};
@@ -28,7 +30,12 @@ static META: Meta = Meta {
                 (the login session writes them), not from the image. vmcert knows the connecting \
                 user from $SUDO_USER under sudo, else the session's login name, else the current \
                 user (root when it logs in as root). Only paths and sizes leave the VM, never \
-                contents. The size limit comes from the profile (`history_max_bytes`).",
+                contents. The size limit comes from the profile (`history_max_bytes`). In the \
+                build phase (`--phase build`, inside the build VM before deprovisioning) the \
+                logged-in user is the build user: its history, and /root/.bash_history, are a \
+                Warning, because `waagent -deprovision+user` deletes /root/.bash_history and the \
+                build user with its home; root's other history files (root is never the deleted \
+                account) and other accounts' history still fail.",
     remediation: "Before capturing the image, empty the history of every account, root included \
                   (`cat /dev/null > ~/.bash_history && history -c`), or delete the files, and end \
                   the session without writing history again (`export HISTSIZE=0`, or run \
@@ -37,7 +44,7 @@ static META: Meta = Meta {
     severity: Severity::High,
     since: "0.1.0",
     inferred: false,
-    outcomes: &[Status::Pass, Status::Fail, Status::Error],
+    outcomes: &[Status::Pass, Status::Warning, Status::Fail, Status::Error],
     knobs: &["history_max_bytes"],
 };
 
@@ -119,10 +126,30 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     } else {
         format!("at most {max} bytes")
     };
+    let build = ev.phase == Phase::Build;
+    let big = |f: &&HistoryFile<'_>| f.bytes > max;
+    // Final phase: the connecting user's files come from this test session. Build phase: the
+    // connecting user is the build user, whose history deprovisioning deletes with the account
+    // (never root's), as it deletes /root/.bash_history.
+    let exempt = |f: &HistoryFile<'_>| {
+        if build {
+            removes_account(f.user, &me) || f.path == ROOT_BASH_HISTORY
+        } else {
+            f.user == me
+        }
+    };
+    let listed = |f: &&HistoryFile<'_>| format!("{} ({} bytes)", f.path, f.bytes);
     let own: Vec<String> = files
         .iter()
-        .filter(|f| f.user == me && f.bytes > max)
-        .map(|f| format!("{} ({} bytes)", f.path, f.bytes))
+        .filter(big)
+        .filter(|f| !build && exempt(f))
+        .map(|f| listed(&f))
+        .collect();
+    let removed: Vec<String> = files
+        .iter()
+        .filter(big)
+        .filter(|f| build && exempt(f))
+        .map(|f| listed(&f))
         .collect();
     let own_note = if own.is_empty() {
         String::new()
@@ -133,21 +160,49 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             own.join(", ")
         )
     };
+    let removed_note = if removed.is_empty() {
+        String::new()
+    } else {
+        let user = if me == "root" {
+            String::new()
+        } else {
+            format!(" and the build user {me} with its home")
+        };
+        format!(
+            " Deprovisioning will remove {} (`waagent -deprovision+user` deletes \
+             {ROOT_BASH_HISTORY}{user}).",
+            removed.join(", ")
+        )
+    };
     let too_big: Vec<String> = files
         .iter()
-        .filter(|f| f.user != me && f.bytes > max)
+        .filter(big)
+        .filter(|f| !exempt(f))
         .map(|f| format!("{} of {} ({} bytes)", f.path, f.user, f.bytes))
         .collect();
     if too_big.is_empty() {
+        if !removed.is_empty() {
+            let message = format!(
+                "Only history that deprovisioning removes is left; the other accounts' files are \
+                 {limit} as required.{removed_note} {RUN_IT}"
+            );
+            return Ok(Verdict::new(Status::Warning, actual, required, message));
+        }
         let message = format!(
             "{} shell history file(s) found; all of other accounts are {limit} as required.{own_note}",
             files.len()
         );
         return Ok(Verdict::new(Status::Pass, actual, required, message));
     }
+    let kept = if build {
+        " (deprovisioning does not remove these)"
+    } else {
+        ""
+    };
     let message = format!(
-        "Shell history must be {limit}, but {} file(s) are larger: {}. Empty or delete them before \
-         capturing the image; they may hold passwords or commands typed while building it.{own_note}",
+        "Shell history must be {limit}, but {} file(s) are larger{kept}: {}. Empty or delete them \
+         before capturing the image; they may hold passwords or commands typed while building it.\
+         {own_note}{removed_note}",
         too_big.len(),
         too_big.join(", ")
     );

@@ -6,6 +6,7 @@ use crate::evidence::{ABSENT, Evidence};
 use crate::linux::config_files::{section, sections};
 use crate::linux::family::Family;
 use crate::meta::{Meta, Os, Severity};
+use crate::phase::Phase;
 use crate::probe::ProbeId;
 use crate::verdict::{Status, Verdict};
 use crate::{Check, Unevaluable};
@@ -31,7 +32,11 @@ static META: Meta = Meta {
                 from, result.json (/run/cloud-init, else /var/lib/cloud/data): `errors` or \
                 `recoverable_errors` there are what makes `cloud-init status` exit 1 or 2. No \
                 result.json means cloud-init has not finished a boot on this machine, which is \
-                not an error. Not installed: NotApplicable.",
+                not an error. Not installed: NotApplicable. In the build phase (`--phase build`, \
+                inside the build VM before deprovisioning) the result and the log are of the \
+                build VM's boot, which `cloud-init clean --logs` deletes: a Warning everywhere, \
+                since the VMs made from the image run cloud-init afresh (the same configuration \
+                will likely log the same errors: the final run on a deployed VM decides).",
     remediation: "Read the listed lines in /var/log/cloud-init.log, fix the configuration under \
                   /etc/cloud (datasource, modules), then `cloud-init clean --logs` before \
                   capturing the image.",
@@ -151,7 +156,14 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             "cloud-init reports no error and its log no [ERROR] or [WARNING] line.",
         ));
     }
-    let (status, who) = if family.is_azure_linux() {
+    let (status, who) = if ev.phase == Phase::Build {
+        (
+            Status::Warning,
+            "the build VM's run: `cloud-init clean --logs` removes this result and log, but a \
+             deployed VM with the same configuration will likely log the same errors, and LISA \
+             fails this on Azure Linux",
+        )
+    } else if family.is_azure_linux() {
         (Status::Fail, "LISA fails this on Azure Linux")
     } else {
         (

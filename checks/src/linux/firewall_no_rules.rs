@@ -168,6 +168,9 @@ fn iptables_findings(text: &str) -> Result<Vec<String>, Unevaluable> {
             continue;
         }
         if let Some(t) = line.strip_prefix('*') {
+            if t.trim().is_empty() {
+                return Err(Unevaluable::new("iptables-save table line without a name"));
+            }
             table = t.to_string();
         } else if let Some(chain) = line.strip_prefix(':') {
             let mut parts = chain.split_whitespace();
@@ -216,6 +219,13 @@ fn nft_findings(text: &str) -> Result<Vec<(String, String)>, Unevaluable> {
         {
             stack.push(Block::Table(name.trim().to_string()));
             continue;
+        }
+        // At the top level `nft list ruleset` prints tables only: anything else is not its
+        // output, and ignoring it would pass whatever the probe printed.
+        if stack.is_empty() && !line.starts_with('}') {
+            return Err(Unevaluable::new(format!(
+                "unparsable nft ruleset line outside a table: {line}"
+            )));
         }
         if matches!(stack.last(), Some(Block::Table(_)))
             && let Some(name) = line
@@ -281,6 +291,9 @@ mod tests {
             ]
         );
         assert!(nft_findings("table ip t {\n").is_err());
+        // Found by the property tests (issue 17): top-level garbage passed as an empty ruleset.
+        assert!(nft_findings("a\n").is_err());
+        assert!(nft_findings("{}\n").is_err());
         assert!(nft_findings("}\n").is_err());
     }
 
@@ -295,5 +308,6 @@ mod tests {
             ]
         );
         assert!(iptables_findings("something odd\n").is_err());
+        assert!(iptables_findings("*\n").is_err());
     }
 }

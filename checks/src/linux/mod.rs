@@ -12,6 +12,7 @@ mod accounts;
 mod blockdev;
 mod boot_params;
 mod config_files;
+mod deprovision;
 mod family;
 pub mod os_release;
 mod waagent_conf;

@@ -3,7 +3,9 @@
 
 use crate::evidence::Evidence;
 use crate::linux::accounts::login_user;
+use crate::linux::deprovision::{PACKER_AZURE_KEY_COMMENT, RUN_IT, removes_account};
 use crate::meta::{Meta, Os, Severity};
+use crate::phase::Phase;
 use crate::probe::ProbeId;
 use crate::verdict::{Status, Verdict};
 use crate::{Check, Unevaluable};
@@ -31,7 +33,12 @@ static META: Meta = Meta {
                 by design where LISA's implementation misses the same defect: LISA reads only \
                 authorized_keys (sshd also reads authorized_keys2) and passes a file as soon as \
                 it contains cloud-init's stub, even with a real key beside it; vmcert fails both, \
-                because either key opens a shell on every VM made from the image.",
+                because either key opens a shell on every VM made from the image. In the build \
+                phase (`--phase build`, inside the build VM before deprovisioning) the logged-in \
+                user is the build user, and its keys (Packer's Azure builders put a temporary key \
+                commented `packer Azure Deployment<time>` there) are a Warning: `waagent \
+                -deprovision+user` deletes that account with its home. Root is never deleted, so \
+                root's keys fail in the build phase even when the build logs in as root.",
     remediation: "Delete the files (`sudo rm /root/.ssh/authorized_keys \
                   /home/NAME/.ssh/authorized_keys`) or run `sudo waagent -deprovision+user` \
                   before capturing the image; keys for the admin user are injected at deployment.",
@@ -39,7 +46,7 @@ static META: Meta = Meta {
     severity: Severity::High,
     since: "0.1.0",
     inferred: false,
-    outcomes: &[Status::Pass, Status::Fail, Status::Error],
+    outcomes: &[Status::Pass, Status::Warning, Status::Fail, Status::Error],
     knobs: &[],
 };
 
@@ -76,20 +83,28 @@ struct KeyFile {
 
 fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     let me = login_user(ev)?;
+    let build = ev.phase == Phase::Build;
     let files = parse_sections(&ev.stdout("authorized-keys")?)?;
+    // Final phase: the connecting user's keys come from the test deployment. Build phase: the
+    // connecting user is the build user, which deprovisioning deletes (never root).
+    let exempt = |user: &str| {
+        if build {
+            removes_account(user, &me)
+        } else {
+            user == me
+        }
+    };
     let mine: Vec<&str> = files
         .iter()
-        .filter(|f| f.user == me)
+        .filter(|f| exempt(&f.user))
         .map(|f| f.path.as_str())
         .collect();
 
     let mut leftovers = Vec::new();
+    let mut removed = Vec::new();
     let mut stubs = Vec::new();
     let mut nologin = Vec::new();
-    for f in files
-        .iter()
-        .filter(|f| f.user != me && !mine.contains(&f.path.as_str()))
-    {
+    for f in &files {
         let keys: Vec<&str> = f
             .lines
             .iter()
@@ -101,6 +116,12 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             .filter(|k| !is_login_stub(k))
             .map(|k| key_label(k))
             .collect();
+        if exempt(&f.user) || mine.contains(&f.path.as_str()) {
+            if build && !real.is_empty() {
+                removed.push(format!("{} for {}: {}", f.path, f.user, real.join(", ")));
+            }
+            continue;
+        }
         if real.is_empty() {
             if !keys.is_empty() {
                 stubs.push(format!("{} ({})", f.path, f.user));
@@ -129,23 +150,52 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             nologin.join("; ")
         )
     };
-    if leftovers.is_empty() {
+    let removed_note = if removed.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Deprovisioning will remove the build user {me}'s keys ({}): `waagent \
+             -deprovision+user` deletes {me} with its home.",
+            removed.join("; ")
+        )
+    };
+    if !leftovers.is_empty() {
+        let which = if build {
+            "that deprovisioning does not remove".to_string()
+        } else {
+            format!("for accounts other than {me}")
+        };
         return Ok(Verdict::new(
-            Status::Pass,
-            "none",
+            Status::Fail,
+            leftovers.join("; "),
             REQUIRED,
-            format!("No account but {me} has an SSH key.{stub_note}"),
+            format!(
+                "SSH keys are left {which}: {}. Whoever holds the private keys can log in to \
+                 every VM made from this image.{stub_note}{removed_note}",
+                leftovers.join("; ")
+            ),
         ));
     }
+    if !removed.is_empty() {
+        return Ok(Verdict::new(
+            Status::Warning,
+            removed.join("; "),
+            REQUIRED,
+            format!(
+                "Only keys that deprovisioning removes are left.{removed_note}{stub_note} {RUN_IT}"
+            ),
+        ));
+    }
+    let who = if build {
+        "No account has an SSH key that deprovisioning would leave.".to_string()
+    } else {
+        format!("No account but {me} has an SSH key.")
+    };
     Ok(Verdict::new(
-        Status::Fail,
-        leftovers.join("; "),
+        Status::Pass,
+        "none",
         REQUIRED,
-        format!(
-            "SSH keys are left for accounts other than {me}: {}. Whoever holds the private keys \
-             can log in to every VM made from this image.{stub_note}",
-            leftovers.join("; ")
-        ),
+        format!("{who}{stub_note}"),
     ))
 }
 
@@ -195,7 +245,9 @@ fn key_label(line: &str) -> String {
         return "unrecognised line".to_string();
     };
     let comment = tokens.get(i + 2..).map(|c| c.join(" ")).unwrap_or_default();
-    if comment.is_empty() {
+    if comment.starts_with(PACKER_AZURE_KEY_COMMENT) {
+        format!("{} key {comment} (Packer's temporary build key)", tokens[i])
+    } else if comment.is_empty() {
         format!("{} key", tokens[i])
     } else {
         format!("{} key {comment}", tokens[i])
@@ -262,6 +314,10 @@ mod tests {
         assert_eq!(
             key_label(r#"from="10.0.0.1,10.0.0.2" ssh-rsa AAAAB3 build key"#),
             "ssh-rsa key build key"
+        );
+        assert_eq!(
+            key_label("ssh-rsa AAAAB3 packer Azure Deployment2026-12-06T17:02:11Z"),
+            "ssh-rsa key packer Azure Deployment2026-12-06T17:02:11Z (Packer's temporary build key)"
         );
         assert_eq!(
             key_label("ecdsa-sha2-nistp256 AAAAE2"),

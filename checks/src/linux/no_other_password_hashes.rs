@@ -3,7 +3,9 @@
 
 use crate::evidence::Evidence;
 use crate::linux::accounts::{Password, login_user, shadow_status};
+use crate::linux::deprovision::{RUN_IT, removes_account, root_password_deleted};
 use crate::meta::{Meta, Os, Severity};
+use crate::phase::Phase;
 use crate::probe::ProbeId;
 use crate::verdict::{Status, Verdict};
 use crate::{Check, Unevaluable};
@@ -24,7 +26,11 @@ static META: Meta = Meta {
                 `x` or empty). vmcert fails on hashes the same way and names the accounts, never \
                 the hashes (the probe reduces each field to a class on the VM). An empty field, \
                 which LISA accepts, is reported as a Warning because it lets the account log in \
-                without a password wherever PAM allows that (vmcert's reading).",
+                without a password wherever PAM allows that (vmcert's reading). In the build \
+                phase (`--phase build`, inside the build VM before deprovisioning) the logged-in \
+                user is the build user: its password, and root's when /etc/waagent.conf says \
+                `Provisioning.DeleteRootPassword=y`, are a Warning, because `waagent \
+                -deprovision+user` deletes the build user and locks root's password then.",
     remediation: "Lock or delete the accounts: `sudo passwd -l NAME` or `sudo userdel -r NAME`; for \
                   empty fields, `sudo usermod -p '!' NAME`. `sudo waagent -deprovision+user` \
                   removes the last provisioned user before capture.",
@@ -44,7 +50,7 @@ impl Check for NoOtherPasswordHashes {
     }
 
     fn probes(&self) -> &[ProbeId] {
-        &["shadow-status", "login-user"]
+        &["shadow-status", "login-user", "waagent-conf"]
     }
 
     fn required(&self, _: &Evidence) -> String {
@@ -59,6 +65,9 @@ impl Check for NoOtherPasswordHashes {
 fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     let accounts = shadow_status(ev)?;
     let me = login_user(ev)?;
+    if ev.phase == Phase::Build {
+        return build_phase(ev, &accounts, &me);
+    }
     let with = |class: Password| -> Vec<&str> {
         accounts
             .iter()
@@ -112,6 +121,85 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             "All {} other accounts in /etc/shadow are locked.{own_note}",
             accounts.iter().filter(|(name, _)| *name != me).count()
         ),
+    ))
+}
+
+/// The build VM's accounts: the build user's password goes with the account, root's when
+/// waagent.conf says `Provisioning.DeleteRootPassword=y`; every other one stays in the image.
+fn build_phase(
+    ev: &Evidence,
+    accounts: &[(String, Password)],
+    me: &str,
+) -> Result<Verdict, Unevaluable> {
+    let root_locked_by = root_password_deleted(ev)?;
+    let removed =
+        |name: &str| removes_account(name, me) || (name == "root" && root_locked_by.is_some());
+    let list = |class: Password, gone: bool| -> Vec<&str> {
+        accounts
+            .iter()
+            .filter(|(name, c)| *c == class && removed(name) == gone)
+            .map(|(name, _)| name.as_str())
+            .collect()
+    };
+    let (hashes, empty) = (list(Password::Hash, false), list(Password::Empty, false));
+    let mut going = list(Password::Hash, true);
+    going.extend(list(Password::Empty, true));
+    let going_note = if going.is_empty() {
+        String::new()
+    } else {
+        let root_note = root_locked_by
+            .as_deref()
+            .filter(|_| going.contains(&"root"))
+            .map_or_else(String::new, |l| format!(" and `{l}` locks root's password"));
+        format!(
+            " Deprovisioning will remove the password of {} (`waagent -deprovision+user` deletes \
+             the build user {me}{root_note}).",
+            going.join(", ")
+        )
+    };
+    let empty_note = if empty.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Empty password field (log in without a password where PAM allows it): {}.",
+            empty.join(", ")
+        )
+    };
+    if !hashes.is_empty() {
+        return Ok(Verdict::new(
+            Status::Fail,
+            format!("password hashes: {}", hashes.join(", ")),
+            REQUIRED,
+            format!(
+                "{} account(s) have a password hash that deprovisioning does not remove: \
+                 {}.{empty_note}{going_note}",
+                hashes.len(),
+                hashes.join(", ")
+            ),
+        ));
+    }
+    if !empty.is_empty() || !going.is_empty() {
+        let mut actual = Vec::new();
+        if !going.is_empty() {
+            actual.push(format!("removed by deprovisioning: {}", going.join(", ")));
+        }
+        if !empty.is_empty() {
+            actual.push(format!("empty password fields: {}", empty.join(", ")));
+        }
+        return Ok(Verdict::new(
+            Status::Warning,
+            actual.join("; "),
+            REQUIRED,
+            format!(
+                "No password hash that deprovisioning leaves.{empty_note}{going_note} {RUN_IT}"
+            ),
+        ));
+    }
+    Ok(Verdict::new(
+        Status::Pass,
+        "no password hash",
+        REQUIRED,
+        format!("All {} accounts in /etc/shadow are locked.", accounts.len()),
     ))
 }
 

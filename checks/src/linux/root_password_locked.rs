@@ -3,7 +3,9 @@
 
 use crate::evidence::Evidence;
 use crate::linux::accounts::{Password, login_user, shadow_status};
+use crate::linux::deprovision::{DELETE_ROOT_PASSWORD, RUN_IT, root_password_deleted};
 use crate::meta::{Meta, Os, Severity};
+use crate::phase::Phase;
 use crate::probe::ProbeId;
 use crate::verdict::{Status, Verdict};
 use crate::{Check, Unevaluable};
@@ -27,7 +29,11 @@ static META: Meta = Meta {
                 skips the account it logged in with; so when vmcert itself logs in as root, a \
                 root hash (the password of this test deployment) is a Warning, not a Fail. An \
                 empty field stays a Fail although LISA accepts it: it lets anyone at the serial \
-                console log in as root, a defect LISA's implementation misses.",
+                console log in as root, a defect LISA's implementation misses. In the build \
+                phase (`--phase build`, inside the build VM before deprovisioning) a root \
+                password is a Warning only when /etc/waagent.conf says \
+                `Provisioning.DeleteRootPassword=y` (then `waagent -deprovision` locks it); \
+                otherwise it stays in the image and fails, whoever logged in.",
     remediation: "Lock root's password: `sudo passwd -l root` (or `sudo usermod -p '!' root`), or run \
                   `sudo waagent -deprovision` before capturing the image.",
     os: Os::Linux,
@@ -46,7 +52,7 @@ impl Check for RootPasswordLocked {
     }
 
     fn probes(&self) -> &[ProbeId] {
-        &["shadow-status", "login-user"]
+        &["shadow-status", "login-user", "waagent-conf"]
     }
 
     fn required(&self, _: &Evidence) -> String {
@@ -63,6 +69,9 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     let Some((_, root)) = accounts.iter().find(|(name, _)| name == "root") else {
         return Err(Unevaluable::new("/etc/shadow has no entry for root"));
     };
+    if ev.phase == Phase::Build && *root != Password::Locked {
+        return build_phase(ev, *root);
+    }
     Ok(match root {
         Password::Locked => Verdict::new(
             Status::Pass,
@@ -91,6 +100,38 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             REQUIRED,
             "Root's password field in /etc/shadow is empty: root may log in without a password \
              wherever PAM allows empty passwords.",
+        ),
+    })
+}
+
+/// A root password seen in the build VM: deprovisioning locks it only with
+/// `Provisioning.DeleteRootPassword=y`.
+fn build_phase(ev: &Evidence, root: Password) -> Result<Verdict, Unevaluable> {
+    let what = if root == Password::Empty {
+        "root: empty password field"
+    } else {
+        "root: password hash"
+    };
+    Ok(match root_password_deleted(ev)? {
+        Some(line) => Verdict::new(
+            Status::Warning,
+            format!("{what}; /etc/waagent.conf: {line}"),
+            REQUIRED,
+            format!(
+                "Root has a password in the build VM; deprovisioning will lock it (`{line}` makes \
+                 `waagent -deprovision` replace root's /etc/shadow entry with `root:*LOCK*`). \
+                 {RUN_IT}"
+            ),
+        ),
+        None => Verdict::new(
+            Status::Fail,
+            what,
+            REQUIRED,
+            format!(
+                "Root has a password in the build VM, and deprovisioning will not remove it \
+                 (/etc/waagent.conf does not say {DELETE_ROOT_PASSWORD}=y): every VM made from \
+                 this image would share it. Lock it (`sudo passwd -l root`) before capturing."
+            ),
         ),
     })
 }

@@ -452,7 +452,10 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             .to_string(),
         _ => uname.clone(),
     };
+    // A kernel release has at least major.minor (`uname -r` prints major.minor.patch since
+    // Linux 3.0); a bare number is no kernel release and would pass as Linux 6.0.
     let kv = Version::parse(&kernel)
+        .filter(|_| stream_key(&kernel).is_some())
         .ok_or_else(|| Unevaluable::new(format!("cannot read kernel version `{kernel}`")))?;
     let mainline_fixed = Version::parse(MAINLINE_FIXED).is_some_and(|m| kv >= m);
     let verdict =
@@ -638,6 +641,22 @@ mod tests {
         assert!(!release_newer_than_table(rhel, "6.9"));
         assert!(release_newer_than_table(&TABLE[0], "20.04"));
         assert!(!release_newer_than_table(&TABLE[0], "17.10"));
+    }
+
+    /// Found by the property tests (issue 17): `uname -r` printing a bare `6` passed as a kernel
+    /// based on Linux 6.0.
+    #[test]
+    fn a_bare_number_is_no_kernel_release() {
+        let mut ev = Evidence::new(crate::Profile::Current);
+        ev.insert("uname-r", crate::ProbeOutput::exited(0, "6\n"));
+        ev.insert("proc-version", crate::ProbeOutput::exited(0, ""));
+        ev.insert("os-release", crate::ProbeOutput::exited(0, ""));
+        let v = SackKernelPatch.evaluate(&ev);
+        assert_eq!(v.status, Status::Error, "{v:?}");
+        assert!(
+            v.message.contains("cannot read kernel version `6`"),
+            "{v:?}"
+        );
     }
 
     #[test]

@@ -6,4 +6,6 @@
 pub mod build;
 pub mod footer;
 pub mod partition;
+#[cfg(test)]
+mod props;
 pub mod rules;

@@ -566,6 +566,22 @@ fn first_mib_free(f: &Facts, intent: &Intent) -> RuleResult {
         };
     };
     let scheme = table.scheme().to_uppercase();
+    // A first partition at or past the end of the disk is a table that does not describe this
+    // disk (issue 17 item 12: it passed, since its start is past the first MiB).
+    if let Some(v) = f.virtual_size
+        && start >= v / SECTOR
+    {
+        return rule(
+            ID,
+            Status::Error,
+            format!(
+                "could not trust the partition table: its first partition ({scheme}) starts at sector {start}, \
+                 at or past the end of the disk ({} sectors of {})",
+                v / SECTOR,
+                size(v)
+            ),
+        );
+    }
     if start >= FIRST_FREE_SECTOR {
         return rule(
             ID,
@@ -972,6 +988,27 @@ pub(crate) mod tests {
         );
         assert_eq!(status(&r, "vhd-first-mib-free"), Status::Error);
         assert!(!acceptable(&r));
+    }
+
+    /// Issue 17 item 12, found again by the property tests: a first partition past the end of
+    /// the disk passed `vhd-first-mib-free`.
+    #[test]
+    fn a_first_partition_past_the_end_is_an_error() {
+        let mut f = fixed_vhd(30 * MIB);
+        let os = intent(Some(Role::Os), Some(Os::Linux), Profile::Current);
+        f.table = Some(Ok(mbr_at(30 * MIB / SECTOR)));
+        let r = run(&f, os);
+        assert_eq!(status(&r, "vhd-first-mib-free"), Status::Error);
+        assert!(
+            r[8].message.contains("past the end of the disk"),
+            "{}",
+            r[8].message
+        );
+        assert!(!acceptable(&r));
+        f.table = Some(Ok(mbr_at(u64::MAX)));
+        assert_eq!(status(&run(&f, ANY), "vhd-first-mib-free"), Status::Error);
+        f.table = Some(Ok(mbr_at(30 * MIB / SECTOR - 1)));
+        assert_eq!(status(&run(&f, os), "vhd-first-mib-free"), Status::Pass);
     }
 
     #[test]

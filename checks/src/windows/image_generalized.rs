@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use crate::evidence::Evidence;
 use crate::meta::{Meta, Os, Severity};
+use crate::phase::Phase;
 use crate::probe::ProbeId;
 use crate::verdict::{Status, Verdict};
 use crate::windows::outputs::{self, List};
@@ -40,7 +41,10 @@ static META: Meta = Meta {
                 ImageState IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE: sealed, waiting for its first \
                 boot): Pass. Lines that end \
                 in an error, a sysprep tag without lines, or setup not complete: Warning. No \
-                evidence at all: Fail.",
+                evidence at all: Fail. In the build phase (`--phase build`, inside the build VM) \
+                the image is generalized only after the run, by the build's last step: always a \
+                Warning that says so (a build VM made from a Marketplace image shows that \
+                image's earlier run, which proves nothing about this one).",
     remediation: "On the source VM run `C:\\Windows\\System32\\Sysprep\\sysprep.exe /generalize \
                   /oobe /shutdown` (fix what setupact.log reports if it fails), capture the image \
                   after the VM stops, and deploy the test VM from that image.",
@@ -139,7 +143,15 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
         .filter(|line| is_error_line(line))
         .map(String::as_str)
         .collect();
-    let (status, message) = if with_lines.is_empty() && !s.succeeded_tag {
+    let (status, message) = if ev.phase == Phase::Build {
+        (
+            Status::Warning,
+            "This is the build VM (--phase build): the image is generalized only after this run. \
+             Make `sysprep.exe /generalize /oobe /shutdown` the build's last step, and certify a \
+             VM deployed from the captured image."
+                .to_string(),
+        )
+    } else if with_lines.is_empty() && !s.succeeded_tag {
         (
             Status::Fail,
             "No trace of a sysprep /generalize run: the image looks specialized (captured \

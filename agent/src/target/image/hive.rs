@@ -339,7 +339,7 @@ pub(crate) mod tests {
     use std::io::Cursor;
 
     /// A hive of one root key `ROOT` with subkey `Sub` holding `Str` = "hi" and `Num` = 7.
-    fn sample() -> Vec<u8> {
+    pub(super) fn sample() -> Vec<u8> {
         let mut h = vec![0u8; 4096 + 4096];
         h[..4].copy_from_slice(b"regf");
         h[0x24..0x28].copy_from_slice(&0x20u32.to_le_bytes());
@@ -431,5 +431,65 @@ pub(crate) mod tests {
             Hive::open(Cursor::new(h), len),
             Err(HiveError::Corrupt(_))
         ));
+    }
+}
+
+/// Property tests (proptest, on stable; `fuzz/run.sh` runs them longer) of the hive reader, with
+/// the image as the adversary: a hive with any bytes changed, cut or added is opened and walked
+/// (subkeys, values, paths) or refused, never a panic, whatever its cells point at.
+#[cfg(test)]
+mod props {
+    use std::io::Cursor;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Visits at most `budget` keys from the root, `depth` deep, reading every value.
+    fn walk(h: &mut Hive<Cursor<Vec<u8>>>, key: Key, depth: u32, budget: &mut u32) {
+        if depth == 0 || *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        let _ = h.values(key);
+        let _ = h.value(key, "Str");
+        if let Ok(subs) = h.subkey_names(key) {
+            for (_, k) in subs.into_iter().take(8) {
+                walk(h, k, depth - 1, budget);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("VMCERT_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+        ))]
+
+        #[test]
+        fn mutated_hives_are_walked_or_refused(
+            flips in prop::collection::vec(
+                (prop_oneof![0..64usize, 4096..4096 + 0x600usize, any::<usize>()], any::<u8>()),
+                0..12,
+            ),
+            cut in prop::option::of(any::<prop::sample::Index>()),
+            tail in prop::collection::vec(any::<u8>(), 0..32),
+        ) {
+            let mut h = tests::sample();
+            for (i, b) in &flips {
+                let i = i % h.len();
+                h[i] ^= b;
+            }
+            if let Some(c) = cut {
+                h.truncate(c.index(h.len() + 1));
+            }
+            h.extend_from_slice(&tail);
+            let len = h.len() as u64;
+            if let Ok(mut hive) = Hive::open(Cursor::new(h), len) {
+                let _ = hive.path("Sub\\Deeper");
+                let root = hive.root();
+                let mut budget = 64;
+                walk(&mut hive, root, 4, &mut budget);
+            }
+        }
     }
 }

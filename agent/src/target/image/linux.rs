@@ -1675,3 +1675,120 @@ mod tests {
         assert_eq!(lsblk_escape("a\"b c\n"), "a\\x22b c\\x0a");
     }
 }
+
+/// Property tests (proptest, on stable; `fuzz/run.sh` runs them longer) of the readers of files
+/// from a Linux image, with the image as the adversary: any text or header bytes are read or
+/// ignored without a panic; fstab lines, lsblk escaping and bzImage versions read back as
+/// written; a package source's password or query never survives the masking.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// lsblk's `\xNN` escapes undone.
+    fn unescape(s: &str) -> Vec<u8> {
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') {
+                let hex = std::str::from_utf8(&b[i + 2..i + 4]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 4;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("VMCERT_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128)
+        ))]
+
+        #[test]
+        fn any_file_text_is_read_without_panic(text in ".{0,300}", bytes in prop::collection::vec(any::<u8>(), 0..0x300)) {
+            let _ = fstab_lines(&text);
+            let d = disk_name(&[&text]);
+            prop_assert!(["sda", "vda", "xvda", "hda", "nvme0n1", "mmcblk0"].contains(&d.as_str()));
+            let _ = elf_machine(&bytes);
+            if let Some(v) = bzimage_version(&bytes) {
+                prop_assert!(!v.is_empty() && v.len() < 512);
+            }
+            let _ = mask_url_secrets(&text);
+            let mut out = String::new();
+            grep_h(&mut out, "f", &text, Some("x"));
+        }
+
+        #[test]
+        fn fstab_lines_read_back(
+            entries in prop::collection::vec(
+                ("[^\\s#]\\S{0,20}", "\\S{1,20}", "\\S{1,10}", prop::option::of("\\S{1,20}")),
+                0..6,
+            ),
+            sep in "[ \t]{1,3}",
+        ) {
+            let text: String = entries
+                .iter()
+                .map(|(s, m, t, o)| {
+                    let mut l = [s.as_str(), m, t].join(&sep);
+                    if let Some(o) = o {
+                        l.push_str(&sep);
+                        l.push_str(o);
+                    }
+                    format!("{l}\n# comment\n\n")
+                })
+                .collect();
+            let got = fstab_lines(&text);
+            let want: Vec<(String, String, String, String)> = entries
+                .iter()
+                .map(|(s, m, t, o)| {
+                    (s.clone(), m.clone(), t.clone(), o.clone().unwrap_or_else(|| "defaults".into()))
+                })
+                .collect();
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn lsblk_escaping_is_printable_and_reversible(s in ".{0,40}") {
+            let e = lsblk_escape(&s);
+            prop_assert!(e.bytes().all(|b| b.is_ascii_graphic() || b == b' '));
+            prop_assert!(!e.contains(['"', '`', '$']));
+            prop_assert_eq!(unescape(&e), s.as_bytes().to_vec());
+        }
+
+        #[test]
+        fn bzimage_versions_read_back(
+            version in "[ -~]{1,60}",
+            at in 0x210..0x260u16,
+        ) {
+            let mut h = vec![0u8; 0x400];
+            h[0x202..0x206].copy_from_slice(b"HdrS");
+            h[0x20e..0x210].copy_from_slice(&(at - 0x200).to_le_bytes());
+            let at = usize::from(at);
+            h[at..at + version.len()].copy_from_slice(version.as_bytes());
+            let want = version.trim();
+            let got = bzimage_version(&h);
+            prop_assert_eq!(got.as_deref(), (!want.is_empty()).then_some(want));
+        }
+
+        #[test]
+        fn package_source_secrets_are_masked(
+            scheme in "(https?|ftp|tor\\+https)",
+            user in "[A-Za-z0-9._-]{1,12}",
+            pass in "[A-Za-z0-9!$%&*+,;=~._-]{1,16}",
+            host in "[a-z0-9.-]{1,20}",
+            path in "(/[A-Za-z0-9._-]{0,10}){0,3}",
+            query in "[A-Za-z0-9=&%._-]{1,20}",
+            before in "(deb |deb-src |baseurl=|URIs: )?",
+        ) {
+            let line = format!("{before}{scheme}://{user}:SeCrEt{pass}@{host}{path}?QuErY{query} main");
+            let m = mask_url_secrets(&line);
+            prop_assert!(!m.contains("SeCrEt") && !m.contains("QuErY"), "{}", m);
+            prop_assert!(m.contains(&host), "{}", m);
+        }
+    }
+}

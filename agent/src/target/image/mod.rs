@@ -204,6 +204,10 @@ impl TargetSpec for ImageSpec {
         format!("vmcert run --image {}", self.location())
     }
 
+    fn is_disk_image(&self) -> bool {
+        true
+    }
+
     fn connect(&self) -> anyhow::Result<Connected> {
         let started = Instant::now();
         let (layout, os) = self.layout()?;

@@ -217,3 +217,72 @@ Host *
         assert!(!glob("a*b", "ac"));
     }
 }
+
+/// Property tests (proptest, on stable; `fuzz/run.sh` runs them longer) of the ssh_config
+/// reader: any text is read without a panic, `Host` patterns match as a regex of them does
+/// (case-insensitively), a generated `Host` block gives its settings to its alias only, and a
+/// resolved URL is an `ssh://` URL whenever a user is known.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The glob as a regex: `*` any run, `?` one character, the rest literal, any case.
+    fn reference(pat: &str, s: &str) -> bool {
+        let re: String = pat
+            .chars()
+            .map(|c| match c {
+                '*' => ".*".to_string(),
+                '?' => ".".to_string(),
+                c => regex::escape(&c.to_string()),
+            })
+            .collect();
+        regex::Regex::new(&format!("(?si)^{re}$"))
+            .unwrap()
+            .is_match(s)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("VMCERT_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128)
+        ))]
+
+        #[test]
+        fn any_config_is_read_without_panic(text in ".{0,300}", alias in ".{0,20}", url in ".{0,40}") {
+            let c = lookup(&text, &alias, Some(Path::new("/home/u")));
+            let _ = resolve_url(&url, &c);
+        }
+
+        #[test]
+        fn globs_match_as_the_reference_does(pat in "[aAb.*?é]{0,10}", s in "[aAb.é]{0,10}") {
+            prop_assert_eq!(glob(&pat, &s), reference(&pat, &s), "{:?} ~ {:?}", pat, s);
+        }
+
+        #[test]
+        fn a_host_block_gives_its_settings_to_its_alias(
+            alias in "[a-z][a-z0-9-]{0,10}",
+            host in "[a-z0-9.]{1,20}",
+            user in "[a-z_][a-z0-9_-]{0,10}",
+            port in 1..=65535u16,
+            sep in prop_oneof![Just(" "), Just("="), Just(" = "), Just("\t")],
+        ) {
+            let text = format!(
+                "Host {alias}\n  HostName{sep}{host}\n  User{sep}\"{user}\"\n  Port{sep}{port}\n  \
+                 IdentityFile{sep}~/.ssh/%h\nHost *\n  User{sep}other\n"
+            );
+            let c = lookup(&text, &alias, Some(Path::new("/home/u")));
+            prop_assert_eq!(c.host_name.as_deref(), Some(host.as_str()));
+            prop_assert_eq!(c.user.as_deref(), Some(user.as_str()));
+            prop_assert_eq!(c.port, Some(port));
+            prop_assert_eq!(c.identity_files.clone(), vec![PathBuf::from(format!("/home/u/.ssh/{alias}"))]);
+            prop_assert_eq!(
+                resolve_url(&format!("ssh://{alias}"), &c),
+                format!("ssh://{user}@{host}:{port}")
+            );
+            let other = lookup(&text, &format!("{alias}x"), None);
+            prop_assert_eq!(other.user.as_deref(), Some("other"));
+            prop_assert_eq!(other.host_name, None);
+        }
+    }
+}

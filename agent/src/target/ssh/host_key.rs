@@ -413,3 +413,35 @@ mod tests {
         );
     }
 }
+
+/// Property tests (proptest, on stable; `fuzz/run.sh` runs them longer) of [`Fingerprint`]: any
+/// `--host-key` text is parsed or refused with a reason, and every fingerprint as printed parses
+/// back to itself.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("VMCERT_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128)
+        ))]
+
+        #[test]
+        fn any_text_is_a_fingerprint_or_refused(
+            s in prop_oneof![".{0,80}", "(SHA256|MD5):[A-Za-z0-9+/=]{0,50}"],
+        ) {
+            if let Err(e) = Fingerprint::parse(&s) {
+                prop_assert!(e.contains("expected SHA256:"));
+            }
+        }
+
+        #[test]
+        fn printed_fingerprints_parse_back(digest in any::<[u8; 32]>(), pad in any::<bool>()) {
+            let f = Fingerprint(digest);
+            let text = format!("{f}{}", if pad { "=" } else { "" });
+            prop_assert_eq!(Fingerprint::parse(&text), Ok(f));
+        }
+    }
+}

@@ -309,3 +309,114 @@ mod tests {
         );
     }
 }
+
+/// Property tests (proptest, on stable; `fuzz/run.sh` runs them longer) of the key file
+/// classifier: any text is classified or refused with a reason, never a panic, and an
+/// `openssh-key-v1` header built with any cipher and key type reads back as built, however it
+/// is cut or changed afterwards.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn cases() -> u32 {
+        std::env::var("VMCERT_PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(64)
+    }
+
+    fn string(b: &mut Vec<u8>, s: &[u8]) {
+        b.extend_from_slice(&u32::try_from(s.len()).unwrap().to_be_bytes());
+        b.extend_from_slice(s);
+    }
+
+    /// An `openssh-key-v1` container up to the first public key, then `tail`.
+    fn container(cipher: &str, key_type: &str, tail: &[u8]) -> Vec<u8> {
+        let mut b = b"openssh-key-v1\0".to_vec();
+        string(&mut b, cipher.as_bytes());
+        string(&mut b, if cipher == "none" { b"none" } else { b"bcrypt" });
+        string(&mut b, b"");
+        b.extend_from_slice(&1u32.to_be_bytes());
+        let mut public = Vec::new();
+        string(&mut public, key_type.as_bytes());
+        public.extend_from_slice(tail);
+        string(&mut b, &public);
+        b.extend_from_slice(tail);
+        b
+    }
+
+    fn armored(raw: &[u8]) -> String {
+        let b64 = STANDARD.encode(raw);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(70)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----\n",
+            lines.join("\n")
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+        #[test]
+        fn any_text_is_classified_or_refused(
+            text in prop_oneof![
+                ".{0,300}",
+                "-----BEGIN [A-Z ]{0,30}-----\n[A-Za-z0-9+/=\n]{0,200}(-----END [A-Z ]{0,20}-----)?",
+            ],
+        ) {
+            if let Err(reason) = classify(&text) {
+                prop_assert!(!reason.trim().is_empty());
+            }
+        }
+
+        #[test]
+        fn built_openssh_headers_read_back(
+            cipher in prop_oneof![
+                Just("none".to_string()),
+                Just("aes256-ctr".to_string()),
+                "[a-z0-9-]{1,12}",
+            ],
+            key_type in prop_oneof![
+                Just("ssh-ed25519".to_string()),
+                Just("ssh-rsa".to_string()),
+                Just("ecdsa-sha2-nistp256".to_string()),
+                "[a-z0-9@.-]{0,24}",
+            ],
+            tail in prop::collection::vec(any::<u8>(), 0..80),
+        ) {
+            let text = armored(&container(&cipher, &key_type, &tail));
+            prop_assert_eq!(openssh_header(&text), Ok((key_type.clone(), cipher != "none")));
+            match classify(&text) {
+                Ok((KeyFormat::OpenSsh, Some(t), enc)) => {
+                    prop_assert_eq!(&t, &key_type);
+                    prop_assert_eq!(enc, cipher != "none");
+                    prop_assert!(SUPPORTED_TYPES.contains(&t.as_str()));
+                }
+                Ok(other) => prop_assert!(false, "{:?}", other),
+                Err(e) => prop_assert!(!SUPPORTED_TYPES.contains(&key_type.as_str()), "{}", e),
+            }
+        }
+
+        #[test]
+        fn cut_or_changed_openssh_containers_are_refused_or_read(
+            key_type in "[a-z0-9-]{1,24}",
+            tail in prop::collection::vec(any::<u8>(), 0..40),
+            cut in any::<prop::sample::Index>(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), 1..=255u8), 0..6),
+        ) {
+            let mut raw = container("none", &key_type, &tail);
+            for (i, b) in &flips {
+                let i = i.index(raw.len());
+                raw[i] ^= b;
+            }
+            raw.truncate(cut.index(raw.len() + 1));
+            let _ = classify(&armored(&raw));
+        }
+    }
+}

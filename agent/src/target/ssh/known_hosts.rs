@@ -346,3 +346,121 @@ mod tests {
         assert!(!glob_match(b"", b"x"));
     }
 }
+
+/// Property tests (proptest, on stable; `fuzz/run.sh` runs them longer) of the known_hosts
+/// reader: any line is parsed or skipped without a panic, patterns match as OpenSSH's
+/// `match_pattern` does (checked against a regex), hashed names match their name only, and an
+/// appended key is found again behind any earlier content of the file.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn cases() -> u32 {
+        std::env::var("VMCERT_PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(24)
+    }
+
+    /// The glob as a regex: `*` any run, `?` one character, the rest literal.
+    fn reference(pat: &str, s: &str) -> bool {
+        let re: String = pat
+            .chars()
+            .map(|c| match c {
+                '*' => ".*".to_string(),
+                '?' => ".".to_string(),
+                c => regex::escape(&c.to_string()),
+            })
+            .collect();
+        regex::Regex::new(&format!("(?s)^{re}$"))
+            .unwrap()
+            .is_match(s)
+    }
+
+    /// A public key blob: `string key_type` then key bytes.
+    fn blob() -> impl Strategy<Value = (String, Vec<u8>)> {
+        (
+            "(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|[a-z@.-]{1,20})",
+            prop::collection::vec(any::<u8>(), 0..64),
+        )
+            .prop_map(|(t, key)| {
+                let mut b = u32::try_from(t.len()).unwrap().to_be_bytes().to_vec();
+                b.extend_from_slice(t.as_bytes());
+                b.extend_from_slice(&key);
+                (t, b)
+            })
+    }
+
+    fn host_name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z0-9]([a-z0-9.-]{0,20}[a-z0-9])?",
+            ("[a-z0-9.]{1,20}", 1..=65535u16).prop_map(|(h, p)| format!("[{h}]:{p}")),
+            any::<std::net::Ipv4Addr>().prop_map(|a| a.to_string()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+        #[test]
+        fn any_line_is_parsed_or_skipped(line in ".{0,200}", name in ".{0,30}") {
+            if let Some(p) = parse_line(&line) {
+                prop_assert!(!p.key_type.is_empty());
+                let _ = host_field_matches(p.hosts, &name);
+            }
+            let _ = host_field_matches(&line, &name);
+        }
+
+        #[test]
+        fn globs_match_as_the_reference_does(pat in "[ab.*?]{0,10}", s in "[ab.]{0,10}") {
+            prop_assert_eq!(
+                glob_match(pat.as_bytes(), s.as_bytes()),
+                reference(&pat, &s),
+                "{:?} ~ {:?}", pat, s
+            );
+        }
+
+        #[test]
+        fn hashed_names_match_their_name_only(
+            name in host_name(),
+            salt in prop::collection::vec(any::<u8>(), 1..64),
+        ) {
+            let mut mac = Hmac::<Sha1>::new_from_slice(&salt).unwrap();
+            mac.update(name.as_bytes());
+            let field = format!(
+                "|1|{}|{}",
+                STANDARD.encode(&salt),
+                STANDARD.encode(mac.finalize().into_bytes())
+            );
+            prop_assert!(host_field_matches(&field, &name));
+            let other = format!("{name}x");
+            prop_assert!(!host_field_matches(&field, &other));
+        }
+
+        /// A key appended after any content is found under its name (case-insensitively),
+        /// with its type and blob, on the file's last line.
+        #[test]
+        fn an_appended_key_is_found_again(
+            before in prop_oneof![Just(String::new()), ".{0,200}", "([^\n]{0,40}\n){0,5}"],
+            name in host_name(),
+            (key_type, blob) in blob(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("sub/known_hosts");
+            if !before.is_empty() {
+                fs::create_dir_all(file.parent().unwrap()).unwrap();
+                fs::write(&file, &before).unwrap();
+            }
+            append(&file, &name, &key_type, &blob).unwrap();
+            let text = fs::read_to_string(&file).unwrap();
+            let found = lookup(&file, &name.to_ascii_uppercase()).unwrap();
+            let last = found.last().unwrap();
+            prop_assert_eq!(&last.blob, &blob);
+            prop_assert_eq!(&last.key_type, &key_type);
+            prop_assert_eq!(last.line, text.lines().count());
+            prop_assert_eq!(last.marker, Marker::None);
+        }
+    }
+}

@@ -43,6 +43,9 @@ pub(crate) struct StreamEnd {
     pub(crate) stderr: Vec<u8>,
     /// Why writing its input stopped early (the command exited before reading it all).
     pub(crate) input_error: Option<String>,
+    /// The server closed the channel within [`FINISH_WAIT`] (it does not while a process left
+    /// behind on the target holds the command's output open).
+    pub(crate) closed: bool,
 }
 
 /// A command running on its own channel; reading it reads the command's stdout as it arrives.
@@ -189,8 +192,11 @@ impl StreamingExec<'_> {
             let room = self.stderr_cap.saturating_sub(self.stderr.len());
             self.stderr.extend_from_slice(&rest[..rest.len().min(room)]);
             if self.channel.wait_close().is_ok() {
+                end.closed = true;
                 end.status = self.channel.exit_status().ok();
                 end.signal = self.channel.exit_signal().ok().and_then(|s| s.exit_signal);
+            } else {
+                let _ = self.channel.close();
             }
         }
         end.stderr = std::mem::take(&mut self.stderr);

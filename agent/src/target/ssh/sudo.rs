@@ -116,3 +116,48 @@ fn non_empty(said: String, status: i32) -> String {
         said
     }
 }
+
+/// Property tests (proptest, on stable; `fuzz/run.sh` runs them longer) of [`sudo_said`]: any
+/// bytes sudo writes give one trimmed line of them, its last `sudo:` line when there is one.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("VMCERT_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128)
+        ))]
+
+        #[test]
+        fn sudo_said_is_one_of_its_lines(
+            lines in prop::collection::vec(
+                prop_oneof![
+                    Just("sudo: a password is required".to_string()),
+                    Just("Sorry, try again.".to_string()),
+                    Just("sudo: 1 incorrect password attempt".to_string()),
+                    "sudo:.{0,30}",
+                    ".{0,40}",
+                    "[ \t\r]{0,3}",
+                ],
+                0..8,
+            ),
+            junk in prop::collection::vec(any::<u8>(), 0..16),
+        ) {
+            let mut bytes = lines.join("\n").into_bytes();
+            bytes.extend_from_slice(&junk);
+            let said = sudo_said(&bytes);
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let all: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            prop_assert!(!said.contains('\n'));
+            prop_assert_eq!(said.is_empty(), all.is_empty());
+            if !said.is_empty() {
+                prop_assert!(all.contains(&said.as_str()));
+            }
+            if let Some(last) = all.iter().rev().find(|l| l.starts_with("sudo:")) {
+                prop_assert_eq!(&said, last);
+            }
+        }
+    }
+}

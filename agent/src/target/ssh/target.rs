@@ -199,3 +199,63 @@ mod tests {
         }
     }
 }
+
+/// Property tests (proptest, on stable; `fuzz/run.sh` runs them longer) of the `ssh://` parser:
+/// any text is parsed or refused with a reason, never a panic, and every target written back
+/// (`Display`) parses to itself.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn cases() -> u32 {
+        std::env::var("VMCERT_PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(128)
+    }
+
+    fn host() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[A-Za-z0-9]([A-Za-z0-9_-]{0,10}[A-Za-z0-9])?(\\.[a-z0-9-]{1,8}){0,3}",
+            any::<std::net::Ipv4Addr>().prop_map(|a| a.to_string()),
+            any::<Ipv6Addr>().prop_map(|a| a.to_string()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+        #[test]
+        fn any_text_is_parsed_or_refused(
+            url in prop_oneof![".{0,80}", "ssh://[a-z:@\\[\\]/?#%0-9. -]{0,40}"],
+        ) {
+            match SshTarget::parse(&url) {
+                Ok(t) => {
+                    prop_assert!(!t.user.is_empty() && !t.host.is_empty() && t.port > 0);
+                    prop_assert_eq!(SshTarget::parse(&t.to_string()), Ok(t));
+                }
+                Err(e) => prop_assert!(!e.trim().is_empty()),
+            }
+        }
+
+        #[test]
+        fn targets_round_trip(
+            user in "[^\\s\\p{Cc}:@/?#]{1,16}",
+            host in host(),
+            port in 1..=65535u16,
+            slash in any::<bool>(),
+        ) {
+            let t = SshTarget { user, host, port };
+            let text = format!("{t}{}", if slash { "/" } else { "" });
+            prop_assert_eq!(SshTarget::parse(&text), Ok(t.clone()), "{}", text);
+            let name = t.known_hosts_name();
+            if port == DEFAULT_PORT {
+                prop_assert_eq!(name, t.host.to_ascii_lowercase());
+            } else {
+                prop_assert_eq!(name, format!("[{}]:{port}", t.host.to_ascii_lowercase()));
+            }
+        }
+    }
+}

@@ -92,6 +92,17 @@ impl TargetSpec for SshSetup {
     }
 }
 
+/// What every probe script starts under on the target: `env -i` and a fixed, minimal
+/// environment. Nothing of vmcert's environment crosses the connection (no `setenv` request is
+/// ever made), but the remote login shell's did reach the probes: sshd's `SSH_CONNECTION`,
+/// `SSH_CLIENT`, `USER`, `MAIL`, whatever `/etc/environment`, PAM, `~/.ssh/environment` or the
+/// login's rc files export (issue 17 item 6). Kept: a standard `PATH`, the login's `HOME`, and
+/// the C locale that the script and the checks' parsers expect. Under sudo, sudo's own policy
+/// (env_reset) then adds `SUDO_USER` and the like, which the `login-user` probe reads. The
+/// expansion of `$HOME` and the quoting work in any login shell (sh, bash, csh, fish).
+const CLEAN_ENV: &str = "env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+HOME=\"$HOME\" LANG=C LC_ALL=C ";
+
 /// The wrapper for logins with a sudo password, which comes first on stdin (see the module
 /// docs). One line, so that any login shell (even csh) passes it to `sh` intact.
 const WITH_SUDO_PASSWORD: &str = "sh -c 'IFS= read -r pw || exit 125; \
@@ -118,12 +129,14 @@ enum Shell {
 }
 
 impl Shell {
-    fn command(self) -> &'static str {
-        match self {
+    /// The remote command line: the shell under [`CLEAN_ENV`].
+    fn command(self) -> String {
+        let shell = match self {
             Self::Plain => "sh -s",
             Self::Elevate { password: true } => WITH_SUDO_PASSWORD,
             Self::Elevate { password: false } => WITHOUT_SUDO_PASSWORD,
-        }
+        };
+        format!("{CLEAN_ENV}{shell}")
     }
 }
 
@@ -210,7 +223,7 @@ impl SshTransport {
         input.extend_from_slice(script.text().as_bytes());
         let mut exec = self
             .session
-            .exec_streaming(shell.command(), &input, script.deadline(), STDERR_KEEP)
+            .exec_streaming(&shell.command(), &input, script.deadline(), STDERR_KEEP)
             .map_err(|e| TransportError::Start {
                 what: format!("the probe script's shell on {}", self.session.target()),
                 source: io::Error::other(e.to_string()),
@@ -291,6 +304,13 @@ impl Transport for SshTransport {
             && !parser.is_done()
         {
             sink.note(format!("the probe script's input: {e}"));
+        }
+        if parser.is_done() && !end.closed {
+            sink.note(
+                "the target kept the probe script's channel open after its `done` line (a process \
+                 left behind by a probe holds its output); stopped waiting for it"
+                    .to_string(),
+            );
         }
         if let Some(sig) = &end.signal {
             sink.note(format!("the probe script's shell was killed by SIG{sig}"));

@@ -209,3 +209,71 @@ mod tests {
         assert!(e("winrms://a b@h").contains("whitespace"));
     }
 }
+
+/// Property tests (proptest, on stable; `fuzz/run.sh` runs them longer) of the `winrm://` and
+/// `winrms://` parser: any text is parsed or refused with a reason, never a panic, and every
+/// target written back (`Display`, with or without `/wsman`) parses to itself.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn cases() -> u32 {
+        std::env::var("VMCERT_PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(128)
+    }
+
+    fn host() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[A-Za-z0-9]([A-Za-z0-9_-]{0,10}[A-Za-z0-9])?(\\.[a-z0-9-]{1,8}){0,3}",
+            any::<std::net::Ipv4Addr>().prop_map(|a| a.to_string()),
+            any::<Ipv6Addr>().prop_map(|a| format!("[{a}]")),
+        ]
+    }
+
+    fn user() -> impl Strategy<Value = String> {
+        let name = "[^\\s\\p{Cc}:@/?#%\\\\]{1,12}";
+        prop_oneof![
+            name.prop_map(|n| n.to_string()),
+            (name, name).prop_map(|(d, n)| format!("{d}\\{n}")),
+            (name, name).prop_map(|(n, d)| format!("{n}@{d}")),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+        #[test]
+        fn any_text_is_parsed_or_refused(
+            url in prop_oneof![".{0,80}", "winrms?://[a-z:@\\[\\]/?#%0-9.\\\\ -]{0,40}"],
+        ) {
+            match WinrmTarget::parse(&url) {
+                Ok(t) => {
+                    prop_assert!(!t.user.is_empty() && !t.host.is_empty() && t.port > 0);
+                    prop_assert_eq!(WinrmTarget::parse(&t.to_string()), Ok(t));
+                }
+                Err(e) => prop_assert!(!e.trim().is_empty()),
+            }
+        }
+
+        #[test]
+        fn targets_round_trip(
+        https in any::<bool>(),
+            user in user(),
+            host in host(),
+            port in 1..=65535u16,
+            suffix in prop_oneof![Just(""), Just("/"), Just("/wsman")],
+        ) {
+            let scheme = if https { Scheme::Https } else { Scheme::Http };
+            let t = WinrmTarget { scheme, user, host, port };
+            let text = format!("{t}{suffix}");
+            prop_assert_eq!(WinrmTarget::parse(&text), Ok(t.clone()), "{}", text);
+            let (domain, name) = t.domain_and_name();
+            prop_assert!(!name.is_empty());
+            prop_assert!(!domain.contains('\\') || name.contains('\\'));
+        }
+    }
+}
