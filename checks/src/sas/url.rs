@@ -118,10 +118,10 @@ pub enum SasUrlError {
     #[error("the URL names no storage container: {0}")]
     NoContainer(String),
     /// A `sig` value with a character where [`redact`] ends a value in text (white space, a quote,
-    /// an angle bracket): no SAS signature (base64) has one, and its tail would show wherever the
-    /// URL is quoted. The message quotes nothing of the URL.
+    /// an angle bracket) or a control character: no SAS signature (base64) has one, and its tail
+    /// would show wherever the URL is quoted. The message quotes nothing of the URL.
     #[error(
-        "the signature (`sig`) holds white space, a quote or an angle bracket, which no SAS signature has: copy the SAS URL again"
+        "the signature (`sig`) holds white space, a control character, a quote or an angle bracket, which no SAS signature has: copy the SAS URL again"
     )]
     SignatureText,
 }
@@ -164,11 +164,15 @@ impl SasUrl {
             reason: e.to_string(),
             redacted: redact(input),
         })?;
-        // Percent-decoding only (not form decoding: a `+` stays a `+`, as redaction reads it).
-        let text_ends_sig = url.query().unwrap_or("").split('&').any(|pair| {
+        // The query as written (the URL parser drops tabs and newlines that redaction stops at),
+        // percent-decoded only (not form decoding: a `+` stays a `+`, as redaction reads it).
+        let written = input.trim().split_once('?').map_or("", |(_, q)| q);
+        let written = written.split('#').next().unwrap_or_default();
+        let text_ends_sig = written.split('&').any(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             decode(k) == "sig"
-                && decode(v).contains(|c: char| c.is_whitespace() || "\"'<>".contains(c))
+                && decode(v)
+                    .contains(|c: char| c.is_whitespace() || c.is_control() || "\"'<>".contains(c))
         });
         if text_ends_sig {
             return Err(SasUrlError::SignatureText);
@@ -289,7 +293,8 @@ mod tests {
     const SIG: &str = "OKth8EMV6Hp%2B%2FkXGo%2FBs1%2BWeE%2FubvhaCuaP95HOVqnU%3D";
 
     /// Found by the fuzzer (fuzz/corpus/sas/regression-sig-with-*): a signature starting with a
-    /// space or `<` parsed, and `redact` (which ends a value there) printed its tail.
+    /// space, `<` or a newline (which the URL parser drops) parsed, and `redact` (which ends a
+    /// value there) printed its tail.
     #[test]
     fn a_signature_that_redaction_would_cut_is_refused_without_quoting_it() {
         for sig in [
@@ -298,6 +303,9 @@ mod tests {
             "AB%22CDEFGHIJ",
             "ABCD'EFGH",
             "ABCD%3EEFGH",
+            "\nABCDEFGHECRET",
+            "\r\u{0}ECRETSECRET",
+            "ABCD\tECRET",
         ] {
             for key in ["sig", "s%69g", "%73ig"] {
                 let input = format!("https://a.blob.core.windows.net/c/b.vhd?sp=r&{key}={sig}");
