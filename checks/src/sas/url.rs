@@ -117,11 +117,12 @@ pub enum SasUrlError {
     /// The path names no account (path-style URLs) or no container.
     #[error("the URL names no storage container: {0}")]
     NoContainer(String),
-    /// A `sig` value with a character where [`redact`] ends a value in text (white space, a quote,
-    /// an angle bracket) or a control character: no SAS signature (base64) has one, and its tail
-    /// would show wherever the URL is quoted. The message quotes nothing of the URL.
+    /// A control character in the URL, or a `sig` value with a character where [`redact`] ends a
+    /// value in text (white space, a quote, an angle bracket): no SAS URL has one, and the URL
+    /// parser's reading (it drops tabs and newlines) and redaction's would differ, showing the
+    /// signature wherever the URL is quoted. The message quotes nothing of the URL.
     #[error(
-        "the signature (`sig`) holds white space, a control character, a quote or an angle bracket, which no SAS signature has: copy the SAS URL again"
+        "the URL holds a control character, or its signature (`sig`) white space, a quote or an angle bracket, which no SAS URL has: copy the SAS URL again"
     )]
     SignatureText,
 }
@@ -164,8 +165,13 @@ impl SasUrl {
             reason: e.to_string(),
             redacted: redact(input),
         })?;
-        // The query as written (the URL parser drops tabs and newlines that redaction stops at),
-        // percent-decoded only (not form decoding: a `+` stays a `+`, as redaction reads it).
+        // The URL parser drops tabs and newlines anywhere (`s<LF>ig=` is `sig=` to it, not to
+        // redaction): a URL is one line of printable text.
+        if input.trim().contains(char::is_control) {
+            return Err(SasUrlError::SignatureText);
+        }
+        // The query as written, percent-decoded only (not form decoding: a `+` stays a `+`, as
+        // redaction reads it).
         let written = input.trim().split_once('?').map_or("", |(_, q)| q);
         let written = written.split('#').next().unwrap_or_default();
         let text_ends_sig = written.split('&').any(|pair| {
@@ -314,6 +320,8 @@ mod tests {
                 assert!(!err.to_string().contains("ECRET"), "{err}");
             }
         }
+        let split = format!("https://a.blob.core.windows.net/c/b.vhd?sp=r&s\n%69g={SIG}");
+        assert_eq!(SasUrl::parse(&split), Err(SasUrlError::SignatureText));
         let plus = format!("https://a.blob.core.windows.net/c/b.vhd?sp=r&sig=ab+cd{SIG}");
         assert!(
             SasUrl::parse(&plus).is_ok(),
