@@ -6,8 +6,9 @@
 # GPT and rules (src/vhd/props.rs), versions, SAS URLs and redaction. In the agent: the frame
 # parsers (sh and PowerShell), the report zip reader, the fleet inventory, known_hosts, key files,
 # the ssh:// and winrm:// targets, host key fingerprints, sudo's output and the blob service's
-# error replies. Then the coverage-guided fuzzer (fuzz/afl.sh: AFL++ through cargo-afl) on every
-# target for SECONDS each (default 60; CI runs 8).
+# error replies. In vmcert-tests (tests/winrm_props.rs): the vendored winrm-rs's SOAP, NTLM
+# challenge and sealed-body parsers. Then the coverage-guided fuzzer (fuzz/afl.sh: AFL++ through
+# cargo-afl) on every target for SECONDS each (default 60; CI runs 8).
 #
 # A property failure prints the smallest input proptest found, a fuzzer crash the input: make it
 # a regression test in the crate that owns the parser (and save a fuzzer's input as
@@ -21,4 +22,5 @@ cases=${2:-20000}
 export VMCERT_PROPTEST_CASES=$cases
 nice -n 5 cargo test --release -p vmcert-checks props
 nice -n 5 cargo test --release -p vmcert --lib props
+nice -n 5 cargo test --release -p vmcert-tests --test winrm_props
 bash fuzz/afl.sh "$secs"

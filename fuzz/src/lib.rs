@@ -156,13 +156,18 @@ fn winrm_soap(data: &[u8]) {
     let _ = winrm_rs::parse_shell_id(&xml);
     let _ = winrm_rs::parse_command_id(&xml);
     let _ = winrm_rs::parse_receive_output(&xml);
+    let _ = winrm_rs::parse_enumerate_response(&xml);
 }
 
-/// NTLM from a WinRM server: the challenge message, and a sealed message to unseal.
+/// NTLM from a WinRM server: the challenge message (raw and as the `WWW-Authenticate` header),
+/// a sealed message, and a sealed multipart body to unseal.
 fn winrm_ntlm(data: &[u8]) {
     let _ = winrm_rs::parse_challenge(data);
+    let _ = winrm_rs::decode_challenge_header(&text(data));
     let mut session = winrm_rs::NtlmSession::from_auth(&[7; 16]);
     let _ = session.unseal(data);
+    let mut session = winrm_rs::NtlmSession::from_auth(&[7; 16]);
+    let _ = winrm_rs::unseal_body(&mut session, data);
 }
 
 #[cfg(test)]

@@ -338,6 +338,17 @@ fn golden_run_over_http_ntlm_is_sealed_streams_and_keeps_the_password_secret() {
         assert!(!t.contains(&b64), "the Basic credentials are on {what}");
     }
     assert!(!stats.to_string().contains(PASSWORD), "{stats}");
+    // The frame key travels in the Create request's shell environment; even -vvv (trace, which
+    // logs every SOAP body) shows it only as redacted.
+    let var = "<rsp:Variable Name=\"VMCERT_FRAME_KEY\">";
+    assert!(stderr.contains(var), "the trace log shows the Create body");
+    assert_eq!(
+        stderr.matches(var).count(),
+        stderr
+            .matches(&format!("{var}[redacted]</rsp:Variable>"))
+            .count(),
+        "the frame key is in the trace log"
+    );
     let server_log = std::fs::read_to_string(s.state.path().join("server.log")).unwrap();
     assert!(
         !server_log.contains(PASSWORD),
@@ -936,4 +947,54 @@ fn the_feature_query_waits_for_the_update_search() {
         at("probe os-info: exit 0") < at("probe pending-updates: exit 0"),
         "{log}"
     );
+}
+
+/// Issue 17, item 1 on Windows: a hostile probe (or a process it leaves behind) writes frames to
+/// the script's stdout. It knows everything the script text holds (the nonce, the frame format),
+/// so it can write a frame that looks right: for another probe (here one that would Fail, with
+/// the output that Passes, gluing the real frame to a partial line so it no longer starts a
+/// line), or for itself after its own frame. Each makes the run Error as tampered, never Pass.
+#[test]
+fn a_probe_forging_frames_makes_the_run_tampered_not_pass() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "another probe's, its real frame hidden",
+            serde_json::json!([{ "during": "os-info", "for": "sql-services", "stdout": "", "hide_real": true }]),
+        ),
+        (
+            "another probe's, before the real one",
+            serde_json::json!([{ "during": "os-info", "for": "sql-services", "stdout": "" }]),
+        ),
+        (
+            "its own, after its end",
+            serde_json::json!([{ "during": "sql-services", "for": "sql-services", "stdout": "", "after_end": true }]),
+        ),
+    ];
+    for (n, (what, forge)) in cases.into_iter().enumerate() {
+        let dir = tmp.path().join(n.to_string());
+        std::fs::create_dir(&dir).unwrap();
+        let machine = profile_with(
+            &dir,
+            "defect-provisioning",
+            serde_json::json!({ "timing_scale": 0.1, "forge": forge }),
+        );
+        let s = server("http", "ntlm", &machine, &[]);
+        let target = format!("winrm://{USER}@127.0.0.1:{}", s.port());
+        let zip = dir.join("forged.zip");
+        let out = run(&target, &zip, &[], PASSWORD);
+        let stderr = text(&out.stderr);
+        let r = results(&zip);
+        let st = statuses(&r);
+        assert_eq!(
+            st["sql-server-not-self-installed"], "Error",
+            "{what}: the forged frame was taken: {st:?}"
+        );
+        assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+        let reason = r["run"]["interrupted_reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("tampered with on the target"),
+            "{what}: {reason}\n{stderr}"
+        );
+    }
 }

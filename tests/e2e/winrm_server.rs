@@ -348,3 +348,73 @@ fn patched_winrm_rs_seals_ntlm_over_http_as_windows_expects() {
     assert_eq!(stats["faults"]["w:TimedOut"], timeouts, "{stats}");
     assert_eq!(stats["sealed_requests"], stats["soap_requests"], "{stats}");
 }
+
+/// An endpoint (the target being certified) that answers with an endless body, or announces a
+/// huge one: the patched winrm-rs stops reading at its cap and says so, where upstream held the
+/// whole body in memory until the request's timeout (vendor/winrm-rs/VMCERT-PATCHES.md, 10).
+#[test]
+fn winrm_rs_refuses_an_endless_or_huge_answer_at_its_cap() {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::net::TcpListener;
+
+    for announced in [false, true] {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().expect("accept");
+            let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+            let mut line = String::new();
+            while reader.read_line(&mut line).expect("request") > 2 {
+                line.clear();
+            }
+            let mut conn = conn;
+            let head = if announced {
+                "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nContent-Length: 1099511627776\r\n\r\n"
+            } else {
+                "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nTransfer-Encoding: chunked\r\n\r\n"
+            };
+            conn.write_all(head.as_bytes()).expect("head");
+            // Write until the client hangs up; count what it took.
+            let chunk = vec![b'<'; 1 << 20];
+            let mut sent = 0u64;
+            loop {
+                let framed = if announced {
+                    conn.write_all(&chunk)
+                } else {
+                    conn.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                        .and_then(|()| conn.write_all(&chunk))
+                        .and_then(|()| conn.write_all(b"\r\n"))
+                };
+                if framed.is_err() {
+                    return sent;
+                }
+                sent += chunk.len() as u64;
+            }
+        });
+        let config = WinrmConfig {
+            port,
+            use_tls: false,
+            auth_method: AuthMethod::Basic,
+            encryption: EncryptionMode::Never,
+            operation_timeout_secs: 5,
+            ..WinrmConfig::default()
+        };
+        let client =
+            WinrmClient::new(config, WinrmCredentials::new(USER, PASSWORD, "")).expect("client");
+        let err = runtime()
+            .block_on(client.run_command("127.0.0.1", "hostname", &[]))
+            .expect_err("an endless answer is refused");
+        assert!(
+            matches!(err, WinrmError::ResponseTooLarge(_)),
+            "announced {announced}: {err:?}"
+        );
+        drop(client);
+        let sent = server.join().expect("server thread");
+        // The client hung up at its cap (32 MiB) plus what the socket buffers held, not at the
+        // end of a body that never ends.
+        assert!(
+            sent < 256 << 20,
+            "announced {announced}: {sent} bytes were read"
+        );
+    }
+}

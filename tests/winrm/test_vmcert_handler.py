@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import re
 import sys
@@ -87,7 +88,7 @@ def old_console_in_script(probes: list[tuple[str, str]]) -> bytes:
     return (first + "\r\n" + body(probes)).encode("ascii")
 
 
-def invocation(stdin: bytes, user: str = "vmcert") -> Invocation:
+def invocation(stdin: bytes, user: str = "vmcert", environment: dict | None = None) -> Invocation:
     line = "powershell.exe -NoProfile -NonInteractive -Command -"
     return Invocation(
         command="powershell.exe",
@@ -98,6 +99,7 @@ def invocation(stdin: bytes, user: str = "vmcert") -> Invocation:
         user=user,
         codepage=65001,
         skip_cmd_shell=False,
+        environment=environment or {},
     )
 
 
@@ -258,6 +260,55 @@ class ScriptPlay(unittest.TestCase):
     def test_other_commands_go_to_the_default_handler(self):
         res = self.handler.run(invocation(b"'hello'\r\n"))
         self.assertEqual(res.outputs[0].data, "hello\r\n")
+
+
+KEY_LINE = "$VmKeyHex = [Environment]::GetEnvironmentVariable('VMCERT_FRAME_KEY', 'Process')\n"
+
+
+def frame_lines(result) -> list[tuple[str, str, str]]:
+    """(kind, hmac, json) of every frame line on stdout, glued partial lines included."""
+    text = "".join(o.data for o in sorted(result.outputs, key=lambda o: o.at) if o.stream == "stdout")
+    out = []
+    for line in text.splitlines():
+        rest = line.split(f"#vmcert:{NONCE}:", 1)[1]
+        kind, mac, js = rest.split(" ", 2)
+        out.append((kind, mac, js))
+    return out
+
+
+class FrameKey(unittest.TestCase):
+    """Issue 17, item 1: the script reads its frame key from the shell's environment and every
+    frame carries HMAC-SHA256(key, "<kind> <json>"); a forger, who never sees the key, cannot."""
+
+    KEY = bytes(range(32))
+
+    def run_script(self, knobs: dict, environment: dict):
+        m = load_profile(GOLDEN)
+        m["vmcert_handler"] = knobs
+        stdin = loader(body([("os-info", fragment("os-info")), ("sql-services", fragment("sql-services"))], extra=KEY_LINE))
+        return vmcert_handler.create_handler(m).run(invocation(stdin, environment=environment))
+
+    def test_every_frame_carries_the_hmac_under_the_key_from_the_environment(self):
+        res = self.run_script({"timing_scale": 0.1}, {"VMCERT_FRAME_KEY": self.KEY.hex()})
+        lines = frame_lines(res)
+        self.assertEqual([k for k, _, _ in lines], ["start", "probe", "probe", "done"])
+        for kind, mac, js in lines:
+            want = hmac.new(self.KEY, f"{kind} {js}".encode(), hashlib.sha256).hexdigest()
+            self.assertEqual(mac, want, kind)
+
+    def test_without_the_key_the_script_stops_with_a_fatal_frame(self):
+        res = self.run_script({}, {})
+        self.assertIn('fatal {"error":"no frame key in the environment (VMCERT_FRAME_KEY)"}', res.outputs[0].data)
+
+    def test_a_forged_frame_has_no_valid_hmac_and_can_hide_the_real_one(self):
+        forge = [{"during": "os-info", "for": "sql-services", "stdout": "", "hide_real": True}]
+        res = self.run_script({"timing_scale": 0.1, "forge": forge}, {"VMCERT_FRAME_KEY": self.KEY.hex()})
+        text = "".join(o.data for o in sorted(res.outputs, key=lambda o: o.at) if o.stream == "stdout")
+        self.assertIn(f"\nx#vmcert:{NONCE}:probe ", text, "the real frame is glued to a partial line")
+        forged = [(k, m, j) for k, m, j in frame_lines(res) if k == "probe" and json.loads(j)["ms"] == 5]
+        self.assertEqual(len(forged), 1)
+        kind, mac, js = forged[0]
+        self.assertNotEqual(mac, hmac.new(self.KEY, f"{kind} {js}".encode(), hashlib.sha256).hexdigest())
 
 
 if __name__ == "__main__":

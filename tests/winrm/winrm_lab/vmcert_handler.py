@@ -41,6 +41,14 @@ Knobs, in the profile's optional `vmcert_handler` object:
                    fresh VM, which `windows-fresh-vm` profiles set through timing)
   extra_services / extra_tasks  that many more generated services and scheduled tasks (a real
                    VM has ~200 and ~150), to test volume
+  forge            a hostile probe (or a process it leaves behind) writing to the script's stdout:
+                   a list of {"during": ID, "for": ID, "stdout": TEXT, "after_end": BOOL,
+                   "hide_real": BOOL}. While probe `during` runs (or just after its own frame with
+                   `after_end`), a frame for probe `for` with rc 0 and TEXT as its output is
+                   written, as the forger can: it knows everything the script text holds (the
+                   nonce, the frame format) but not what never reaches a statement or the
+                   probes (the frame key). `hide_real` then writes a partial line just before the
+                   real frame of `for`, so that frame no longer starts a line.
 Which profile fields each probe reads is tables in tests/winrm/README.md ("What the Windows
 probes read from the profile"); this module follows it. One addition: `os.product_type` 1 (a
 client edition) has no Get-WindowsFeature, and always the BitLocker module.
@@ -50,6 +58,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import re
 from dataclasses import dataclass
@@ -64,6 +73,10 @@ TABLE_ROW = re.compile(
 )
 NONCE = re.compile(r"^\$VmMarker = '#vmcert:' \+ '([0-9a-f]{32})' \+ ':'$", re.M)
 LANES = re.compile(r"^\$VmLanes = (\d+)$", re.M)
+KEY_VAR = re.compile(r"^\$VmKeyHex = \[Environment\]::GetEnvironmentVariable\('([A-Z_]+)', 'Process'\)$", re.M)
+FRAME_KEY = re.compile(r"^[0-9a-f]{64}$")
+# What a forger writes as an HMAC: it never sees the frame key, so it makes one up.
+FORGER_KEY = b"a key the forger made up".ljust(32, b"\0")
 SB_NEW = "$VmB = New-Object System.Text.StringBuilder"
 SB_APPEND = re.compile(r"^\[void\]\$VmB\.Append\('([A-Za-z0-9+/=]*)'\)$")
 CHECK_LEN = re.compile(r"\$VmBytes\.Length -ne (\d+)\)")
@@ -156,6 +169,9 @@ class Script:
     probes: tuple[ScriptProbe, ...]
     rc_from_had_errors: bool = False
     """The script takes rc from `HadErrors`, which suppressed errors set too."""
+    key_var: str | None = None
+    """The environment variable the script reads its frame key from (None: frames carry no
+    HMAC, the script before issue 17)."""
 
 
 def parse_body(body: str) -> Script:
@@ -180,7 +196,10 @@ def parse_body(body: str) -> Script:
                     code=base64.b64decode(row.group(7)).decode("utf-8"),
                 )
             )
-    return Script(nonce, int(lanes_m.group(1)), tuple(probes), ".HadErrors" in body)
+    key_m = KEY_VAR.search(body)
+    return Script(
+        nonce, int(lanes_m.group(1)), tuple(probes), ".HadErrors" in body, key_m.group(1) if key_m else None
+    )
 
 
 @dataclass(frozen=True)
@@ -351,6 +370,14 @@ class VmcertHandler:
 
     def play(self, script: Script, inv: Invocation, host_stderr: str = "") -> Result:
         mark = f"#vmcert:{script.nonce}:"
+        key = None
+        if script.key_var is not None:
+            # The shell's environment (rsp:Environment at Create), as the script reads it.
+            hex_key = inv.environment.get(script.key_var, "")
+            if not FRAME_KEY.match(hex_key):
+                fatal = mark + 'fatal {"error":"no frame key in the environment (%s)"}\n' % script.key_var
+                return Result(0, (Output("stdout", fatal, 0.5),), 0.55)
+            key = bytes.fromhex(hex_key)
         startup = float(self.knobs.get("startup_seconds", 0.7))
         scale = float(self.knobs.get("timing_scale", 1.0))
         hang = set(self.knobs.get("hang", []))
@@ -365,7 +392,7 @@ class VmcertHandler:
             "pid": int(self.knobs.get("pid", 4242)),
         }
         bom = "\ufeff" if self.knobs.get("stdout_bom") else ""
-        outputs = [Output("stdout", bom + mark + "start " + json.dumps(start, separators=(",", ":")) + "\n", startup)]
+        outputs = [Output("stdout", bom + self.line(mark, "start", json.dumps(start, separators=(",", ":")), key), startup)]
         if host_stderr:
             outputs.insert(0, Output("stderr", host_stderr, 0.05))
         # The script's scheduler, in simulated time: at each moment, in table order, every probe
@@ -423,14 +450,43 @@ class VmcertHandler:
             finished.append((end, p.index, frame))
         finished.sort()
         last = startup
-        for end, _, frame in finished:
-            outputs.append(Output("stdout", mark + "probe " + frame + "\n", end))
+        ends: dict[int, float] = {}
+        for end, index, frame in finished:
+            outputs.append(Output("stdout", self.line(mark, "probe", frame, key), end))
+            ends[index] = end
             last = max(last, end)
+        outputs.extend(self.forgeries(script, mark, spans, ends, key))
         # `done` and the exit follow the last probe; with timing_scale 0 at the same instant, so
         # that one Receive gets everything whatever the host's load (the request-count tests).
         tail = last + (0.01 if scale > 0 else 0.0)
-        outputs.append(Output("stdout", mark + 'done {"n":%d}\n' % len(script.probes), tail))
+        outputs.append(Output("stdout", self.line(mark, "done", '{"n":%d}' % len(script.probes), key), tail))
         return Result(0, tuple(outputs), tail)
+
+    def forgeries(self, script: Script, mark: str, spans, ends: dict[int, float], key: bytes | None) -> list[Output]:
+        """The `forge` knob: frames a hostile probe writes, and partial lines that glue the real
+        frame of the forged probe to them."""
+        by_id = {p.id: p for p in script.probes}
+        out = []
+        for f in self.knobs.get("forge", []):
+            during, victim = by_id[f["during"]], by_id[f["for"]]
+            if f.get("after_end"):
+                at = ends[during.index] + 0.001
+            else:
+                at = spans.get(during.id, (ends[during.index], 0))[0] + 0.001
+            frame = self.frame(victim, 0, 5, False, f.get("stdout", ""), "", None)
+            forger = FORGER_KEY if key is not None else None
+            out.append(Output("stdout", self.line(mark, "probe", frame, forger), at))
+            if f.get("hide_real"):
+                out.append(Output("stdout", "x", ends[victim.index] - 0.0005))
+        return out
+
+    @staticmethod
+    def line(mark: str, kind: str, body: str, key: bytes | None) -> str:
+        """One frame line: with a key, the HMAC-SHA256 of "<kind> <json>" before the JSON."""
+        if key is None:
+            return f"{mark}{kind} {body}\n"
+        mac = hmac.new(key, f"{kind} {body}".encode("utf-8"), hashlib.sha256).hexdigest()
+        return f"{mark}{kind} {mac} {body}\n"
 
     @staticmethod
     def overlaps(spans: dict[str, tuple[float, float]], a: str, b: str) -> bool:

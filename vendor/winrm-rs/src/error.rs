@@ -22,6 +22,10 @@ pub enum WinrmError {
     #[error("WinRM SOAP error: {0}")]
     Soap(SoapError),
     /// The operation exceeded the configured timeout.
+    /// vmcert patch (VMCERT-PATCHES.md, 10): a response body larger than the cap (bytes).
+    #[error("WinRM response larger than {0} bytes")]
+    ResponseTooLarge(usize),
+
     #[error("WinRM operation timed out after {0}s")]
     Timeout(u64),
     /// File transfer error (upload or download failure).

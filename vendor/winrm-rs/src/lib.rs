@@ -84,6 +84,7 @@
 #[cfg(feature = "credssp")]
 mod asn1;
 mod auth;
+mod body;
 mod builder;
 mod client;
 mod command;
@@ -118,3 +119,14 @@ pub use ntlm::parse_challenge;
 #[cfg(feature = "__internal")]
 #[doc(hidden)]
 pub use soap::{check_soap_fault, parse_command_id, parse_receive_output, parse_shell_id};
+// vmcert patch (see VMCERT-PATCHES.md, 8): the other parsers of what a server sends, for
+// vmcert's property tests (tests/winrm_props.rs).
+#[cfg(feature = "__internal")]
+#[doc(hidden)]
+pub use auth::ntlm::unseal_body;
+#[cfg(feature = "__internal")]
+#[doc(hidden)]
+pub use ntlm::messages::decode_challenge_header;
+#[cfg(feature = "__internal")]
+#[doc(hidden)]
+pub use soap::parser::parse_enumerate_response;

@@ -246,7 +246,8 @@ impl HttpTransport {
     async fn send_soap(&self, host: &str, body: String) -> Result<String, WinrmError> {
         let url = self.endpoint(host);
         debug!(url = %url, "sending WinRM SOAP request");
-        trace!(body = %body, "SOAP request body");
+        // vmcert patch (see VMCERT-PATCHES.md, 7): environment values may be secrets.
+        trace!(body = %redact_env_values(&body), "SOAP request body");
 
         let response_text: String = match &self.config.auth_method {
             AuthMethod::Basic => {
@@ -396,7 +397,7 @@ impl HttpTransport {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("multipart/encrypted"));
-        let resp_bytes = resp.bytes().await.map_err(WinrmError::Http)?;
+        let resp_bytes = crate::body::read_body(resp).await?;
         if status.is_success() {
             return ntlm_auth::unseal_body(session, &resp_bytes);
         }
@@ -451,6 +452,24 @@ impl HttpTransport {
     ) -> Result<String, WinrmError> {
         self.send_soap_with_retry(host, body).await
     }
+}
+
+/// `body` with the value of every `<rsp:Variable>` replaced by `[redacted]` (vmcert patch 7):
+/// a shell's environment can carry a secret, and trace logs must not.
+fn redact_env_values(body: &str) -> String {
+    const OPEN: &str = "<rsp:Variable ";
+    const CLOSE: &str = "</rsp:Variable>";
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(start) = rest.find(OPEN) {
+        let Some(gt) = rest[start..].find('>') else { break };
+        let Some(end) = rest[start + gt..].find(CLOSE) else { break };
+        out.push_str(&rest[..start + gt + 1]);
+        out.push_str("[redacted]");
+        rest = &rest[start + gt + end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]

@@ -53,13 +53,34 @@
 //!
 //! Frames are single lines written with `[Console]::Out` and flushed, in completion order.
 //! `<M>` is `#vmcert:<nonce>:`, the nonce random per script and never written contiguously in
-//! the script text, so neither probe output nor an echo of the script can forge a frame:
+//! the script text, so neither probe output nor an echo of the script is taken for a frame.
+//! `<H>` is the lower-case hex HMAC-SHA256, under the run's [`FrameKey`], of `<kind> <json>`:
 //! ```text
-//! <M>start {"n":23,"lanes":4,"ps":"5.1.17763.6054","admin":true,"pid":4242}
-//! <M>probe {"i":0,"id":"os-info","rc":0,"ms":412,"timed_out":false,"truncated":false,"error":null,"stdout_b64":"eyJDYXB0...","stderr_b64":""}
-//! <M>done {"n":23}
-//! <M>fatal {"error":"..."}        (the script itself failed)
+//! <M>start <H> {"n":23,"lanes":4,"ps":"5.1.17763.6054","admin":true,"pid":4242}
+//! <M>probe <H> {"i":0,"id":"os-info","rc":0,"ms":412,"timed_out":false,"truncated":false,"error":null,"stdout_b64":"eyJDYXB0...","stderr_b64":""}
+//! <M>done <H> {"n":23}
+//! <M>fatal [<H> ]{"error":"..."}   (the script itself failed; the loader's has no HMAC)
 //! ```
+//!
+//! Hostile probes (issue 17): a probe fragment, a command it runs or a process it leaves behind
+//! can write to this process's stdout (in-process through `[Console]::Out`, from another process
+//! through a duplicated handle), and can read what the script text holds: the text is PowerShell
+//! statements the console host runs, so with script block logging or transcription (both common
+//! hardening policies) it is in the event log or a file. So the nonce is no secret on Windows.
+//! The frame key is: 256 random bits per run, made by the agent and set as a variable of the
+//! WinRM shell's environment when the shell is created (sealed or over TLS like every request),
+//! never in a statement; the body reads it and removes it from the process environment before
+//! the first probe starts, so no probe's `$env:`, no pool runspace and no child process sees it.
+//! Only the script's main loop writes frames, each with its HMAC. The parser takes a frame only
+//! with the right HMAC: a frame without it, a second frame of a probe, a frame of a probe the
+//! script does not run, a second `start` or `done`, or a frame marker that does not start its
+//! line (another writer glued a partial line to a real frame to hide it) marks the stream forged
+//! ([`StreamState::forged`]): the probe named is delivered as Error (replacing what came before,
+//! never replaced after) and the run fails as tampered. A frame changed in transit (bytes
+//! inserted into it) fails its HMAC the same way. Out of reach of any protocol, as `ptrace` is
+//! on Linux: code that reads powershell.exe's memory (a module loaded into the process, or a
+//! process of the same administrator opening it), which finds the key there; the README's
+//! threat model says so.
 
 use std::time::Duration;
 
@@ -78,6 +99,78 @@ pub(crate) const POWERSHELL: (&str, &[&str]) = (
     &["-NoProfile", "-NonInteractive", "-Command", "-"],
 );
 
+/// The environment variable of the WinRM shell that carries the [`FrameKey`] to the script.
+pub(crate) const KEY_VAR: &str = "VMCERT_FRAME_KEY";
+
+/// The key every frame's HMAC is made with: 256 random bits per run, known to the agent and to
+/// the script's main loop only (see the module documentation). Never printed or logged.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct FrameKey([u8; 32]);
+
+impl FrameKey {
+    /// A fresh random key.
+    pub(crate) fn random() -> Self {
+        let mut k = [0u8; 32];
+        k[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        k[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        Self(k)
+    }
+
+    /// The `(name, value)` of the shell environment variable that hands it to the script.
+    pub(crate) fn env_var(&self) -> (String, String) {
+        let hex = self.0.iter().map(|b| format!("{b:02x}")).collect();
+        (KEY_VAR.to_string(), hex)
+    }
+
+    /// Whether `mac` (hex, as the script writes it) is the HMAC of `text` under this key.
+    fn verifies(&self, text: &str, mac: &str) -> bool {
+        use hmac::Mac as _;
+        let Some(tag) = unhex(mac) else { return false };
+        let Ok(mut h) = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.0) else {
+            return false;
+        };
+        h.update(text.as_bytes());
+        h.verify_slice(&tag).is_ok()
+    }
+
+    /// The hex HMAC of `text`, as the script computes it (for tests).
+    #[cfg(test)]
+    pub(crate) fn mac(&self, text: &str) -> String {
+        use hmac::Mac as _;
+        let mut h = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.0).expect("any key length");
+        h.update(text.as_bytes());
+        h.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for FrameKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FrameKey(..)")
+    }
+}
+
+/// 64 lower-case hex digits as 32 bytes.
+fn unhex(s: &str) -> Option<[u8; 32]> {
+    let b = s.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (i, pair) in b.chunks(2).enumerate() {
+        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
+}
+
 /// A generated PowerShell probe script and what its parser needs to know.
 #[derive(Debug, Clone)]
 pub(crate) struct PsScript {
@@ -85,6 +178,7 @@ pub(crate) struct PsScript {
     nonce: String,
     probes: Vec<(String, u64)>,
     deadline: Duration,
+    key: FrameKey,
 }
 
 impl PsScript {
@@ -149,6 +243,7 @@ impl PsScript {
         let body = TEMPLATE
             .replace("@@NONCE@@", &nonce)
             .replace("@@LANES@@", &lanes.to_string())
+            .replace("@@KEYVAR@@", KEY_VAR)
             .replace("@@PROBES@@", table.trim_end());
         let body = format!("#vmcert-begin:{nonce}\r\n{body}\r\n");
         let text = loader(&nonce, &body);
@@ -182,7 +277,20 @@ impl PsScript {
                 .map(|p| (p.id.clone(), p.output_cap))
                 .collect(),
             deadline,
+            key: FrameKey::random(),
         })
+    }
+
+    /// The same script, its frames checked against `key` (the one the transport put in the
+    /// shell's environment). The text does not hold the key, so it does not change.
+    pub(crate) fn keyed(self, key: FrameKey) -> Self {
+        Self { key, ..self }
+    }
+
+    /// The key this script's frames are checked against.
+    #[cfg(test)]
+    pub(crate) fn key(&self) -> &FrameKey {
+        &self.key
     }
 
     /// The script, to be sent to `powershell.exe -Command -` on stdin.
@@ -204,6 +312,8 @@ impl PsScript {
     pub(crate) fn parser(&self) -> PsFrameParser {
         let longest_cap = self.probes.iter().map(|p| p.1).max().unwrap_or(0);
         PsFrameParser {
+            key: self.key.clone(),
+            forged: vec![false; self.probes.len()],
             state: StreamState::new(&self.nonce, self.probes.clone()),
             // Two base64 payloads of up to `cap` bytes each, plus the JSON around them.
             lines: Lines::new(
@@ -263,6 +373,13 @@ struct ProbeFrame {
     stderr_b64: String,
 }
 
+/// What a frame names, read to tell which probe a forged frame was aimed at.
+#[derive(Debug, Deserialize)]
+struct FrameName {
+    i: usize,
+    id: String,
+}
+
 #[derive(Debug, Deserialize)]
 struct FatalFrame {
     error: String,
@@ -270,14 +387,19 @@ struct FatalFrame {
 
 /// Incremental parser of the PowerShell script's stdout: feed bytes as they arrive, get each
 /// probe as soon as its frame line is complete. Non-frame lines (PowerShell chatter) are
-/// counted and ignored; a frame that names a probe but is malformed is delivered as a probe that
-/// did not run, with the reason; a frame cut off by the end of the stream is never delivered.
+/// counted and ignored; a frame without its HMAC, repeated or unexpected marks the stream forged
+/// (see the module documentation); a frame that names a probe but is malformed is delivered as
+/// a probe that did not run, with the reason; a frame cut off by the end of the stream is never
+/// delivered.
 ///
 /// The stream-level facts (header, done, fatal, missing probes...) are its [`StreamState`].
 #[derive(Debug)]
 pub(crate) struct PsFrameParser {
     state: StreamState,
     lines: Lines,
+    key: FrameKey,
+    /// Probes whose frame was forged or repeated: delivered as Error once, never again.
+    forged: Vec<bool>,
 }
 
 impl std::ops::Deref for PsFrameParser {
@@ -317,32 +439,85 @@ impl PsFrameParser {
         // A UTF-8 byte-order mark before a line (the preamble .NET Framework writes with the
         // first output of a UTF-8 console) is not part of it.
         let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
-        let Some(rest) = line.strip_prefix(self.state.prefix.as_slice()) else {
-            if !line.iter().all(u8::is_ascii_whitespace) {
+        let prefix = self.state.prefix.as_slice();
+        let Some(rest) = line.strip_prefix(prefix) else {
+            if line.windows(prefix.len()).any(|w| w == prefix) {
+                // Only another writer puts bytes before a frame: a partial line glued to a real
+                // frame hides it, so the stream cannot be trusted.
+                self.state
+                    .forged
+                    .push("a frame that does not start its line".to_string());
+            } else if !line.iter().all(u8::is_ascii_whitespace) {
                 self.state.noise_lines += 1;
             }
             return;
         };
         let rest = String::from_utf8_lossy(rest);
-        let (kind, json) = rest.split_once(' ').unwrap_or((&rest, ""));
+        let (kind, after) = rest.split_once(' ').unwrap_or((&rest, ""));
+        if kind == "fatal" {
+            // The loader writes its fatal frame before the key is read: taken with or without
+            // an HMAC (a forged one can only fail the run, which it does anyway).
+            let json = match after.split_once(' ') {
+                Some((mac, json)) if !after.starts_with('{') && mac.len() == 64 => json,
+                _ => after,
+            };
+            let why = serde_json::from_str::<FatalFrame>(json)
+                .map_or_else(|_| json.to_string(), |f| f.error);
+            self.state.fatal = Some(why);
+            return;
+        }
+        let (mac, json) = after.split_once(' ').unwrap_or((after, ""));
+        if !self.key.verifies(&format!("{kind} {json}"), mac) {
+            // Whatever the forger put before its JSON (no HMAC, a wrong one), the JSON says
+            // which probe it was aimed at.
+            let aimed = after.find('{').map_or("", |i| &after[i..]);
+            let named = serde_json::from_str::<FrameName>(aimed)
+                .ok()
+                .filter(|f| self.state.probes.get(f.i).is_some_and(|p| p.0 == f.id));
+            match (kind, named) {
+                ("probe", Some(f)) => self.forge(f.i, "a frame without the frame key", out),
+                _ => self
+                    .state
+                    .forged
+                    .push(format!("a `{kind}` frame without the frame key")),
+            }
+            return;
+        }
         match kind {
-            "start" => {
-                if self.state.header.is_none() {
-                    self.state.header = Some(json.to_string());
-                }
+            "start" if self.state.header.is_some() => {
+                self.state.forged.push("a second `start` frame".to_string());
+            }
+            "start" => self.state.header = Some(json.to_string()),
+            "done" if self.state.done => {
+                self.state.forged.push("a second `done` frame".to_string());
             }
             "done" => self.state.done = true,
-            "fatal" => {
-                let why = serde_json::from_str::<FatalFrame>(json)
-                    .map_or_else(|_| json.to_string(), |f| f.error);
-                self.state.fatal = Some(why);
-            }
             "probe" => self.probe(json, out),
             _ => self
                 .state
                 .problems
                 .push(format!("a frame of unknown kind `{kind}` was skipped")),
         }
+    }
+
+    /// Probe `idx` got a frame its script did not print (no HMAC, or a second one): delivered
+    /// as Error, replacing anything delivered before, and never delivered again.
+    fn forge(&mut self, idx: usize, what: &str, out: &mut Vec<ProbeResult>) {
+        let id = self.state.probes[idx].0.clone();
+        self.state.forged.push(format!("{what} for probe `{id}`"));
+        if std::mem::replace(&mut self.forged[idx], true) {
+            return;
+        }
+        self.state.delivered[idx] = true;
+        out.push(ProbeResult {
+            id,
+            output: ProbeOutput {
+                error: Some(format!(
+                    "its output cannot be trusted: {what} arrived for it, which another process on the target forged or replayed"
+                )),
+                ..ProbeOutput::default()
+            },
+        });
     }
 
     fn probe(&mut self, json: &str, out: &mut Vec<ProbeResult>) {
@@ -356,24 +531,22 @@ impl PsFrameParser {
             }
         };
         let Some((id, cap)) = self.state.probes.get(frame.i).cloned() else {
-            self.state.problems.push(format!(
+            self.state.forged.push(format!(
                 "a probe frame names probe #{} `{}`, which the script does not hold",
                 frame.i, frame.id
             ));
             return;
         };
         if id != frame.id {
-            self.state.problems.push(format!(
+            self.state.forged.push(format!(
                 "a probe frame names `{}` as probe #{}, which is `{id}`",
                 frame.id, frame.i
             ));
             return;
         }
         if self.state.delivered[frame.i] {
-            // Only another process can print a second frame: the run fails (see `forged`).
-            self.state
-                .forged
-                .push(format!("a second frame for probe `{id}`"));
+            // The script prints one frame per probe: a second one is a replay.
+            self.forge(frame.i, "a second frame", out);
             return;
         }
         let b64 = &base64::engine::general_purpose::STANDARD;

@@ -8,6 +8,29 @@ $ProgressPreference = 'SilentlyContinue'
 $VmMarker = '#vmcert:' + '@@NONCE@@' + ':'
 $VmOut = [Console]::Out
 $VmUtf8 = New-Object System.Text.UTF8Encoding($false)
+# The frame key: 32 random bytes the agent put in the WinRM shell's environment (never in a
+# statement, so never in script block logging or a transcript). It is read, then removed from
+# the process environment before any probe starts, so no probe and no process a probe starts can
+# read it there; every frame below carries an HMAC-SHA256 under it.
+$VmKeyHex = [Environment]::GetEnvironmentVariable('@@KEYVAR@@', 'Process')
+[Environment]::SetEnvironmentVariable('@@KEYVAR@@', $null, 'Process')
+if ($null -eq $VmKeyHex -or $VmKeyHex -notmatch '^[0-9a-f]{64}$') {
+    $VmOut.Write($VmMarker + 'fatal {"error":"no frame key in the environment (@@KEYVAR@@)"}' + "`n")
+    $VmOut.Flush()
+    return
+}
+# HMAC-SHA256 (RFC 2104) by hand over SHA256CryptoServiceProvider: the managed HMACSHA256 of
+# .NET Framework is refused in FIPS mode. The key is 32 bytes, padded with zeros to the block.
+$VmSha = New-Object System.Security.Cryptography.SHA256CryptoServiceProvider
+$VmIpad = New-Object byte[] 64
+$VmOpad = New-Object byte[] 64
+for ($j = 0; $j -lt 64; $j++) {
+    $k = 0
+    if ($j -lt 32) { $k = [Convert]::ToByte($VmKeyHex.Substring(2 * $j, 2), 16) }
+    $VmIpad[$j] = [byte]($k -bxor 0x36)
+    $VmOpad[$j] = [byte]($k -bxor 0x5c)
+}
+$VmKeyHex = $null
 $VmLanes = @@LANES@@
 $VmId = [Security.Principal.WindowsIdentity]::GetCurrent()
 $VmAdmin = (New-Object Security.Principal.WindowsPrincipal($VmId)).IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)
@@ -18,9 +41,22 @@ $VmProbes = @(
 @@PROBES@@
 )
 
-# One frame: the marker, a kind, one space, compact JSON, LF. Flushed at once so it streams.
+# Lower-case hex of HMAC-SHA256(key, text as UTF-8).
+function Get-VmMac([string]$Text) {
+    $data = $VmUtf8.GetBytes($Text)
+    $inner = New-Object byte[] (64 + $data.Length)
+    [Array]::Copy($VmIpad, 0, $inner, 0, 64)
+    [Array]::Copy($data, 0, $inner, 64, $data.Length)
+    $outer = New-Object byte[] 96
+    [Array]::Copy($VmOpad, 0, $outer, 0, 64)
+    [Array]::Copy($VmSha.ComputeHash($inner), 0, $outer, 64, 32)
+    return [BitConverter]::ToString($VmSha.ComputeHash($outer)).Replace('-', '').ToLowerInvariant()
+}
+
+# One frame: the marker, a kind, one space, the HMAC of "<kind> <json>", one space, compact
+# JSON, LF. Flushed at once so it streams.
 function Send-VmFrame([string]$Kind, [string]$Json) {
-    $VmOut.Write($VmMarker + $Kind + ' ' + $Json + "`n")
+    $VmOut.Write($VmMarker + $Kind + ' ' + (Get-VmMac ($Kind + ' ' + $Json)) + ' ' + $Json + "`n")
     $VmOut.Flush()
 }
 

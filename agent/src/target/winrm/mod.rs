@@ -32,7 +32,7 @@ use vmcert_checks::Os;
 use crate::report::model::TargetInfo;
 use crate::target::open::{Connected, Kind, TargetSpec};
 use crate::target::options::{TargetOptions, WinrmAuth};
-use crate::target::script::powershell::PsScript;
+use crate::target::script::powershell::{FrameKey, PsScript};
 use crate::target::script::{DEFAULT_LANES, ProbeSpec};
 use crate::target::secret::{PasswordSource, Secret};
 use crate::target::{ProbeSink, Transport, TransportError};
@@ -198,7 +198,8 @@ impl WinrmSetup {
         })
     }
 
-    fn client(&self) -> anyhow::Result<WinrmClient> {
+    /// A client whose shells hold `key` in their environment (see [`FrameKey`]).
+    fn client(&self, key: &FrameKey) -> anyhow::Result<WinrmClient> {
         let auth_method = match self.auth {
             WinrmAuth::Basic => AuthMethod::Basic,
             WinrmAuth::Ntlm => AuthMethod::Ntlm,
@@ -216,6 +217,8 @@ impl WinrmSetup {
             encryption: EncryptionMode::Auto,
             codepage: 65001,
             user_agent: Some(format!("vmcert/{}", env!("CARGO_PKG_VERSION"))),
+            // The probe script's frame key: in the shell's environment, never in a statement.
+            env_vars: vec![key.env_var()],
             ..WinrmConfig::default()
         };
         let (domain, name) = self.target.domain_and_name();
@@ -234,6 +237,8 @@ pub(crate) struct WinrmTransport {
     target: WinrmTarget,
     shell_id: Option<String>,
     connect_ms: u128,
+    /// The frame key in the shell's environment.
+    key: FrameKey,
 }
 
 impl WinrmTransport {
@@ -246,7 +251,8 @@ impl WinrmTransport {
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;
-        let client = setup.client()?;
+        let key = FrameKey::random();
+        let client = setup.client(&key)?;
         let target = setup.target.clone();
         let started = std::time::Instant::now();
         let limit = Duration::from_secs(setup.connect_timeout + OPERATION_TIMEOUT_SECS + 10);
@@ -270,6 +276,7 @@ impl WinrmTransport {
             target,
             shell_id: Some(shell_id),
             connect_ms: started.elapsed().as_millis(),
+            key,
         })
     }
 
@@ -294,7 +301,7 @@ impl Transport for WinrmTransport {
         probes: &[ProbeSpec],
         sink: &mut dyn ProbeSink,
     ) -> Result<(), TransportError> {
-        let script = PsScript::new(probes, DEFAULT_LANES)?;
+        let script = PsScript::new(probes, DEFAULT_LANES)?.keyed(self.key.clone());
         let Some(shell_id) = self.shell_id.take() else {
             return Err(TransportError::Lost(
                 "the WinRM shell of this connection was already used".to_string(),

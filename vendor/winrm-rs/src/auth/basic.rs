@@ -52,7 +52,7 @@ impl AuthTransport for BasicAuth {
 
         if !resp.status().is_success() {
             let status = resp.status();
-            let body = resp.text().await.unwrap_or_default();
+            let body = crate::body::read_text(resp).await.unwrap_or_default();
             if status.as_u16() == 500
                 && let Err(soap_err) = crate::soap::parser::check_soap_fault(&body)
             {
@@ -63,7 +63,7 @@ impl AuthTransport for BasicAuth {
             )));
         }
 
-        resp.text().await.map_err(WinrmError::Http)
+        crate::body::read_text(resp).await
     }
 }
 

@@ -31,13 +31,13 @@ impl AuthTransport for CertificateAuth {
 
         if !resp.status().is_success() {
             let status = resp.status();
-            let body = resp.text().await.unwrap_or_default();
+            let body = crate::body::read_text(resp).await.unwrap_or_default();
             return Err(WinrmError::AuthFailed(format!(
                 "Certificate auth HTTP {status}: {body}"
             )));
         }
 
-        resp.text().await.map_err(WinrmError::Http)
+        crate::body::read_text(resp).await
     }
 }
 

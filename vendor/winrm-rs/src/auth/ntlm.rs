@@ -53,7 +53,8 @@ pub(crate) fn seal_body(session: &mut ntlm::NtlmSession, body: &str) -> (String,
 }
 
 /// Extract and unseal the SOAP body from a multipart/encrypted response.
-pub(crate) fn unseal_body(
+#[allow(unreachable_pub)] // vmcert patch (see VMCERT-PATCHES.md, 8): re-exported under `__internal`
+pub fn unseal_body(
     session: &mut ntlm::NtlmSession,
     data: &[u8],
 ) -> Result<String, WinrmError> {
@@ -178,7 +179,7 @@ impl NtlmAuth {
             .to_string();
 
         // Consume the response body to release the connection back to the pool
-        let _ = resp.bytes().await;
+        let _ = crate::body::read_body(resp).await;
 
         // Decode challenge and keep raw Type 2 bytes for MIC computation
         let type2_raw = {
@@ -284,7 +285,7 @@ impl NtlmAuth {
 
         if !resp.status().is_success() {
             let status = resp.status();
-            let text = resp.text().await.unwrap_or_default();
+            let text = crate::body::read_text(resp).await.unwrap_or_default();
             if status.as_u16() == 500
                 && let Err(soap_err) = crate::soap::parser::check_soap_fault(&text)
             {
@@ -293,7 +294,7 @@ impl NtlmAuth {
             return Err(WinrmError::AuthFailed(format!("HTTP {status}: {text}")));
         }
 
-        let response_text = resp.text().await.map_err(WinrmError::Http)?;
+        let response_text = crate::body::read_text(resp).await?;
         Ok((response_text, session_key))
     }
 }

@@ -540,7 +540,8 @@ pub(crate) fn encode_authorization(msg: &[u8]) -> String {
 /// base64-encoded Type 2 message. Returns [`NtlmError::InvalidMessage`] if
 /// the prefix is missing, the base64 is invalid, or the decoded bytes fail
 /// `parse_challenge` validation.
-pub(crate) fn decode_challenge_header(header: &str) -> Result<ChallengeMessage, NtlmError> {
+#[allow(unreachable_pub)] // vmcert patch (see VMCERT-PATCHES.md, 8): re-exported under `__internal`
+pub fn decode_challenge_header(header: &str) -> Result<ChallengeMessage, NtlmError> {
     let token = header
         .strip_prefix("Negotiate ")
         .ok_or_else(|| NtlmError::InvalidMessage("missing Negotiate prefix".into()))?;

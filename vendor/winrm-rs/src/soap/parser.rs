@@ -114,7 +114,8 @@ pub fn parse_receive_output(xml: &str) -> Result<ReceiveOutput, SoapError> {
 ///
 /// Returns the XML items (raw text between `<w:Items>` tags) and an optional
 /// `EnumerationContext` for continuation via Pull.
-pub(crate) fn parse_enumerate_response(xml: &str) -> Result<(String, Option<String>), SoapError> {
+#[allow(unreachable_pub)] // vmcert patch (see VMCERT-PATCHES.md, 8): re-exported under `__internal`
+pub fn parse_enumerate_response(xml: &str) -> Result<(String, Option<String>), SoapError> {
     check_soap_fault(xml)?;
 
     // Extract items — may be inside <w:Items>, <wsen:Items>, or <n:Items>
@@ -183,51 +184,86 @@ fn parse_clixml(data: &[u8]) -> Vec<u8> {
 /// Simple element text extraction by local name (namespace-agnostic).
 ///
 /// Finds elements like `<prefix:Element>text</prefix:Element>` or `<Element>text</Element>`
-/// regardless of namespace prefix.
+/// regardless of namespace prefix, the first in document order whose text is not blank.
+///
+/// vmcert patch (see VMCERT-PATCHES.md, 9): one pass over the `<`s and one over the closing
+/// tags, so O(n log n) in the answer. Upstream searched for `:Element>` and then walked back to
+/// its `<`, and searched every candidate's closing tag to the end: quadratic, so a hostile
+/// server's answer of a few hundred KiB kept the client's CPU for minutes, out of reach of any
+/// async timeout.
 fn extract_element_text(xml: &str, element: &str) -> Option<String> {
-    // Search for ":Element>" or "<Element>" to handle any namespace prefix
-    let suffixed = format!(":{element}>");
-    let bare_open = format!("<{element}>");
-
+    // Every closing tag of the element, by prefix, in document order: one pass, built on the
+    // first candidate only.
+    let mut closes: Option<std::collections::HashMap<Option<&str>, Vec<usize>>> = None;
     let mut search_from = 0;
-    while search_from < xml.len() {
-        let region = &xml[search_from..];
-
-        // Find next occurrence of the element (with or without prefix)
-        let (tag_content_start, ns_prefix) = if let Some(pos) = region.find(&suffixed) {
-            // Found ":Element>" -- walk back to find the '<'
-            let abs_pos = search_from + pos;
-            let before = &xml[..abs_pos];
-            let lt = before.rfind('<')?;
-            // Make sure this is an opening tag, not a closing tag
-            if xml[lt..].starts_with("</") {
-                search_from = abs_pos + suffixed.len();
-                continue;
-            }
-            let prefix = &xml[lt + 1..abs_pos];
-            (abs_pos + suffixed.len(), Some(prefix.to_string()))
-        } else if let Some(pos) = region.find(&bare_open) {
-            (search_from + pos + bare_open.len(), None)
-        } else {
-            return None;
+    while let Some(pos) = xml[search_from..].find('<') {
+        let lt = search_from + pos;
+        search_from = lt + 1;
+        let Some((prefix, content_start)) = tag_of(xml, lt + 1, element) else {
+            continue;
         };
-
-        // Build closing tag pattern
-        let close_tag = match &ns_prefix {
-            Some(p) => format!("</{p}:{element}>"),
-            None => format!("</{element}>"),
-        };
-
-        if let Some(end) = xml[tag_content_start..].find(&close_tag) {
-            let text = xml[tag_content_start..tag_content_start + end].trim();
-            if !text.is_empty() {
-                return Some(text.to_string());
+        let closes = closes.get_or_insert_with(|| {
+            let mut map: std::collections::HashMap<Option<&str>, Vec<usize>> =
+                std::collections::HashMap::new();
+            let mut from = 0;
+            while let Some(p) = xml[from..].find("</") {
+                let at = from + p;
+                from = at + 2;
+                if let Some((prefix, _)) = tag_of(xml, at + 2, element) {
+                    map.entry(prefix).or_default().push(at);
+                }
             }
+            map
+        });
+        let Some(&end) = closes.get(&prefix).and_then(|v| {
+            let k = v.partition_point(|&c| c < content_start);
+            v.get(k)
+        }) else {
+            continue;
+        };
+        let text = xml[content_start..end].trim();
+        if !text.is_empty() {
+            return Some(text.to_string());
         }
-
-        search_from = tag_content_start;
+        search_from = end + 2;
     }
     None
+}
+
+/// If the tag name starting at `name_start` (just after `<` or `</`) is `element` or
+/// `prefix:element`, followed by `>`: the prefix and where the tag's content starts. A prefix
+/// holds no `<`, `>`, `/`, `:` or whitespace (vmcert patch 9).
+fn tag_of<'a>(xml: &'a str, name_start: usize, element: &str) -> Option<(Option<&'a str>, usize)> {
+    let bytes = xml.as_bytes();
+    let mut i = name_start;
+    while i < bytes.len()
+        && !matches!(bytes[i], b'<' | b'>' | b'/' | b':')
+        && !bytes[i].is_ascii_whitespace()
+    {
+        i += 1;
+    }
+    let (prefix, local_start) = if i < bytes.len() && bytes[i] == b':' {
+        (Some(&xml[name_start..i]), i + 1)
+    } else {
+        (None, name_start)
+    };
+    let rest = xml.get(local_start..)?;
+    (rest.starts_with(element) && rest[element.len()..].starts_with('>'))
+        .then_some((prefix, local_start + element.len() + 1))
+}
+
+/// The next position of `pattern` at or after `from`, remembered in `memo` so that a pattern
+/// is never searched over the same text twice (vmcert patch 9): `Some(None)` once it is known
+/// not to occur any more.
+fn find_from(xml: &str, pattern: &str, from: usize, memo: &mut Option<Option<usize>>) -> Option<usize> {
+    match *memo {
+        Some(None) => return None,
+        Some(Some(p)) if p >= from => return Some(p),
+        _ => {}
+    }
+    let found = xml[from..].find(pattern).map(|p| from + p);
+    *memo = Some(found);
+    found
 }
 
 /// Extract all Stream elements with their Name attribute and base64 content.
@@ -236,47 +272,46 @@ fn extract_streams(xml: &str) -> Vec<(String, String)> {
     let mut search_from = 0;
 
     let stream_tags = ["<rsp:Stream ", "<Stream "];
+    let close_tags = ["</rsp:Stream>", "</Stream>"];
+    let mut open_memo = [None, None];
+    let mut close_memo = [None, None];
+    let mut gt_memo = None;
 
     while search_from < xml.len() {
         let found = stream_tags
             .iter()
-            .filter_map(|tag| {
-                xml[search_from..]
-                    .find(tag)
-                    .map(|pos| (search_from + pos, *tag))
-            })
-            .min_by_key(|(pos, _)| *pos);
+            .zip(open_memo.iter_mut())
+            .filter_map(|(tag, memo)| find_from(xml, tag, search_from, memo))
+            .min();
 
-        let Some((tag_start, _)) = found else {
+        let Some(tag_start) = found else {
             break;
         };
-
-        let tag_region = &xml[tag_start..];
 
         // Find the end of the opening tag
-        let Some(tag_end) = tag_region.find('>') else {
+        let Some(tag_end) = find_from(xml, ">", tag_start, &mut gt_memo) else {
             break;
         };
-        let opening_tag = &tag_region[..tag_end];
+        let opening_tag = &xml[tag_start..tag_end];
 
         // Extract Name attribute
         let name = extract_attribute(opening_tag, "Name").unwrap_or_default();
 
         // Find content between > and closing tag
-        let content_start = tag_start + tag_end + 1;
+        let content_start = tag_end + 1;
 
-        let close_tags = ["</rsp:Stream>", "</Stream>"];
         let close_pos = close_tags
             .iter()
-            .filter_map(|close| xml[content_start..].find(close))
+            .zip(close_memo.iter_mut())
+            .filter_map(|(close, memo)| find_from(xml, close, content_start, memo))
             .min();
 
-        if let Some(end_offset) = close_pos {
-            let content = &xml[content_start..content_start + end_offset];
+        if let Some(close_at) = close_pos {
+            let content = &xml[content_start..close_at];
             if !content.trim_ascii().is_empty() {
                 streams.push((name, content.to_string()));
             }
-            search_from = content_start + end_offset + 1;
+            search_from = close_at + 1;
         } else {
             break;
         }

@@ -22,12 +22,33 @@ fn marker(script: &PsScript) -> String {
     format!("#vmcert:{}:", script.nonce)
 }
 
-fn frame(script: &PsScript, i: usize, id: &str, rc: &str, stdout: &str) -> String {
+/// A frame line as the script writes it: marker, kind, HMAC of "<kind> <json>", JSON.
+fn line(script: &PsScript, kind: &str, json: &str) -> String {
+    let mac = script.key().mac(&format!("{kind} {json}"));
+    format!("{}{kind} {mac} {json}\n", marker(script))
+}
+
+fn probe_json(i: usize, id: &str, rc: &str, stdout: &str) -> String {
     format!(
-        "{}probe {{\"i\":{i},\"id\":\"{id}\",\"rc\":{rc},\"ms\":12,\"timed_out\":false,\"truncated\":false,\"error\":null,\"stdout_b64\":\"{}\",\"stderr_b64\":\"\"}}\n",
-        marker(script),
+        "{{\"i\":{i},\"id\":\"{id}\",\"rc\":{rc},\"ms\":12,\"timed_out\":false,\"truncated\":false,\"error\":null,\"stdout_b64\":\"{}\",\"stderr_b64\":\"\"}}",
         b64(stdout)
     )
+}
+
+fn frame(script: &PsScript, i: usize, id: &str, rc: &str, stdout: &str) -> String {
+    line(script, "probe", &probe_json(i, id, rc, stdout))
+}
+
+fn start(script: &PsScript, n: usize) -> String {
+    line(
+        script,
+        "start",
+        &format!("{{\"n\":{n},\"lanes\":2,\"ps\":\"5.1\",\"admin\":true,\"pid\":9}}"),
+    )
+}
+
+fn done(script: &PsScript, n: usize) -> String {
+    line(script, "done", &format!("{{\"n\":{n}}}"))
 }
 
 /// Syntax errors tree-sitter-powershell finds in `text`, as `line:col kind` strings.
@@ -281,9 +302,10 @@ fn a_byte_order_mark_before_a_frame_is_ignored() {
     let s = PsScript::new(&[spec("a", "1")], 1).unwrap();
     let mut p = s.parser();
     let stream = format!(
-        "\u{FEFF}{m}start {{\"n\":1,\"lanes\":1,\"ps\":\"5.1\",\"admin\":true,\"pid\":9}}\r\n\u{FEFF}{}{m}done {{\"n\":1}}\r\n",
+        "\u{FEFF}{}\u{FEFF}{}{}",
+        start(&s, 1).replace('\n', "\r\n"),
         frame(&s, 0, "a", "0", "ok"),
-        m = marker(&s)
+        done(&s, 1).replace('\n', "\r\n"),
     );
     let got = p.feed(stream.as_bytes());
     assert_eq!(got.len(), 1);
@@ -318,11 +340,12 @@ fn frames_stream_in_any_order_across_arbitrary_chunks() {
     let s = PsScript::new(&[spec("a", "1"), spec("b", "2"), spec("c", "3")], 2).unwrap();
     let mut p = s.parser();
     let stream = format!(
-        "Windows PowerShell noise\r\n{m}start {{\"n\":3,\"lanes\":2,\"ps\":\"5.1\",\"admin\":true,\"pid\":9}}\r\n{}{}{}{m}done {{\"n\":3}}\r\n",
+        "Windows PowerShell noise\r\n{}{}{}{}{}",
+        start(&s, 3).replace('\n', "\r\n"),
         frame(&s, 1, "b", "0", "{\"x\":1}\n"),
         frame(&s, 0, "a", "1", ""),
         frame(&s, 2, "c", "0", "three"),
-        m = marker(&s)
+        done(&s, 3).replace('\n', "\r\n"),
     );
     let mut got = Vec::new();
     for chunk in stream.as_bytes().chunks(7) {
@@ -346,10 +369,10 @@ fn frames_stream_in_any_order_across_arbitrary_chunks() {
 fn timed_out_and_unstarted_probes_have_no_exit_status() {
     let s = PsScript::new(&[spec("slow", "x"), spec("admin", "y")], 2).unwrap();
     let mut p = s.parser();
-    let m = marker(&s);
     let out = p.feed(format!(
-        "{m}probe {{\"i\":0,\"id\":\"slow\",\"rc\":null,\"ms\":30004,\"timed_out\":true,\"truncated\":false,\"error\":null,\"stdout_b64\":\"\",\"stderr_b64\":\"\"}}\n\
-         {m}probe {{\"i\":1,\"id\":\"admin\",\"rc\":null,\"ms\":0,\"timed_out\":false,\"truncated\":false,\"error\":\"needs an administrator: x\",\"stdout_b64\":\"\",\"stderr_b64\":\"\"}}\n"
+        "{}{}",
+        line(&s, "probe", "{\"i\":0,\"id\":\"slow\",\"rc\":null,\"ms\":30004,\"timed_out\":true,\"truncated\":false,\"error\":null,\"stdout_b64\":\"\",\"stderr_b64\":\"\"}"),
+        line(&s, "probe", "{\"i\":1,\"id\":\"admin\",\"rc\":null,\"ms\":0,\"timed_out\":false,\"truncated\":false,\"error\":\"needs an administrator: x\",\"stdout_b64\":\"\",\"stderr_b64\":\"\"}"),
     ).as_bytes());
     assert_eq!(out.len(), 2);
     assert!(out[0].output.timed_out);
@@ -362,18 +385,15 @@ fn timed_out_and_unstarted_probes_have_no_exit_status() {
 }
 
 #[test]
-fn forged_malformed_and_oversized_frames_never_pass_as_results() {
+fn malformed_and_oversized_frames_never_pass_as_results() {
     let s = PsScript::new(&[spec("a", "1"), spec("b", "2"), spec("c", "3")], 2).unwrap();
     let mut p = s.parser();
-    let m = marker(&s);
     // Another run's nonce: noise, not a frame.
-    let forged = frame(&s, 0, "a", "0", "fake").replace(&s.nonce, "0123456789abcdef");
-    assert!(p.feed(forged.as_bytes()).is_empty());
+    let other = frame(&s, 0, "a", "0", "fake").replace(&s.nonce, "0123456789abcdef");
+    assert!(p.feed(other.as_bytes()).is_empty());
     assert_eq!(p.noise_lines(), 1);
-    // Index and id disagree: skipped.
-    assert!(p.feed(frame(&s, 0, "b", "0", "").as_bytes()).is_empty());
-    // Not JSON: skipped.
-    assert!(p.feed(format!("{m}probe {{oops\n").as_bytes()).is_empty());
+    // Not JSON, with its HMAC (a script bug, not a forgery): skipped.
+    assert!(p.feed(line(&s, "probe", "{oops").as_bytes()).is_empty());
     // Over the cap of 64 bytes: delivered as not run.
     let big = p.feed(frame(&s, 1, "b", "0", &"x".repeat(65)).as_bytes());
     assert_eq!(big.len(), 1);
@@ -387,26 +407,108 @@ fn forged_malformed_and_oversized_frames_never_pass_as_results() {
     );
     // Bad base64: delivered as not run.
     let bad = p.feed(
-        frame(&s, 2, "c", "0", "ok")
-            .replace(&b64("ok"), "!!!")
-            .as_bytes(),
+        line(
+            &s,
+            "probe",
+            &probe_json(2, "c", "0", "ok").replace(&b64("ok"), "!!!"),
+        )
+        .as_bytes(),
     );
     assert!(bad[0].output.error.as_deref().unwrap().contains("base64"));
-    // A second frame for a delivered probe is skipped, and marks the stream forged (the run
-    // fails).
-    assert!(
-        p.feed(frame(&s, 1, "b", "0", "again").as_bytes())
-            .is_empty()
-    );
     assert_eq!(p.missing(), ["a"]);
-    assert_eq!(p.problems().len(), 4, "{:?}", p.problems());
-    assert_eq!(p.forged(), ["a second frame for probe `b`"]);
+    assert_eq!(p.problems().len(), 3, "{:?}", p.problems());
+    assert!(p.forged().is_empty(), "{:?}", p.forged());
     // A frame cut off by the end of the stream is never delivered.
     let cut = frame(&s, 0, "a", "0", "half");
     assert!(p.feed(&cut.as_bytes()[..cut.len() / 2]).is_empty());
     assert!(p.finish().is_empty());
     assert_eq!(p.missing(), ["a"]);
     assert!(!p.is_done());
+}
+
+/// Issue 17, item 1: whoever knows the nonce and the format but not the frame key (a probe that
+/// read the script text from script block logging) cannot make a frame the parser takes; nor
+/// can it replay, reorder or hide a real one.
+#[test]
+fn frames_without_the_key_repeated_or_hidden_make_the_probe_error_and_the_run_forged() {
+    let s = PsScript::new(
+        &[
+            spec("a", "1"),
+            spec("b", "2"),
+            spec("c", "3"),
+            spec("d", "4"),
+        ],
+        2,
+    )
+    .unwrap();
+    let other = PsScript::new(&[spec("a", "1")], 1).unwrap();
+    let m = marker(&s);
+    let mut p = s.parser();
+    let mut got = p.feed(start(&s, 4).as_bytes());
+    // a: a frame in the old format (no HMAC), before the real one, which then counts for nothing.
+    got.extend(p.feed(format!("{m}probe {}\n", probe_json(0, "a", "0", "forged")).as_bytes()));
+    got.extend(p.feed(frame(&s, 0, "a", "1", "real").as_bytes()));
+    // b: an HMAC under another key; the real frame glued to a partial line to hide it.
+    let wrong = other
+        .key()
+        .mac(&format!("probe {}", probe_json(1, "b", "0", "")));
+    got.extend(p.feed(format!("{m}probe {wrong} {}\nx", probe_json(1, "b", "0", "")).as_bytes()));
+    got.extend(p.feed(frame(&s, 1, "b", "1", "real").as_bytes()));
+    // c: its real frame, then a replay of it (after its end).
+    got.extend(p.feed(frame(&s, 2, "c", "1", "fail").as_bytes()));
+    got.extend(p.feed(frame(&s, 2, "c", "1", "fail").as_bytes()));
+    // d: a real frame with one byte of base64 slipped into it fails its HMAC.
+    let real = frame(&s, 3, "d", "1", "fail");
+    got.extend(
+        p.feed(
+            real.replacen(&b64("fail"), &format!("A{}", b64("fail")), 1)
+                .as_bytes(),
+        ),
+    );
+    // A `done` without the key, a second `start`, a frame naming no probe of the script.
+    got.extend(p.feed(format!("{m}done {{\"n\":4}}\n").as_bytes()));
+    got.extend(p.feed(start(&s, 4).as_bytes()));
+    got.extend(p.feed(frame(&s, 9, "zz", "0", "").as_bytes()));
+    got.extend(p.finish());
+    assert!(!p.is_done(), "a done without the key is not the script's");
+    let by_id: Vec<(&str, bool)> = got
+        .iter()
+        .map(|r| {
+            let e = r.output.error.as_deref().unwrap_or("");
+            (r.id.as_str(), e.contains("cannot be trusted"))
+        })
+        .collect();
+    // Every probe is delivered exactly once, as Error: the first thing delivered for c (its real
+    // frame) is replaced by the Error that the replay brings.
+    assert_eq!(
+        by_id,
+        [
+            ("a", true),
+            ("b", true),
+            ("c", false),
+            ("c", true),
+            ("d", true)
+        ],
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .all(|r| r.output.exit_code.is_none() || r.id == "c")
+    );
+    assert_eq!(
+        p.forged(),
+        [
+            "a frame without the frame key for probe `a`",
+            "a second frame for probe `a`",
+            "a frame without the frame key for probe `b`",
+            "a frame that does not start its line",
+            "a second frame for probe `c`",
+            "a frame without the frame key for probe `d`",
+            "a `done` frame without the frame key",
+            "a second `start` frame",
+            "a probe frame names probe #9 `zz`, which the script does not hold",
+        ]
+    );
 }
 
 #[test]
@@ -474,4 +576,66 @@ fn every_windows_probe_fragment_parses_as_powershell() {
             p.command
         );
     }
+}
+
+/// The frame key reaches the script through the shell's environment only: never in the text
+/// (which the host runs as statements, so script block logging keeps it), and the body removes
+/// it from the process environment before the pool that runs the probes opens.
+#[test]
+fn the_frame_key_is_never_in_the_script_text_and_leaves_the_environment_first() {
+    let s = PsScript::new(&[spec("a", "1")], 1).unwrap();
+    let (name, value) = s.key().env_var();
+    assert_eq!(name, KEY_VAR);
+    assert_eq!(value.len(), 64);
+    let body = body_of(s.text());
+    assert!(!s.text().contains(&value) && !body.contains(&value));
+    let read = body
+        .find(&format!("GetEnvironmentVariable('{KEY_VAR}', 'Process')"))
+        .unwrap();
+    let removed = body
+        .find(&format!(
+            "SetEnvironmentVariable('{KEY_VAR}', $null, 'Process')"
+        ))
+        .unwrap();
+    let pool = body.find("CreateRunspacePool").unwrap();
+    assert!(read < removed && removed < pool);
+    // The transport's key replaces the script's own; the text does not change.
+    let k = FrameKey::random();
+    let t = s.clone().keyed(k.clone());
+    assert_eq!(t.text(), s.text());
+    assert_eq!(t.key(), &k);
+    assert_ne!(s.key(), &k);
+    assert_eq!(
+        format!("{k:?}"),
+        "FrameKey(..)",
+        "Debug never shows the key"
+    );
+    // A frame made with the script's key is refused by a parser holding the transport's.
+    let mut p = t.parser();
+    assert!(
+        p.feed(frame(&s, 0, "a", "0", "x").as_bytes())[0]
+            .output
+            .error
+            .is_some()
+    );
+    assert_eq!(p.forged().len(), 1);
+}
+
+/// The HMAC is RFC 2104's over SHA-256 (RFC 4231 test case 2 with the key zero-padded as the
+/// script pads it, which HMAC does itself for a key under the block size).
+#[test]
+fn the_frame_hmac_is_standard_hmac_sha256() {
+    let mut key = [0u8; 32];
+    key[..4].copy_from_slice(b"Jefe");
+    let k = FrameKey(key);
+    assert_eq!(
+        k.mac("what do ya want for nothing?"),
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
+    assert!(k.verifies(
+        "what do ya want for nothing?",
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    ));
+    assert!(!k.verifies("what do ya want for nothing?", "5BDCC146"));
+    assert!(!k.verifies("x", &"g".repeat(64)));
 }
