@@ -18,8 +18,9 @@ need=()
 # the image e2e tests (tests/e2e/image.rs), ntfscp and its libntfs-3g write files into it;
 # python3-hivex: those tests write the image's registry hives (tests/e2e/fixtures/make_hive.py).
 # packer (bookworm's 1.6.6): tests/e2e/packer.rs builds examples/packer/ with its null builder.
+# make, gcc: `cargo install cargo-afl` (fuzz/afl.sh) builds AFL++ from the source in the crate.
 for pkg in debootstrap openssh-server openssh-client sshpass iproute2 util-linux shellcheck fdisk \
-  qemu-utils curl sudo procps chromium tmux python3-jsonschema ntfs-3g python3-hivex packer; do
+  qemu-utils curl sudo procps chromium tmux python3-jsonschema ntfs-3g python3-hivex packer make gcc; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 # python3 with venv for the WS-Man test server (tests/winrm/venv.sh); a pyenv python has both.

@@ -63,7 +63,7 @@ pub(crate) fn run(cmd: &ReportCommand) -> anyhow::Result<ExitCode> {
 
 /// `report verify`: what was checked and found, in words that claim no more than that, and the
 /// exit status (0 consistent, 1 a problem found).
-fn verify_text(
+pub(crate) fn verify_text(
     path: &Path,
     trusted: Option<&ed25519_dalek::VerifyingKey>,
 ) -> anyhow::Result<(String, u8)> {
@@ -211,7 +211,7 @@ fn show_code(outcome: Outcome, intact: bool) -> u8 {
     }
 }
 
-fn show(path: &Path, format: Format) -> anyhow::Result<(String, u8)> {
+pub(crate) fn show(path: &Path, format: Format) -> anyhow::Result<(String, u8)> {
     let zip = ReportZip::open(path)?;
     let r = zip.results()?;
     let problems = verify(&zip);

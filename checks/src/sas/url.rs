@@ -117,6 +117,14 @@ pub enum SasUrlError {
     /// The path names no account (path-style URLs) or no container.
     #[error("the URL names no storage container: {0}")]
     NoContainer(String),
+    /// A control character in the URL, or a `sig` value with a character where [`redact`] ends a
+    /// value in text (white space, a quote, an angle bracket): no SAS URL has one, and the URL
+    /// parser's reading (it drops tabs and newlines) and redaction's would differ, showing the
+    /// signature wherever the URL is quoted. The message quotes nothing of the URL.
+    #[error(
+        "the URL holds a control character, or its signature (`sig`) white space, a quote or an angle bracket, which no SAS URL has: copy the SAS URL again"
+    )]
+    SignatureText,
 }
 
 /// A blob service URL with its SAS query, taken apart.
@@ -157,6 +165,24 @@ impl SasUrl {
             reason: e.to_string(),
             redacted: redact(input),
         })?;
+        // The URL parser drops tabs and newlines anywhere (`s<LF>ig=` is `sig=` to it, not to
+        // redaction): a URL is one line of printable text.
+        if input.trim().contains(char::is_control) {
+            return Err(SasUrlError::SignatureText);
+        }
+        // The query as written, percent-decoded only (not form decoding: a `+` stays a `+`, as
+        // redaction reads it).
+        let written = input.trim().split_once('?').map_or("", |(_, q)| q);
+        let written = written.split('#').next().unwrap_or_default();
+        let text_ends_sig = written.split('&').any(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            decode(k) == "sig"
+                && decode(v)
+                    .contains(|c: char| c.is_whitespace() || c.is_control() || "\"'<>".contains(c))
+        });
+        if text_ends_sig {
+            return Err(SasUrlError::SignatureText);
+        }
         let host = match url.host() {
             Some(h) if matches!(url.scheme(), "http" | "https") => h,
             _ => return Err(SasUrlError::NoHost(redact(input))),
@@ -271,6 +297,37 @@ mod tests {
     use super::*;
 
     const SIG: &str = "OKth8EMV6Hp%2B%2FkXGo%2FBs1%2BWeE%2FubvhaCuaP95HOVqnU%3D";
+
+    /// Found by the fuzzer (fuzz/corpus/sas/regression-sig-with-*): a signature starting with a
+    /// space, `<` or a newline (which the URL parser drops) parsed, and `redact` (which ends a
+    /// value there) printed its tail.
+    #[test]
+    fn a_signature_that_redaction_would_cut_is_refused_without_quoting_it() {
+        for sig in [
+            "%20ECRETSECRETSECRET",
+            "<ECRETSECRETSECRET",
+            "AB%22CDEFGHIJ",
+            "ABCD'EFGH",
+            "ABCD%3EEFGH",
+            "\nABCDEFGHECRET",
+            "\r\u{0}ECRETSECRET",
+            "ABCD\tECRET",
+        ] {
+            for key in ["sig", "s%69g", "%73ig"] {
+                let input = format!("https://a.blob.core.windows.net/c/b.vhd?sp=r&{key}={sig}");
+                let err = SasUrl::parse(&input).unwrap_err();
+                assert_eq!(err, SasUrlError::SignatureText, "{input}");
+                assert!(!err.to_string().contains("ECRET"), "{err}");
+            }
+        }
+        let split = format!("https://a.blob.core.windows.net/c/b.vhd?sp=r&s\n%69g={SIG}");
+        assert_eq!(SasUrl::parse(&split), Err(SasUrlError::SignatureText));
+        let plus = format!("https://a.blob.core.windows.net/c/b.vhd?sp=r&sig=ab+cd{SIG}");
+        assert!(
+            SasUrl::parse(&plus).is_ok(),
+            "a raw + is not white space here"
+        );
+    }
 
     #[test]
     fn redacts_the_signature_of_a_url() {

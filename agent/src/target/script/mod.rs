@@ -698,6 +698,8 @@ pub(crate) fn pump(
     result
 }
 
+#[doc(hidden)]
+pub(crate) mod fuzz;
 #[cfg(test)]
 mod props;
 #[cfg(test)]

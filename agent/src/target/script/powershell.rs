@@ -303,6 +303,11 @@ impl PsScript {
         self.deadline
     }
 
+    /// The nonce of its frames, for the fuzzer's input (`super::fuzz`) and nothing else.
+    pub(super) fn fuzz_nonce(&self) -> &str {
+        &self.nonce
+    }
+
     /// A parser for this script's output.
     pub(crate) fn parser(&self) -> PsFrameParser {
         let longest_cap = self.probes.iter().map(|p| p.1).max().unwrap_or(0);

@@ -13,13 +13,13 @@ mod auth;
 mod config;
 mod error;
 mod host_key;
-mod keyfile;
-mod known_hosts;
+pub(crate) mod keyfile;
+pub(crate) mod known_hosts;
 mod session;
 mod setup;
 mod stream;
 pub(crate) mod sudo;
-mod target;
+pub(crate) mod target;
 pub(crate) mod transport;
 
 pub(crate) use transport::KIND;
