@@ -13,6 +13,8 @@ mod engine;
 #[doc(hidden)]
 pub mod fuzzing;
 mod interrupt;
+#[cfg(test)]
+mod proptest_cases;
 mod report;
 mod sas;
 mod target;

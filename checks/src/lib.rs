@@ -16,6 +16,8 @@ pub mod pack;
 pub mod phase;
 pub mod probe;
 pub mod profile;
+#[cfg(test)]
+mod proptest_cases;
 pub mod questionnaire;
 pub mod registry;
 pub mod sas;

@@ -534,7 +534,7 @@ mod props {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(
-            std::env::var("VMCERT_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512)
+            crate::proptest_cases::cases(512)
         ))]
 
         #[test]
@@ -559,7 +559,7 @@ mod props {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(
-            std::env::var("VMCERT_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128)
+            crate::proptest_cases::cases(128)
         ))]
 
         /// Any text as a SAS URL: taken apart or refused, never a panic, and the error never

@@ -16,10 +16,7 @@ use super::rules::{Facts, Format, Intent, Origin, RULES, Role, evaluate};
 use crate::{Os, Profile, Status};
 
 fn cases() -> u32 {
-    std::env::var("VMCERT_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(48)
+    crate::proptest_cases::cases(48)
 }
 
 /// A number as an image could hold it: small, near a boundary, or anything.

@@ -266,10 +266,7 @@ mod props {
     use super::*;
 
     fn cases() -> u32 {
-        std::env::var("VMCERT_PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(32)
+        crate::proptest_cases::cases(32)
     }
 
     const FILE: &str = "/inv/fleet.toml";

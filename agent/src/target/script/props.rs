@@ -46,7 +46,7 @@ fn hostile_lines(nonce: String) -> impl Strategy<Value = Vec<u8>> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("VMCERT_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+        crate::proptest_cases::cases(256)
     ))]
 
     /// Arbitrary bytes, fed in arbitrary pieces: no panic, and whatever the parser delivers for

@@ -245,7 +245,7 @@ mod props {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(
-            std::env::var("VMCERT_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128)
+            crate::proptest_cases::cases(128)
         ))]
 
         #[test]

@@ -321,10 +321,7 @@ mod props {
     use super::*;
 
     fn cases() -> u32 {
-        std::env::var("VMCERT_PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(64)
+        crate::proptest_cases::cases(64)
     }
 
     fn string(b: &mut Vec<u8>, s: &[u8]) {

@@ -358,10 +358,7 @@ mod props {
     use super::*;
 
     fn cases() -> u32 {
-        std::env::var("VMCERT_PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(24)
+        crate::proptest_cases::cases(24)
     }
 
     /// The glob as a regex: `*` any run, `?` one character, the rest literal.

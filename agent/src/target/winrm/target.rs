@@ -220,10 +220,7 @@ mod props {
     use super::*;
 
     fn cases() -> u32 {
-        std::env::var("VMCERT_PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(128)
+        crate::proptest_cases::cases(128)
     }
 
     fn host() -> impl Strategy<Value = String> {
