@@ -485,6 +485,17 @@ def write_md(path: Path, m: dict, res: dict) -> None:
                  "until the output ends (their number depends on how long the probes run, not on "
                  "how many there are), and the shell's deletion.\n")
     image_bench.write_md(L, res.get("image"))
+    # Sections measured by hand (their heading says "by hand", with the command that produced
+    # them) are not this script's to measure: keep them as they are.
+    if path.exists():
+        old = path.read_text()
+        at = old.find("\n## ", 0)
+        while at != -1:
+            nxt = old.find("\n## ", at + 1)
+            section = old[at + 1:nxt if nxt != -1 else len(old)]
+            if "by hand" in section.splitlines()[0]:
+                L.append(section.rstrip("\n") + "\n")
+            at = nxt
     path.write_text("\n".join(L))
 
 
