@@ -214,31 +214,7 @@ mod tests {
     use vmcert_checks::vhd::build::footer;
     use vmcert_checks::vhd::build::{gpt, mbr};
 
-    /// An in-memory disk image; counts reads like the real sources.
-    struct Mem {
-        bytes: Vec<u8>,
-        reads: u32,
-    }
-
-    impl Source for Mem {
-        fn len(&self) -> u64 {
-            self.bytes.len() as u64
-        }
-        fn read_at(&mut self, offset: u64, len: usize) -> anyhow::Result<Vec<u8>> {
-            self.reads += 1;
-            let o = usize::try_from(offset)?;
-            Ok(self.bytes[o..o + len].to_vec())
-        }
-        fn origin(&self) -> Origin {
-            Origin::Local
-        }
-        fn reads(&self) -> u32 {
-            self.reads
-        }
-        fn display_name(&self) -> String {
-            "mem".into()
-        }
-    }
+    use crate::vhd::source::Mem;
 
     const OS_LINUX: Intent = Intent {
         role: Some(Role::Os),

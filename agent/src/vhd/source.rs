@@ -28,6 +28,49 @@ pub(crate) trait Source {
     fn display_name(&self) -> String;
 }
 
+/// An in-memory disk for the tests: counts its reads like the real sources, and refuses a read
+/// past its end with an error (not a panic), so hostile-disk properties see such a read fail.
+#[cfg(test)]
+#[derive(Debug)]
+pub(crate) struct Mem {
+    pub bytes: Vec<u8>,
+    pub reads: u32,
+}
+
+#[cfg(test)]
+impl Mem {
+    pub(crate) fn new(bytes: Vec<u8>) -> Self {
+        Self { bytes, reads: 0 }
+    }
+}
+
+#[cfg(test)]
+impl Source for Mem {
+    fn len(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+    fn read_at(&mut self, offset: u64, len: usize) -> anyhow::Result<Vec<u8>> {
+        self.reads += 1;
+        let o = usize::try_from(offset)?;
+        let end = o
+            .checked_add(len)
+            .ok_or_else(|| anyhow!("read past the end: {offset}+{len}"))?;
+        self.bytes
+            .get(o..end)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| anyhow!("read past the end: {offset}+{len}"))
+    }
+    fn origin(&self) -> Origin {
+        Origin::Local
+    }
+    fn reads(&self) -> u32 {
+        self.reads
+    }
+    fn display_name(&self) -> String {
+        "mem".into()
+    }
+}
+
 /// A local file.
 pub(crate) struct LocalFile {
     path: PathBuf,

@@ -85,14 +85,7 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
     } else {
         String::new()
     };
-    let empty_note = if empty.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " Empty password field (log in without a password where PAM allows it): {}.",
-            empty.join(", ")
-        )
-    };
+    let empty_note = empty_note(&empty);
     if !hashes.is_empty() {
         return Ok(Verdict::new(
             Status::Fail,
@@ -122,6 +115,17 @@ fn evaluate(ev: &Evidence) -> Result<Verdict, Unevaluable> {
             accounts.iter().filter(|(name, _)| *name != me).count()
         ),
     ))
+}
+
+/// The sentence on accounts with an empty password field, empty when there are none.
+fn empty_note(empty: &[&str]) -> String {
+    if empty.is_empty() {
+        return String::new();
+    }
+    format!(
+        " Empty password field (log in without a password where PAM allows it): {}.",
+        empty.join(", ")
+    )
 }
 
 /// The build VM's accounts: the build user's password goes with the account, root's when
@@ -157,14 +161,7 @@ fn build_phase(
             going.join(", ")
         )
     };
-    let empty_note = if empty.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " Empty password field (log in without a password where PAM allows it): {}.",
-            empty.join(", ")
-        )
-    };
+    let empty_note = empty_note(&empty);
     if !hashes.is_empty() {
         return Ok(Verdict::new(
             Status::Fail,

@@ -202,7 +202,7 @@ pub(crate) fn run_all<D: FleetDisplay>(
 const NOT_STARTED: &str = "not started: the fleet was interrupted (Ctrl-C)";
 const STILL_RUNNING: &str = "still running when the fleet was stopped (Ctrl-C twice): no report";
 
-/// The row of a target that did not complete because of Ctrl-C.
+/// The row of a target that did not complete (Ctrl-C, or `why`).
 fn unfinished(name: &str, target: &str, why: &str) -> TargetRow {
     TargetRow {
         name: name.to_string(),
@@ -223,19 +223,10 @@ fn unfinished(name: &str, target: &str, why: &str) -> TargetRow {
 /// One target through the same path as `vmcert run`.
 fn run_one(plan: &Plan, watch: &impl Watch) -> TargetRow {
     let t = Instant::now();
+    // Failed until the run says otherwise.
     let mut row = TargetRow {
-        name: plan.name().to_string(),
-        target: plan.describe(),
-        status: "failed",
-        exit_code: EXIT_ERROR,
-        summary: None,
-        interrupted: None,
-        report: None,
-        report_href: None,
-        outcome: "none",
         error: None,
-        duration_ms: 0,
-        results: None,
+        ..unfinished(plan.name(), &plan.describe(), "")
     };
     match plan.execute(watch) {
         Ok(done) => {

@@ -260,30 +260,7 @@ impl ext4_view::Ext4Read for Window {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vhd::rules::Origin;
-
-    /// Counts the reads of an in-memory disk.
-    struct Mem(Vec<u8>, u32);
-
-    impl Source for Mem {
-        fn len(&self) -> u64 {
-            self.0.len() as u64
-        }
-        fn read_at(&mut self, offset: u64, len: usize) -> anyhow::Result<Vec<u8>> {
-            self.1 += 1;
-            let o = usize::try_from(offset)?;
-            Ok(self.0[o..o + len].to_vec())
-        }
-        fn origin(&self) -> Origin {
-            Origin::Local
-        }
-        fn reads(&self) -> u32 {
-            self.1
-        }
-        fn display_name(&self) -> String {
-            "mem".into()
-        }
-    }
+    use crate::vhd::source::Mem;
 
     const SMALL: CachePolicy = CachePolicy {
         block: 16,
@@ -293,7 +270,7 @@ mod tests {
 
     fn disk(n: usize) -> Disk {
         let bytes: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
-        Disk::new(Box::new(Mem(bytes, 0)), n as u64, SMALL)
+        Disk::new(Box::new(Mem::new(bytes)), n as u64, SMALL)
     }
 
     #[test]

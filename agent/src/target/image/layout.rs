@@ -353,38 +353,10 @@ mod props {
     use vmcert_checks::vhd::build::{footer, gpt, mbr};
 
     use super::*;
-    use crate::vhd::rules::{Intent, Origin, RULES, Role};
-    use crate::vhd::{inspect, source::Source};
+    use crate::vhd::inspect;
+    use crate::vhd::rules::{Intent, RULES, Role};
+    use crate::vhd::source::Mem;
     use vmcert_checks::{Os, Profile};
-
-    /// An in-memory disk that refuses reads past its end (a caller's bug, not a panic here).
-    struct Mem(Vec<u8>, u32);
-
-    impl Source for Mem {
-        fn len(&self) -> u64 {
-            self.0.len() as u64
-        }
-        fn read_at(&mut self, offset: u64, len: usize) -> anyhow::Result<Vec<u8>> {
-            self.1 += 1;
-            let o = usize::try_from(offset)?;
-            self.0
-                .get(
-                    o..o.checked_add(len)
-                        .ok_or_else(|| anyhow::anyhow!("overflow"))?,
-                )
-                .map(<[u8]>::to_vec)
-                .ok_or_else(|| anyhow::anyhow!("read past the end: {offset}+{len}"))
-        }
-        fn origin(&self) -> Origin {
-            Origin::Local
-        }
-        fn reads(&self) -> u32 {
-            self.1
-        }
-        fn display_name(&self) -> String {
-            "mem".into()
-        }
-    }
 
     fn disk() -> impl Strategy<Value = Vec<u8>> {
         let n = || prop_oneof![0..8192u64, Just(u64::MAX), any::<u64>()];
@@ -429,12 +401,12 @@ mod props {
         #[test]
         fn any_disk_is_inspected_and_opened_or_refused(d in disk()) {
             let intent = Intent { role: Some(Role::Os), os: Some(Os::Linux), profile: Profile::Current };
-            let mut src = Mem(d.clone(), 0);
+            let mut src = Mem::new(d.clone());
             match inspect(&mut src, intent) {
                 Ok(i) => prop_assert_eq!(i.rules.len(), RULES.len()),
                 Err(e) => prop_assert!(!e.to_string().contains("read past the end"), "{:#}", e),
             }
-            if let Err(e) = open(Box::new(Mem(d, 0)), CachePolicy::LOCAL) {
+            if let Err(e) = open(Box::new(Mem::new(d)), CachePolicy::LOCAL) {
                 prop_assert!(!e.to_string().contains("read past the end"), "{}", e);
             }
         }

@@ -487,14 +487,25 @@ impl Windows {
     }
 }
 
+/// Both hives' facts, or the error of the first that could not be read (as the probe's output).
+fn both<'a>(
+    system: &'a Result<SystemFacts, String>,
+    software: &'a Result<SoftwareFacts, String>,
+) -> Result<(&'a SystemFacts, &'a SoftwareFacts), Stored> {
+    match (system, software) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(e), _) | (_, Err(e)) => Err(Stored::Error(e.clone())),
+    }
+}
+
 fn setup_state(
     vol: &mut Volume,
     system: &Result<SystemFacts, String>,
     software: &Result<SoftwareFacts, String>,
 ) -> Stored {
-    let (sys, soft) = match (system, software) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return Stored::Error(e.clone()),
+    let (sys, soft) = match both(system, software) {
+        Ok(pair) => pair,
+        Err(e) => return e,
     };
     let tag = match vol.exists("Windows/System32/Sysprep/Sysprep_succeeded.tag") {
         Ok(t) => t,
@@ -578,9 +589,9 @@ fn rdp_settings(
     system: &Result<SystemFacts, String>,
     software: &Result<SoftwareFacts, String>,
 ) -> Stored {
-    let (sys, soft) = match (system, software) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return Stored::Error(e.clone()),
+    let (sys, soft) = match both(system, software) {
+        Ok(pair) => pair,
+        Err(e) => return e,
     };
     Stored::Json(
         json!({
@@ -597,9 +608,9 @@ fn os_info(
     system: &Result<SystemFacts, String>,
     software: &Result<SoftwareFacts, String>,
 ) -> Stored {
-    let (sys, soft) = match (system, software) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return Stored::Error(e.clone()),
+    let (sys, soft) = match both(system, software) {
+        Ok(pair) => pair,
+        Err(e) => return e,
     };
     let (Some(product), Some(version), Some(arch)) = (&soft.product, &soft.version, &sys.arch)
     else {

@@ -260,7 +260,6 @@ impl ProbeScript {
             frame: None,
             tokens: self.tokens.clone(),
             done_token: self.done_token.clone(),
-            forged: vec![false; self.probes.len()],
         }
     }
 }
@@ -314,8 +313,6 @@ pub(crate) struct FrameParser {
     frame: Option<Frame>,
     tokens: Vec<String>,
     done_token: String,
-    /// Probes whose frame was forged or repeated: delivered as Error once, never again.
-    forged: Vec<bool>,
 }
 
 impl std::ops::Deref for FrameParser {
@@ -501,29 +498,14 @@ impl FrameParser {
         }
     }
 
-    /// Probe `idx` got a frame its script did not print (no token, or a second one): delivered
-    /// as Error, replacing anything delivered before, and never delivered again.
+    /// Delivers the Error of probe `idx`, the aim of a frame its script did not print.
     fn forge(&mut self, idx: usize, what: &str, out: &mut Vec<ProbeResult>) {
-        let id = self.state.probes[idx].0.clone();
-        self.state.forged.push(format!("{what} for probe `{id}`"));
-        if std::mem::replace(&mut self.forged[idx], true) {
-            return;
-        }
-        self.state.delivered[idx] = true;
-        out.push(ProbeResult {
-            id,
-            output: ProbeOutput {
-                error: Some(format!(
-                    "its output cannot be trusted: {what} arrived for it, which another process on the target forged or replayed"
-                )),
-                ..ProbeOutput::default()
-            },
-        });
+        out.extend(self.state.forge(idx, what));
     }
 
     fn deliver(&mut self, mut f: Frame, out: &mut Vec<ProbeResult>) {
         let Some(idx) = f.idx else { return };
-        if self.forged[idx] {
+        if self.state.tainted[idx] {
             return;
         }
         finish_section(&mut f);

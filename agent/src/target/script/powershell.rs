@@ -313,7 +313,6 @@ impl PsScript {
         let longest_cap = self.probes.iter().map(|p| p.1).max().unwrap_or(0);
         PsFrameParser {
             key: self.key.clone(),
-            forged: vec![false; self.probes.len()],
             state: StreamState::new(&self.nonce, self.probes.clone()),
             // Two base64 payloads of up to `cap` bytes each, plus the JSON around them.
             lines: Lines::new(
@@ -398,8 +397,6 @@ pub(crate) struct PsFrameParser {
     state: StreamState,
     lines: Lines,
     key: FrameKey,
-    /// Probes whose frame was forged or repeated: delivered as Error once, never again.
-    forged: Vec<bool>,
 }
 
 impl std::ops::Deref for PsFrameParser {
@@ -500,24 +497,9 @@ impl PsFrameParser {
         }
     }
 
-    /// Probe `idx` got a frame its script did not print (no HMAC, or a second one): delivered
-    /// as Error, replacing anything delivered before, and never delivered again.
+    /// Delivers the Error of probe `idx`, the aim of a frame its script did not print.
     fn forge(&mut self, idx: usize, what: &str, out: &mut Vec<ProbeResult>) {
-        let id = self.state.probes[idx].0.clone();
-        self.state.forged.push(format!("{what} for probe `{id}`"));
-        if std::mem::replace(&mut self.forged[idx], true) {
-            return;
-        }
-        self.state.delivered[idx] = true;
-        out.push(ProbeResult {
-            id,
-            output: ProbeOutput {
-                error: Some(format!(
-                    "its output cannot be trusted: {what} arrived for it, which another process on the target forged or replayed"
-                )),
-                ..ProbeOutput::default()
-            },
-        });
+        out.extend(self.state.forge(idx, what));
     }
 
     fn probe(&mut self, json: &str, out: &mut Vec<ProbeResult>) {

@@ -1,7 +1,12 @@
 //! What the `sh` and the PowerShell frame parsers share: cutting the script's stdout into lines
 //! of bounded length (a runaway line can never grow memory), and the stream-level facts that a
 //! transport reads the same way whichever script ran: the `start` header, `done`, `fatal`, noise
-//! lines, problems, and which probes have not arrived. Each parser keeps its own frame grammar.
+//! lines, problems, which probes have not arrived, and the Error of a probe another process forged
+//! a frame for. Each parser keeps its own frame grammar.
+
+use vmcert_checks::ProbeOutput;
+
+use super::ProbeResult;
 
 /// One line of the stream, without its `\n` and a trailing `\r`.
 pub(crate) enum Line<'a> {
@@ -86,6 +91,8 @@ pub(crate) struct StreamState {
     /// Frames the script did not print (forged, replayed or naming no probe): any makes the
     /// run fail, whatever else arrived.
     pub(crate) forged: Vec<String>,
+    /// Probes a forged or repeated frame was aimed at: delivered as Error once, never again.
+    pub(crate) tainted: Vec<bool>,
 }
 
 impl StreamState {
@@ -94,6 +101,7 @@ impl StreamState {
         Self {
             prefix: format!("#vmcert:{nonce}:").into_bytes(),
             delivered: vec![false; probes.len()],
+            tainted: vec![false; probes.len()],
             probes,
             header: None,
             done: false,
@@ -102,6 +110,27 @@ impl StreamState {
             problems: Vec::new(),
             forged: Vec::new(),
         }
+    }
+
+    /// Probe `idx` got a frame its script did not print (`what`: no token or HMAC, or a second
+    /// one): recorded as forged; the first time, the probe's result is an Error (to deliver,
+    /// replacing anything delivered before), never again.
+    pub(crate) fn forge(&mut self, idx: usize, what: &str) -> Option<ProbeResult> {
+        let id = self.probes[idx].0.clone();
+        self.forged.push(format!("{what} for probe `{id}`"));
+        if std::mem::replace(&mut self.tainted[idx], true) {
+            return None;
+        }
+        self.delivered[idx] = true;
+        Some(ProbeResult {
+            id,
+            output: ProbeOutput {
+                error: Some(format!(
+                    "its output cannot be trusted: {what} arrived for it, which another process on the target forged or replayed"
+                )),
+                ..ProbeOutput::default()
+            },
+        })
     }
 
     /// True once the script said every frame was sent.
